@@ -1,0 +1,167 @@
+"""The directory: agencies, what they offer, and who works there in which role."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class AgencyKind(models.TextChoices):
+    SCHOOL = "school", _("学校")
+    EDUCATION_SUPPORT = "education_support", _("教育委員会・教育支援センター")
+    NPO_FREE_SCHOOL = "npo_free_school", _("NPO・フリースクール")
+    CHILD_GUIDANCE = "child_guidance", _("児童相談所")
+    WELFARE_OFFICE = "welfare_office", _("福祉事務所・福祉相談")
+    HEALTH_CENTER = "health_center", _("保健所・保健センター")
+    HIKIKOMORI_SUPPORT = "hikikomori_support", _("ひきこもり支援")
+    WARD_DESK = "ward_desk", _("区市町村の相談窓口")
+    OTHER = "other", _("その他")
+
+
+class Role(models.TextChoices):
+    COUNSELOR = "counselor", _("相談員")
+    SUPERVISOR = "supervisor", _("管理職")
+    INTAKE = "intake", _("受付担当")
+    VIEWER = "viewer", _("閲覧のみ")
+
+
+class Category(models.Model):
+    """A kind of need an agency serves (school refusal, hikikomori, ...): a small taxonomy."""
+
+    code = models.SlugField(max_length=40, primary_key=True)
+    label_ja = models.CharField(max_length=80)
+    label_en = models.CharField(max_length=80)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("支援分野")
+        verbose_name_plural = _("支援分野")
+
+    def __str__(self) -> str:
+        return self.label_ja
+
+
+class Agency(models.Model):
+    """A node of the network: an agency that refers people or takes referrals."""
+
+    slug = models.SlugField(max_length=80, unique=True)
+    name = models.CharField(_("名称"), max_length=200)
+    name_en = models.CharField(_("英語名"), max_length=200, blank=True)
+    kind = models.CharField(_("種別"), max_length=32, choices=AgencyKind.choices)
+    prefecture = models.CharField(_("都道府県"), max_length=20, blank=True)
+    municipality = models.CharField(_("市区町村"), max_length=60, db_index=True)
+    address = models.CharField(_("所在地"), max_length=300, blank=True)
+    phone = models.CharField(_("電話番号"), max_length=40, blank=True)
+    hours = models.CharField(_("受付時間"), max_length=300, blank=True)
+    description = models.TextField(_("説明"), blank=True)
+    website = models.URLField(_("ウェブサイト"), blank=True)
+    categories = models.ManyToManyField(Category, blank=True, related_name="agencies")
+    age_min = models.PositiveSmallIntegerField(
+        _("対象年齢(下限)"), null=True, blank=True, validators=[MaxValueValidator(120)]
+    )
+    age_max = models.PositiveSmallIntegerField(
+        _("対象年齢(上限)"), null=True, blank=True, validators=[MaxValueValidator(120)]
+    )
+    grades = models.CharField(_("対象学年"), max_length=100, blank=True)
+    accepts_referrals = models.BooleanField(_("引き継ぎを受け付ける"), default=True)
+    intake_email = models.EmailField(_("受付メールアドレス"), blank=True)
+    ack_sla_hours = models.PositiveSmallIntegerField(
+        _("受領確認の期限(営業時間)"),
+        default=16,
+        validators=[MinValueValidator(1), MaxValueValidator(24 * 30)],
+        help_text=_("送付から受領確認までの期限。土日祝日と休業日は数えません。"),
+    )
+    requires_supervisor_approval = models.BooleanField(
+        _("送付前に管理職の承認が必要"), default=True
+    )
+    closed_days = models.JSONField(
+        _("休業日"),
+        default=list,
+        blank=True,
+        help_text=_("ISO形式の日付(例: 2026-12-29)のリスト。期限の計算で除外します。"),
+    )
+    group = models.OneToOneField(
+        Group, on_delete=models.PROTECT, editable=False, related_name="agency"
+    )
+    source = models.CharField(_("出典"), max_length=120, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["municipality", "name"]
+        verbose_name = _("機関")
+        verbose_name_plural = _("機関")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(age_min__isnull=True)
+                | models.Q(age_max__isnull=True)
+                | models.Q(age_min__lte=models.F("age_max")),
+                name="agency_age_range_ordered",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Every agency has exactly one group; object permissions are granted to it.
+        if self.group_id is None:
+            self.group, _created = Group.objects.get_or_create(name=f"agency:{self.slug}")
+        elif self.group.name != f"agency:{self.slug}":
+            self.group.name = f"agency:{self.slug}"
+            self.group.save(update_fields=["name"])
+        super().save(*args, **kwargs)
+
+
+class Service(models.Model):
+    """Something an agency offers (a drop-in space, home-visit learning support, ...)."""
+
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="services")
+    slug = models.SlugField(max_length=80)
+    name = models.CharField(_("名称"), max_length=200)
+    description = models.TextField(_("説明"), blank=True)
+    eligibility = models.TextField(_("対象"), blank=True)
+    schedule = models.CharField(_("日時"), max_length=300, blank=True)
+    categories = models.ManyToManyField(Category, blank=True, related_name="services")
+
+    class Meta:
+        ordering = ["agency", "name"]
+        verbose_name = _("支援メニュー")
+        verbose_name_plural = _("支援メニュー")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agency", "slug"], name="service_slug_unique_per_agency"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    """A staff member's place in one agency, with the role that decides what they may do."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="membership"
+    )
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="memberships")
+    role = models.CharField(_("役割"), max_length=16, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["agency", "user__username"]
+        verbose_name = _("所属")
+        verbose_name_plural = _("所属")
+        indexes = [models.Index(fields=["agency", "role"], name="membership_agency_role_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.agency} ({self.get_role_display()})"
+
+    @property
+    def is_supervisor(self) -> bool:
+        return self.role == Role.SUPERVISOR

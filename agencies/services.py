@@ -1,0 +1,67 @@
+"""Writes to the directory that must be audited: staff memberships and their roles."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+
+from agencies.models import Agency, Membership, Role
+from audit.context import Actor
+from audit.models import AuditAction
+from audit.services import audit_record
+
+
+@transaction.atomic
+def membership_set(
+    *, user: AbstractBaseUser, agency: Agency, role: Role | str, actor: Actor
+) -> Membership:
+    """Put a user in an agency with a role (creating, moving or re-roling), audited."""
+    role = Role(role)
+    membership = Membership.objects.select_for_update().filter(user=user).first()
+    if membership is None:
+        membership = Membership.objects.create(user=user, agency=agency, role=role)
+        audit_record(
+            action=AuditAction.MEMBERSHIP_CREATED,
+            actor=actor,
+            object_type="membership",
+            object_id=membership.pk,
+            detail={"user_id": user.pk, "agency_id": agency.pk, "role": role.value},
+        )
+        return membership
+    if membership.agency_id == agency.pk and membership.role == role:
+        return membership
+    before = {"agency_id": membership.agency_id, "role": membership.role}
+    membership.agency = agency
+    membership.role = role
+    membership.save(update_fields=["agency", "role"])
+    audit_record(
+        action=AuditAction.MEMBERSHIP_ROLE_CHANGED,
+        actor=actor,
+        object_type="membership",
+        object_id=membership.pk,
+        detail={
+            "user_id": user.pk,
+            "before": before,
+            "after": {"agency_id": agency.pk, "role": role.value},
+        },
+    )
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, membership: Membership, actor: Actor) -> None:
+    """Take a user out of their agency (and so out of its group), audited."""
+    # Re-read under lock: the caller's copy may predate a move to another agency.
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    audit_record(
+        action=AuditAction.MEMBERSHIP_REMOVED,
+        actor=actor,
+        object_type="membership",
+        object_id=membership.pk,
+        detail={
+            "user_id": membership.user_id,
+            "agency_id": membership.agency_id,
+            "role": membership.role,
+        },
+    )
+    membership.delete()

@@ -1,0 +1,82 @@
+"""Demo data: the real agencies of the seed documents, staff for every role, a living network.
+
+Idempotent: agencies upsert by slug, users by username; running it twice changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from agencies.importing import apply_records, read_rows, validate_rows
+from agencies.models import Agency, Role
+from agencies.services import membership_set
+from audit.context import Actor
+
+FIXTURE = Path(__file__).resolve().parent.parent / "agencies" / "fixtures" / "demo_agencies.json"
+DEMO_PASSWORD = "tsunagu-demo"  # noqa: S105  (demo mode only; printed by load_demo)
+
+# (username, agency slug, role): a referring ward desk, receivers of each kind, and an NPO.
+DEMO_STAFF: list[tuple[str, str, Role]] = [
+    ("adachi-counselor", "adachi-fukushi-marugoto-soudan", Role.COUNSELOR),
+    ("adachi-supervisor", "adachi-fukushi-marugoto-soudan", Role.SUPERVISOR),
+    ("adachi-viewer", "adachi-fukushi-marugoto-soudan", Role.VIEWER),
+    ("safetynet-intake", "adachi-safety-net-adachi", Role.INTAKE),
+    ("safetynet-supervisor", "adachi-safety-net-adachi", Role.SUPERVISOR),
+    ("yokohama-intake", "yokohama-education-support-center", Role.INTAKE),
+    ("yokohama-supervisor", "yokohama-education-support-center", Role.SUPERVISOR),
+    ("akashi-counselor", "akashi-student-support-division", Role.COUNSELOR),
+    ("akashi-supervisor", "akashi-student-support-division", Role.SUPERVISOR),
+    ("kodomo-intake", "akashi-kodomo-center", Role.INTAKE),
+    ("kodomo-supervisor", "akashi-kodomo-center", Role.SUPERVISOR),
+    ("torokko-intake", "akashi-free-space-torokko", Role.INTAKE),
+    ("shinjuku-intake", "shinjuku-hikikomori-consultation", Role.INTAKE),
+    ("shinjuku-supervisor", "shinjuku-hikikomori-consultation", Role.SUPERVISOR),
+]
+ADMIN_USERNAME = "admin"
+
+
+@dataclass
+class DemoResult:
+    agencies: int
+    services: int
+    users: list[tuple[str, str, str]]  # (username, agency name, role label)
+
+
+def load_agencies() -> tuple[int, int]:
+    records, errors, _bad = validate_rows(read_rows(FIXTURE))
+    if errors:
+        raise ValueError("demo fixture is invalid: " + "; ".join(map(str, errors)))
+    result = apply_records(records)
+    return result.created + result.updated, result.services
+
+
+def load_staff(actor: Actor) -> list[tuple[str, str, str]]:
+    user_model = get_user_model()
+    admin, created = user_model.objects.get_or_create(
+        username=ADMIN_USERNAME, defaults={"is_staff": True, "is_superuser": True}
+    )
+    if created:
+        admin.set_password(DEMO_PASSWORD)
+        admin.save(update_fields=["password"])
+    users = [(ADMIN_USERNAME, "-", "superuser")]
+    for username, slug, role in DEMO_STAFF:
+        agency = Agency.objects.get(slug=slug)
+        user, created = user_model.objects.get_or_create(username=username)
+        if created:
+            user.set_password(DEMO_PASSWORD)
+            user.save(update_fields=["password"])
+        membership_set(user=user, agency=agency, role=role, actor=actor)
+        users.append((username, agency.name, str(role.label)))
+    return users
+
+
+@transaction.atomic
+def load_demo() -> DemoResult:
+    actor = Actor.system("load_demo")
+    agencies, services = load_agencies()
+    users = load_staff(actor)
+    return DemoResult(agencies=agencies, services=services, users=users)

@@ -1,0 +1,56 @@
+"""`manage.py load_demo` loads the real agencies of the seeds and demo staff, idempotently."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+from django.test import override_settings
+
+from agencies.models import Agency, Membership, Role, Service
+
+pytestmark = pytest.mark.django_db
+
+
+def _counts() -> tuple[int, int, int, int]:
+    return (
+        Agency.objects.count(),
+        Service.objects.count(),
+        get_user_model().objects.count(),
+        Membership.objects.count(),
+    )
+
+
+def test_load_demo_twice_gives_the_same_network(capsys) -> None:
+    call_command("load_demo")
+    first = _counts()
+    call_command("load_demo")
+    assert _counts() == first
+    agencies, services, _users, _memberships = first
+    assert agencies >= 25 and services >= agencies
+    out = capsys.readouterr().out
+    assert "adachi-counselor" in out and "tsunagu-demo" in out
+
+
+def test_demo_agencies_carry_real_directory_data() -> None:
+    call_command("load_demo")
+    kodomo = Agency.objects.get(slug="akashi-kodomo-center")
+    assert "こどもセンター" in kodomo.name
+    assert kodomo.municipality == "明石市" and kodomo.phone
+    assert kodomo.intake_email.endswith(".invalid")  # never mails a real agency
+    names = set(Agency.objects.values_list("name", flat=True))
+    for expected in ("すみ家", "エールしながわ", "セーフティネットあだち", "トロッコ", "もくせい"):
+        assert any(expected in name for name in names), expected
+    assert Agency.objects.filter(slug__startswith="akashi-mokusei").count() == 3
+
+
+def test_every_role_has_a_demo_user() -> None:
+    call_command("load_demo")
+    assert set(Membership.objects.values_list("role", flat=True)) == set(Role.values)
+
+
+@override_settings(TSUNAGU={"DEMO_ALLOWED": False})
+def test_load_demo_refuses_outside_demo_mode() -> None:
+    with pytest.raises(CommandError, match="embedded mode"):
+        call_command("load_demo")
+    assert not get_user_model().objects.exists()
