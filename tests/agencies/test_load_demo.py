@@ -12,6 +12,12 @@ from agencies.models import Agency, Membership, Role, Service
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _demo_allowed(settings) -> None:
+    """The PostgreSQL run is not embedded mode; these tests are about what demo mode loads."""
+    settings.TSUNAGU = {**settings.TSUNAGU, "DEMO_ALLOWED": True}
+
+
 def _counts() -> tuple[int, int, int, int]:
     return (
         Agency.objects.count(),
