@@ -12,6 +12,7 @@ import secrets
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -207,7 +208,6 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
 
 # --- REST framework -------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -246,6 +246,31 @@ LOGGING = {
 
 # --- Tsunagu ----------------------------------------------------------------------------------
 TSUNAGU = {
-    # Where the demo fixture lives; load_demo refuses to create demo users outside embedded mode.
+    # load_demo creates users with a published password: embedded mode only, unless asked.
     "DEMO_ALLOWED": env.bool("TSUNAGU_DEMO_ALLOWED", default=EMBEDDED),
+    # Webhook delivery: SSRF guard (private/loopback/link-local targets) and https-only.
+    "WEBHOOK_ALLOW_PRIVATE": env.bool("WEBHOOK_ALLOW_PRIVATE", default=EMBEDDED),
+    "WEBHOOK_ALLOW_HTTP": env.bool("WEBHOOK_ALLOW_HTTP", default=EMBEDDED),
+    "WEBHOOK_TIMEOUT_SECONDS": env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0),
+    # Seconds before attempt n+1 (about 1.5 days in all); jitter is added on top.
+    "RETRY_SCHEDULE": env.list(
+        "NOTIFICATION_RETRY_SCHEDULE",
+        cast=int,
+        default=[0, 5, 300, 1800, 7200, 18000, 36000, 36000],
+    ),
+    # A claimed delivery is retried by the sweeper if its worker died, after this lease.
+    "DELIVERY_LEASE_SECONDS": env.int("DELIVERY_LEASE_SECONDS", default=60),
+    "ESCALATION": {
+        "coordinator_agency": env.str("ESCALATION_COORDINATOR_AGENCY", default=""),
+    },
+}
+
+CELERY_BEAT_SCHEDULE = {
+    "sweep-outbox": {"task": "relay.tasks.sweep_outbox", "schedule": 15.0},
+    "sweep-escalations": {"task": "relay.tasks.sweep_escalations", "schedule": 60.0},
+    "outcome-reminders": {"task": "relay.tasks.send_outcome_reminders", "schedule": 3600.0},
+    "overdue-digest": {
+        "task": "relay.tasks.send_overdue_digests",
+        "schedule": crontab(hour=8, minute=30),
+    },
 }

@@ -47,3 +47,9 @@ def _triggers_back_on(django_db_blocker: pytest.FixtureRequest) -> None:
 def system_actor() -> Actor:
     """An actor for writes done by the system (commands, tasks) in tests."""
     return Actor(kind=ActorKind.SYSTEM, label="test")
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings) -> None:
+    """Argon2 is deliberately slow; tests hash throwaway passwords with a fast hasher."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,121 @@
+"""The one policy question: may these sections of this sheet go to this agency, now, for this?
+
+Nothing else in Tsunagu decides it. The workflow calls `permits` inside the send transaction,
+with `lock=True`, so a withdrawal racing a send waits for it (or the send sees the withdrawal).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.utils.translation import gettext as _
+
+from agencies.models import Agency
+from consent.models import Approval, ConsentRecord, ConsentStatus, Decision
+from consent.vocabulary import Section
+
+
+@dataclass(frozen=True)
+class PolicyDecision:
+    """Yes with the record that covers it, or no with a reason code and a message."""
+
+    allowed: bool
+    record: ConsentRecord | None = None
+    reason: str = ""
+    message: str = ""
+    missing_sections: frozenset[str] = field(default_factory=frozenset)
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+
+def _refuse(reason: str, message: str, missing: Iterable[str] = ()) -> PolicyDecision:
+    return PolicyDecision(False, None, reason, message, frozenset(missing))
+
+
+def _section_labels(sections: Iterable[str]) -> str:
+    return "、".join(str(Section(s).label) for s in sorted(sections))
+
+
+def permits(
+    *,
+    sheet_id: int,
+    recipient: Agency,
+    sections: Iterable[str],
+    purpose: str,
+    at: datetime,
+    lock: bool = False,
+) -> PolicyDecision:
+    """Decide whether `sections` of the sheet may be shared with `recipient` for `purpose`."""
+    wanted = frozenset(sections)
+    if not wanted:
+        return _refuse("no-sections", _("共有する項目が選ばれていません。"))
+    records = (
+        ConsentRecord.objects.filter(sheet_id=sheet_id)
+        .prefetch_related("recipient_agencies")
+        .order_by("-valid_from", "-id")
+    )
+    if lock:
+        records = records.select_for_update(of=("self",))
+    records = list(records)
+
+    # A recorded refusal (partial or whole) wins over any permission that overlaps it.
+    for record in records:
+        if record.decision != Decision.DENY or not record.in_force_at(at):
+            continue
+        refused = wanted & frozenset(record.sections)
+        if refused and record.covers_recipient(recipient) and purpose in record.purposes:
+            return _refuse(
+                "refused",
+                _(
+                    "本人・保護者が %(agency)s への「%(sections)s」の提供を拒否しています"
+                    "(同意記録 #%(id)s)。"
+                )
+                % {"agency": recipient.name, "sections": _section_labels(refused), "id": record.pk},
+                refused,
+            )
+
+    permits_ = [r for r in records if r.decision == Decision.PERMIT]
+    in_force = [r for r in permits_ if r.in_force_at(at)]
+    for record in in_force:
+        if (
+            record.covers_recipient(recipient)
+            and wanted <= frozenset(record.sections)
+            and purpose in record.purposes
+        ):
+            return PolicyDecision(True, record)
+
+    # Refused: say why, as precisely as the records allow.
+    if not permits_:
+        return _refuse("no-consent", _("このシートには同意の記録も法令上の根拠もありません。"))
+    if not in_force:
+        if any(r.status == ConsentStatus.WITHDRAWN for r in permits_):
+            return _refuse("withdrawn", _("同意は撤回されています。"))
+        if any(r.approval == Approval.PENDING for r in permits_):
+            return _refuse(
+                "basis-not-approved", _("法令上の根拠は管理職の承認待ちのため、まだ使えません。")
+            )
+        if any(r.approval == Approval.REJECTED for r in permits_):
+            return _refuse("basis-rejected", _("法令上の根拠は管理職に却下されました。"))
+        if any(r.valid_until <= at for r in permits_):
+            return _refuse("expired", _("同意の有効期限が切れています。"))
+        return _refuse("not-in-force", _("有効な同意がありません。"))
+    for_recipient = [r for r in in_force if r.covers_recipient(recipient)]
+    if not for_recipient:
+        return _refuse(
+            "recipient-not-covered",
+            _("%(agency)s への提供には同意がありません。") % {"agency": recipient.name},
+        )
+    for_purpose = [r for r in for_recipient if purpose in r.purposes]
+    if not for_purpose:
+        return _refuse("purpose-not-covered", _("この目的での提供には同意がありません。"))
+    best = min(for_purpose, key=lambda r: len(wanted - frozenset(r.sections)))
+    missing = wanted - frozenset(best.sections)
+    return _refuse(
+        "sections-not-covered",
+        _("次の項目の提供には同意がありません: %(sections)s")
+        % {"sections": _section_labels(missing)},
+        missing,
+    )

@@ -1,0 +1,71 @@
+"""The acting party: a staff member of an agency, or an agency's API client."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+from agencies.models import Agency, Role
+from audit.context import Actor, ActorKind
+from relay.errors import NotAllowed
+
+
+@dataclass(frozen=True)
+class Staff:
+    """Someone acting for an agency: a user with a role, or an API key with scopes."""
+
+    agency: Agency
+    role: Role | None
+    user: AbstractBaseUser | None = None
+    api_key_id: int | None = None
+    scopes: frozenset[str] = field(default_factory=frozenset)
+    label: str = ""
+
+    @classmethod
+    def for_user(cls, user: AbstractBaseUser | AnonymousUser) -> Staff:
+        membership = getattr(user, "membership", None) if user.is_authenticated else None
+        if membership is None:
+            raise NotAllowed()
+        return cls(
+            agency=membership.agency,
+            role=Role(membership.role),
+            user=user,  # type: ignore[arg-type]
+            label=user.get_username(),
+        )
+
+    @classmethod
+    def for_api_key(
+        cls, *, agency: Agency, api_key_id: int, scopes: frozenset[str], label: str
+    ) -> Staff:
+        return cls(agency=agency, role=None, api_key_id=api_key_id, scopes=scopes, label=label)
+
+    @property
+    def user_id(self) -> int | None:
+        return self.user.pk if self.user is not None else None
+
+    @property
+    def is_api(self) -> bool:
+        return self.api_key_id is not None
+
+    def audit_actor(self) -> Actor:
+        return Actor(
+            kind=ActorKind.API_CLIENT if self.is_api else ActorKind.USER,
+            user_id=self.user_id,
+            agency_id=self.agency.pk,
+            api_key_id=self.api_key_id,
+            label=self.label,
+        )
+
+    def require_role(self, *roles: Role, api_scope: str | None = None) -> None:
+        """People need one of `roles`; an API client needs `api_scope` (None: not by API)."""
+        if self.is_api:
+            if api_scope is None or api_scope not in self.scopes:
+                raise NotAllowed()
+        elif self.role not in roles:
+            raise NotAllowed()
+
+
+SENDERS = (Role.COUNSELOR, Role.SUPERVISOR)
+RECEIVERS = (Role.INTAKE, Role.COUNSELOR, Role.SUPERVISOR)
+READERS = (Role.COUNSELOR, Role.SUPERVISOR, Role.INTAKE, Role.VIEWER)

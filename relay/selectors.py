@@ -1,0 +1,91 @@
+"""Every permission-filtered list. Each is one indexed query per page, with a stable order.
+
+Lists read the indexed access path (SheetAccess, and the handoff's own agency columns), never
+guardian's get_objects_for_user, which scans the whole table at scale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from agencies.models import Agency
+from relay.models import Handoff, InAppNotification, ReferralSheet, SheetAccess
+from relay.states import NOT_YET_SENT, Status
+
+_HANDOFF_RELATED = ("sheet", "from_agency", "to_agency")
+
+
+def handoffs_inbox_for(
+    *, agency: Agency, statuses: Iterable[str] | None = None, updated_since: datetime | None = None
+) -> QuerySet[Handoff]:
+    """Hops sent to the agency, newest first (index handoff_inbox_idx)."""
+    qs = Handoff.objects.filter(to_agency=agency, sent_at__isnull=False)
+    if statuses:
+        qs = qs.filter(status__in=list(statuses))
+    if updated_since is not None:
+        qs = qs.filter(updated_at__gte=updated_since)
+    return qs.select_related(*_HANDOFF_RELATED).order_by("-sent_at", "-id")
+
+
+def handoffs_outbox_for(
+    *, agency: Agency, statuses: Iterable[str] | None = None, updated_since: datetime | None = None
+) -> QuerySet[Handoff]:
+    """Hops the agency created, newest first (index handoff_outbox_idx)."""
+    qs = Handoff.objects.filter(from_agency=agency)
+    if statuses:
+        qs = qs.filter(status__in=list(statuses))
+    if updated_since is not None:
+        qs = qs.filter(updated_at__gte=updated_since)
+    return qs.select_related(*_HANDOFF_RELATED).order_by("-created_at", "-id")
+
+
+def handoffs_overdue_for(*, agency: Agency, now: datetime | None = None) -> QuerySet[Handoff]:
+    """Hops sent to the agency and not acknowledged past their deadline."""
+    return handoffs_inbox_for(agency=agency, statuses=[Status.SENT]).filter(
+        ack_due_at__lt=now or timezone.now()
+    )
+
+
+def handoffs_awaiting_approval_for(*, agency: Agency) -> QuerySet[Handoff]:
+    """The supervisor's approval queue (partial index handoff_approval_idx)."""
+    return (
+        Handoff.objects.filter(from_agency=agency, status=Status.AWAITING_APPROVAL)
+        .select_related(*_HANDOFF_RELATED)
+        .order_by("submitted_at", "id")
+    )
+
+
+def handoffs_of_sheet_for(*, agency: Agency, sheet: ReferralSheet) -> QuerySet[Handoff]:
+    """The hops of one sheet that the agency took part in (as sender or receiver)."""
+    qs = Handoff.objects.filter(sheet=sheet).select_related(*_HANDOFF_RELATED).order_by("id")
+    if sheet.owner_agency_id == agency.pk:
+        return qs
+    received = qs.filter(to_agency=agency).exclude(status__in=list(NOT_YET_SENT))
+    return received | qs.filter(from_agency=agency)
+
+
+def sheets_visible_to(*, agency: Agency) -> QuerySet[SheetAccess]:
+    """Access rows of the agency, newest grant first (index sheet_access_list_idx).
+
+    A sheet received twice appears twice; callers that want each sheet once dedupe a page.
+    """
+    return (
+        SheetAccess.objects.filter(agency=agency)
+        .select_related("sheet", "handoff")
+        .order_by("-granted_at", "-id")
+    )
+
+
+def sheets_owned_by(*, agency: Agency) -> QuerySet[ReferralSheet]:
+    return ReferralSheet.objects.filter(owner_agency=agency).order_by("-updated_at", "-id")
+
+
+def notifications_for(*, agency: Agency, unread_only: bool = False) -> QuerySet[InAppNotification]:
+    qs = InAppNotification.objects.filter(agency=agency)
+    if unread_only:
+        qs = qs.filter(read_at__isnull=True)
+    return qs.select_related("handoff").order_by("-created_at", "-id")

@@ -1,0 +1,54 @@
+"""Every write of the relay workflow: one guarded function per transition or command.
+
+The web UI, the partner API and the Celery tasks all call these; nothing else changes state.
+"""
+
+from relay.services.consents import (
+    consent_mark_entered_in_error,
+    consent_record,
+    consent_withdraw,
+    lawful_basis_decide,
+    lawful_basis_record,
+)
+from relay.services.handoffs import (
+    handoff_accept,
+    handoff_acknowledge,
+    handoff_approve,
+    handoff_cancel,
+    handoff_complete,
+    handoff_create,
+    handoff_decline,
+    handoff_return_to_draft,
+    handoff_submit,
+    handoff_view,
+)
+from relay.services.sheets import (
+    attachment_add,
+    attachment_open,
+    sheet_create,
+    sheet_update,
+    sheet_view,
+)
+
+__all__ = [
+    "attachment_add",
+    "attachment_open",
+    "consent_mark_entered_in_error",
+    "consent_record",
+    "consent_withdraw",
+    "handoff_accept",
+    "handoff_acknowledge",
+    "handoff_approve",
+    "handoff_cancel",
+    "handoff_complete",
+    "handoff_create",
+    "handoff_decline",
+    "handoff_return_to_draft",
+    "handoff_submit",
+    "handoff_view",
+    "lawful_basis_decide",
+    "lawful_basis_record",
+    "sheet_create",
+    "sheet_update",
+    "sheet_view",
+]

@@ -1,0 +1,331 @@
+"""Recording consent or a lawful basis, approving a basis, and withdrawing consent.
+
+Withdrawal reaches into the relay: hops not yet sent can no longer be sent (the policy sees the
+withdrawal), hops already sent under the record are stopped, their receivers lose access and
+are told.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+
+from agencies.models import Agency, AgencyKind, Role
+from audit.models import AuditAction
+from audit.services import audit_record
+from consent.models import (
+    Approval,
+    ChildAssent,
+    ConsentRecord,
+    ConsentStatus,
+    Decision,
+    Grantor,
+    Method,
+)
+from consent.vocabulary import Basis, Purpose
+from relay import access
+from relay.actors import SENDERS, Staff
+from relay.errors import IllegalTransition, InvalidInput, NotFound
+from relay.events import handoff_event
+from relay.models import Handoff, ReferralSheet
+from relay.notify import handoff_payload, notify_agency
+from relay.sections import normalise_sections
+from relay.states import OPEN_FOR_RECEIVER, Status
+
+
+def _consent_event(action: AuditAction, record: ConsentRecord, staff: Staff, **detail: Any) -> None:
+    audit_record(
+        action=action,
+        actor=staff.audit_actor(),
+        object_type="consent",
+        object_id=record.pk,
+        sheet_id=record.sheet_id,
+        sections=record.sections,
+        lawful_basis=record.basis,
+        detail={
+            "decision": record.decision,
+            "purposes": record.purposes,
+            "recipient_kinds": record.recipient_kinds,
+            "recipient_agency_ids": sorted(a.pk for a in record.recipient_agencies.all()),
+            "valid_until": record.valid_until.isoformat(),
+            **detail,
+        },
+    )
+
+
+def _lock_owned_sheet(staff: Staff, sheet_id: int) -> ReferralSheet:
+    sheet = ReferralSheet.objects.select_for_update().filter(pk=sheet_id).first()
+    if sheet is None or sheet.owner_agency_id != staff.agency.pk:
+        raise NotFound()
+    return sheet
+
+
+def _validated_scope(
+    *,
+    recipients: Iterable[Agency],
+    recipient_kinds: Iterable[str],
+    sections: Iterable[str],
+    purposes: Iterable[str],
+    valid_from: datetime,
+    valid_until: datetime,
+) -> tuple[list[Agency], list[str], list[str], list[str]]:
+    agencies = list(recipients)
+    kinds = sorted(set(recipient_kinds))
+    if not set(kinds) <= set(AgencyKind.values):
+        raise InvalidInput(field="recipient_kinds")
+    if not agencies and not kinds:
+        raise InvalidInput("提供先を1つ以上選んでください。", field="recipients")
+    try:
+        section_list = normalise_sections(sections)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), field="sections") from exc
+    if not section_list:
+        raise InvalidInput("共有する項目を1つ以上選んでください。", field="sections")
+    purpose_list = sorted(set(purposes))
+    if not purpose_list or not set(purpose_list) <= set(Purpose.values):
+        raise InvalidInput("目的を選んでください。", field="purposes")
+    if timezone.is_naive(valid_until) or timezone.is_naive(valid_from):
+        raise InvalidInput(field="valid_until")
+    if valid_until <= valid_from:
+        raise InvalidInput("有効期限は開始日より後にしてください。", field="valid_until")
+    return agencies, kinds, section_list, purpose_list
+
+
+@transaction.atomic
+def consent_record(
+    *,
+    staff: Staff,
+    sheet_id: int,
+    grantors: Iterable[str],
+    method: str,
+    recipients: Iterable[Agency] = (),
+    recipient_kinds: Iterable[str] = (),
+    sections: Iterable[str],
+    purposes: Iterable[str],
+    valid_until: datetime,
+    valid_from: datetime | None = None,
+    obtained_at: datetime | None = None,
+    decision: str = Decision.PERMIT,
+    child_assent: str = "",
+    explanation_version: str = "",
+    scanned_form: UploadedFile | None = None,
+) -> ConsentRecord:
+    """Record the person's or guardian's consent (or refusal) to share sections with recipients."""
+    staff.require_role(*SENDERS)
+    sheet = _lock_owned_sheet(staff, sheet_id)
+    now = timezone.now()
+    valid_from = valid_from or now
+    agencies, kinds, section_list, purpose_list = _validated_scope(
+        recipients=recipients,
+        recipient_kinds=recipient_kinds,
+        sections=sections,
+        purposes=purposes,
+        valid_from=valid_from,
+        valid_until=valid_until,
+    )
+    grantor_list = sorted(set(grantors))
+    if not grantor_list or not set(grantor_list) <= set(Grantor.values):
+        raise InvalidInput("同意した人を選んでください。", field="grantors")
+    if method not in Method.values:
+        raise InvalidInput("同意の方法を選んでください。", field="method")
+    if child_assent and child_assent not in ChildAssent.values:
+        raise InvalidInput(field="child_assent")
+    if decision not in Decision.values:
+        raise InvalidInput(field="decision")
+    record = ConsentRecord(
+        sheet=sheet,
+        agency=staff.agency,
+        basis=Basis.CONSENT,
+        decision=decision,
+        grantors=grantor_list,
+        child_assent=child_assent,
+        method=method,
+        explanation_version=explanation_version,
+        recipient_kinds=kinds,
+        sections=section_list,
+        purposes=purpose_list,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        obtained_by=staff.user,
+        obtained_at=obtained_at or now,
+    )
+    if scanned_form is not None:
+        record.scanned_form.save("form", scanned_form, save=False)
+    record.save()
+    record.recipient_agencies.set(agencies)
+    _consent_event(AuditAction.CONSENT_RECORDED, record, staff)
+    return record
+
+
+@transaction.atomic
+def lawful_basis_record(
+    *,
+    staff: Staff,
+    sheet_id: int,
+    basis: str,
+    reason: str,
+    recipients: Iterable[Agency] = (),
+    recipient_kinds: Iterable[str] = (),
+    sections: Iterable[str],
+    purposes: Iterable[str],
+    valid_until: datetime,
+) -> ConsentRecord:
+    """Record a lawful basis that stands in for consent; it waits for a supervisor's approval."""
+    staff.require_role(*SENDERS)
+    if basis == Basis.CONSENT or basis not in Basis.values:
+        raise InvalidInput(field="basis")
+    if not reason.strip():
+        raise InvalidInput("理由を具体的に記入してください。", field="reason")
+    sheet = _lock_owned_sheet(staff, sheet_id)
+    now = timezone.now()
+    agencies, kinds, section_list, purpose_list = _validated_scope(
+        recipients=recipients,
+        recipient_kinds=recipient_kinds,
+        sections=sections,
+        purposes=purposes,
+        valid_from=now,
+        valid_until=valid_until,
+    )
+    record = ConsentRecord.objects.create(
+        sheet=sheet,
+        agency=staff.agency,
+        basis=basis,
+        decision=Decision.PERMIT,
+        reason=reason.strip(),
+        recipient_kinds=kinds,
+        sections=section_list,
+        purposes=purpose_list,
+        valid_from=now,
+        valid_until=valid_until,
+        obtained_by=staff.user,
+        obtained_at=now,
+        approval=Approval.PENDING,
+    )
+    record.recipient_agencies.set(agencies)
+    _consent_event(AuditAction.LAWFUL_BASIS_RECORDED, record, staff)
+    return record
+
+
+@transaction.atomic
+def lawful_basis_decide(
+    *, staff: Staff, record_id: int, approve: bool, note: str = ""
+) -> ConsentRecord:
+    """A supervisor of the recording agency approves or rejects a lawful basis."""
+    staff.require_role(Role.SUPERVISOR)
+    record = ConsentRecord.objects.select_for_update().filter(pk=record_id).first()
+    if record is None or record.agency_id != staff.agency.pk:
+        raise NotFound()
+    if record.approval != Approval.PENDING:
+        raise IllegalTransition()
+    if not approve and not note.strip():
+        raise InvalidInput("却下の理由を記入してください。", field="note")
+    record.approval = Approval.APPROVED if approve else Approval.REJECTED
+    record.approved_by = staff.user
+    record.approved_at = timezone.now()
+    record.approval_note = note.strip()
+    record.save(update_fields=["approval", "approved_by", "approved_at", "approval_note"])
+    _consent_event(
+        AuditAction.LAWFUL_BASIS_APPROVED if approve else AuditAction.LAWFUL_BASIS_REJECTED,
+        record,
+        staff,
+    )
+    return record
+
+
+def _stop_hops_under(record: ConsentRecord, staff: Staff, *, status: Status) -> list[Handoff]:
+    """Stop the hops sent under a record; their receivers lose access and are notified."""
+    actor = staff.audit_actor()
+    now = timezone.now()
+    stopped: list[Handoff] = []
+    hops = (
+        Handoff.objects.select_for_update(of=("self",))
+        .select_related("to_agency", "from_agency", "consent")
+        .filter(consent=record)
+        .order_by("id")
+    )
+    for hop in hops:
+        if hop.status in OPEN_FOR_RECEIVER:
+            hop.status = status
+            hop.withdrawn_at = now
+            hop.next_escalation_at = None
+            hop.version += 1
+            hop.save(
+                update_fields=[
+                    "status",
+                    "withdrawn_at",
+                    "next_escalation_at",
+                    "version",
+                    "updated_at",
+                ]
+            )
+            handoff_event(AuditAction.HANDOFF_WITHDRAWN, handoff=hop, actor=actor)
+        if access.revoke_receiver(handoff=hop, actor=actor):
+            notify_agency(
+                "handoff.withdrawn",
+                agency=hop.to_agency,
+                handoff=hop,
+                payload=handoff_payload("handoff.withdrawn", hop),
+                actor=actor,
+            )
+            stopped.append(hop)
+    return stopped
+
+
+@transaction.atomic
+def consent_withdraw(
+    *, staff: Staff, record_id: int, via: str, reason: str = "", at: datetime | None = None
+) -> list[Handoff]:
+    """The person or guardian withdraws consent: record it and stop every hop it carried."""
+    staff.require_role(*SENDERS)
+    record = ConsentRecord.objects.filter(pk=record_id).only("sheet_id", "agency_id").first()
+    if record is None or record.agency_id != staff.agency.pk:
+        raise NotFound()
+    # Lock order (sheet, then consent, then hops) matches handoff_send: no deadlock, no race.
+    ReferralSheet.objects.select_for_update().filter(pk=record.sheet_id).first()
+    record = ConsentRecord.objects.select_for_update().get(pk=record_id)
+    if record.status != ConsentStatus.ACTIVE or record.basis != Basis.CONSENT:
+        raise IllegalTransition()
+    if not via.strip():
+        raise InvalidInput("撤回の申し出をした人を記入してください。", field="via")
+    record.status = ConsentStatus.WITHDRAWN
+    record.withdrawn_at = at or timezone.now()
+    record.withdrawn_by = staff.user
+    record.withdrawn_via = via.strip()[:100]
+    record.withdrawal_reason = reason.strip()
+    record.save(
+        update_fields=[
+            "status",
+            "withdrawn_at",
+            "withdrawn_by",
+            "withdrawn_via",
+            "withdrawal_reason",
+        ]
+    )
+    _consent_event(AuditAction.CONSENT_WITHDRAWN, record, staff)
+    return _stop_hops_under(record, staff, status=Status.WITHDRAWN)
+
+
+@transaction.atomic
+def consent_mark_entered_in_error(*, staff: Staff, record_id: int, reason: str) -> ConsentRecord:
+    """A supervisor voids a record entered by mistake; hops sent under it are stopped too."""
+    staff.require_role(Role.SUPERVISOR)
+    record = ConsentRecord.objects.filter(pk=record_id).only("sheet_id", "agency_id").first()
+    if record is None or record.agency_id != staff.agency.pk:
+        raise NotFound()
+    ReferralSheet.objects.select_for_update().filter(pk=record.sheet_id).first()
+    record = ConsentRecord.objects.select_for_update().get(pk=record_id)
+    if record.status == ConsentStatus.ENTERED_IN_ERROR:
+        raise IllegalTransition()
+    if not reason.strip():
+        raise InvalidInput(field="reason")
+    record.status = ConsentStatus.ENTERED_IN_ERROR
+    record.withdrawal_reason = reason.strip()
+    record.save(update_fields=["status", "withdrawal_reason"])
+    _consent_event(AuditAction.CONSENT_ENTERED_IN_ERROR, record, staff)
+    _stop_hops_under(record, staff, status=Status.WITHDRAWN)
+    return record

@@ -1,0 +1,473 @@
+"""Handoffs: draft, submit, approve, send (under the consent gate), and the receiver's answers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from agencies.models import Agency, Role
+from audit.models import AuditAction
+from consent.policy import PolicyDecision, permits
+from consent.vocabulary import Purpose
+from relay import access, escalation
+from relay.actors import READERS, RECEIVERS, SENDERS, Staff
+from relay.choices import Urgency
+from relay.errors import (
+    ConsentDoesNotCover,
+    ConsentWithdrawn,
+    IllegalTransition,
+    InvalidInput,
+    NotAllowed,
+    NotFound,
+)
+from relay.events import handoff_event
+from relay.models import Handoff, ReferralSheet
+from relay.notify import handoff_payload, notify_agency
+from relay.sections import normalise_sections, sheet_content
+from relay.states import (
+    NOT_YET_SENT,
+    RECEIVER_CAN_READ,
+    CancelReason,
+    DeclineReason,
+    Outcome,
+    Status,
+    can_transition,
+)
+
+
+def _lock(handoff_id: int) -> Handoff:
+    handoff = (
+        Handoff.objects.select_for_update(of=("self",))
+        .select_related("sheet", "from_agency", "to_agency", "consent")
+        .filter(pk=handoff_id)
+        .first()
+    )
+    if handoff is None:
+        raise NotFound()
+    return handoff
+
+
+def _as_sender(staff: Staff, handoff: Handoff) -> None:
+    if handoff.from_agency_id != staff.agency.pk:
+        # The receiver may see the hop but not act as its sender; others may not see it at all.
+        if handoff.to_agency_id == staff.agency.pk and handoff.status not in NOT_YET_SENT:
+            raise NotAllowed()
+        raise NotFound()
+
+
+def _as_receiver(staff: Staff, handoff: Handoff) -> None:
+    if handoff.to_agency_id != staff.agency.pk or handoff.sent_at is None:
+        if handoff.from_agency_id == staff.agency.pk:
+            raise NotAllowed()
+        raise NotFound()
+
+
+def _move(
+    handoff: Handoff,
+    target: Status,
+    *,
+    staff: Staff,
+    action: AuditAction,
+    fields: dict[str, Any] | None = None,
+    **detail: Any,
+) -> Handoff:
+    """Apply one transition from the table, save what changed, and audit it."""
+    if not can_transition(handoff.status, target):
+        raise IllegalTransition(current=handoff.status, target=str(target))
+    changes = dict(fields or {})
+    for name, value in changes.items():
+        setattr(handoff, name, value)
+    handoff.status = target
+    handoff.version += 1
+    handoff.save(update_fields=[*changes, "status", "version", "updated_at"])
+    handoff_event(action, handoff=handoff, actor=staff.audit_actor(), **detail)
+    return handoff
+
+
+@transaction.atomic
+def handoff_create(
+    *,
+    staff: Staff,
+    sheet_id: int,
+    to_agency: Agency,
+    sections: Iterable[str],
+    purpose: str,
+    message: str = "",
+    parent_id: int | None = None,
+) -> Handoff:
+    """Draft a hop from the staff member's agency. A receiver relays onward the same way."""
+    staff.require_role(*SENDERS, api_scope="handoffs:write")
+    sheet = ReferralSheet.objects.filter(pk=sheet_id).first()
+    if sheet is None or not access.can_view_sheet(agency=staff.agency, sheet=sheet):
+        raise NotFound()
+    try:
+        section_list = normalise_sections(sections)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), field="sections") from exc
+    if not section_list:
+        raise InvalidInput("共有する項目を1つ以上選んでください。", field="sections")
+    # An agency can pass on only what it can itself see.
+    readable = access.readable_sections(agency=staff.agency, sheet_id=sheet.pk)
+    if not set(section_list) <= readable:
+        raise InvalidInput(field="sections", not_readable=sorted(set(section_list) - readable))
+    if purpose not in Purpose.values:
+        raise InvalidInput(field="purpose")
+    if to_agency.pk == staff.agency.pk:
+        raise InvalidInput("自分の機関には送付できません。", field="to_agency")
+    if not to_agency.accepts_referrals:
+        raise InvalidInput("この機関は引き継ぎを受け付けていません。", field="to_agency")
+    parent = None
+    if parent_id is not None:
+        parent = Handoff.objects.filter(pk=parent_id, sheet=sheet, to_agency=staff.agency).first()
+        if parent is None:
+            raise InvalidInput(field="parent")
+    elif sheet.owner_agency_id != staff.agency.pk:
+        # Relaying onward: link to the hop through which the sheet arrived.
+        parent = (
+            Handoff.objects.filter(
+                sheet=sheet, to_agency=staff.agency, status__in=RECEIVER_CAN_READ
+            )
+            .order_by("-sent_at")
+            .first()
+        )
+    handoff = Handoff.objects.create(
+        sheet=sheet,
+        from_agency=staff.agency,
+        to_agency=to_agency,
+        parent=parent,
+        sections=section_list,
+        purpose=purpose,
+        message=message.strip(),
+        urgent=sheet.urgency == Urgency.URGENT,
+        created_by=staff.user,
+    )
+    access.grant_sender(handoff=handoff)
+    handoff_event(
+        AuditAction.HANDOFF_CREATED,
+        handoff=handoff,
+        actor=staff.audit_actor(),
+        **({"parent_id": parent.pk} if parent else {}),
+    )
+    return handoff
+
+
+@dataclass(frozen=True)
+class SendResult:
+    handoff: Handoff
+    decision: PolicyDecision
+
+
+def _send_locked(handoff: Handoff, staff: Staff, *, approved: bool) -> PolicyDecision:
+    """Inside the transaction, with the sheet and hop locked: ask the policy, then send."""
+    now = timezone.now()
+    decision = permits(
+        sheet_id=handoff.sheet_id,
+        recipient=handoff.to_agency,
+        sections=handoff.sections,
+        purpose=handoff.purpose,
+        at=now,
+        lock=True,
+    )
+    if not decision:
+        handoff_event(
+            AuditAction.HANDOFF_SEND_REFUSED,
+            handoff=handoff,
+            actor=staff.audit_actor(),
+            reason=decision.reason,
+            missing_sections=sorted(decision.missing_sections),
+        )
+        return decision
+    handoff.consent = decision.record
+    fields: dict[str, Any] = {"consent": decision.record, "sent_at": now, "sent_by": staff.user}
+    if approved:
+        fields.update(approved_at=now, approved_by=staff.user)
+    fields.update(escalation.start_clock(handoff=handoff, sent_at=now))
+    _move(handoff, Status.SENT, staff=staff, action=AuditAction.HANDOFF_SENT, fields=fields)
+    if handoff.sheet.first_sent_at is None:
+        handoff.sheet.first_sent_at = now
+        handoff.sheet.save(update_fields=["first_sent_at"])
+    access.grant_receiver(handoff=handoff, actor=staff.audit_actor())
+    notify_agency(
+        "handoff.sent",
+        agency=handoff.to_agency,
+        handoff=handoff,
+        payload=handoff_payload("handoff.sent", handoff),
+        actor=staff.audit_actor(),
+    )
+    return decision
+
+
+def _refused(decision: PolicyDecision, handoff_id: int) -> ConsentDoesNotCover:
+    error_class = ConsentWithdrawn if decision.reason == "withdrawn" else ConsentDoesNotCover
+    return error_class(
+        decision.message,
+        reason=decision.reason,
+        handoff_id=handoff_id,
+        missing_sections=sorted(decision.missing_sections),
+    )
+
+
+def _submit_or_approve(staff: Staff, handoff_id: int, *, approving: bool) -> Handoff:
+    # Not @atomic: a refused send must still leave its audit event, so the transaction
+    # commits the refusal and the error is raised after it.
+    with transaction.atomic():
+        peek = Handoff.objects.filter(pk=handoff_id).values("sheet_id").first()
+        if peek is None:
+            raise NotFound()
+        # Lock order: sheet, then hop, then consent records (see consent_withdraw).
+        ReferralSheet.objects.select_for_update().filter(pk=peek["sheet_id"]).first()
+        handoff = _lock(handoff_id)
+        _as_sender(staff, handoff)
+        if approving:
+            if handoff.status != Status.AWAITING_APPROVAL:
+                raise IllegalTransition(current=handoff.status)
+            decision = _send_locked(handoff, staff, approved=True)
+        else:
+            if handoff.status != Status.DRAFT:
+                raise IllegalTransition(current=handoff.status)
+            needs_approval = (
+                handoff.from_agency.requires_supervisor_approval and staff.role != Role.SUPERVISOR
+            )
+            if needs_approval:
+                # Check now too, so nobody waits on a supervisor for a send that cannot happen.
+                decision = permits(
+                    sheet_id=handoff.sheet_id,
+                    recipient=handoff.to_agency,
+                    sections=handoff.sections,
+                    purpose=handoff.purpose,
+                    at=timezone.now(),
+                )
+                if decision:
+                    _move(
+                        handoff,
+                        Status.AWAITING_APPROVAL,
+                        staff=staff,
+                        action=AuditAction.HANDOFF_SUBMITTED,
+                        fields={"submitted_at": timezone.now()},
+                    )
+                else:
+                    handoff_event(
+                        AuditAction.HANDOFF_SEND_REFUSED,
+                        handoff=handoff,
+                        actor=staff.audit_actor(),
+                        reason=decision.reason,
+                        missing_sections=sorted(decision.missing_sections),
+                    )
+            else:
+                decision = _send_locked(handoff, staff, approved=staff.role == Role.SUPERVISOR)
+    if not decision:
+        raise _refused(decision, handoff_id)
+    return handoff
+
+
+def handoff_submit(*, staff: Staff, handoff_id: int) -> Handoff:
+    """Send a draft: straight out, or to the supervisor's approval queue if the agency asks."""
+    staff.require_role(*SENDERS, api_scope="handoffs:write")
+    return _submit_or_approve(staff, handoff_id, approving=False)
+
+
+def handoff_approve(*, staff: Staff, handoff_id: int) -> Handoff:
+    """A supervisor of the sending agency signs off, and the hop is sent (consent re-checked)."""
+    staff.require_role(Role.SUPERVISOR)
+    return _submit_or_approve(staff, handoff_id, approving=True)
+
+
+@transaction.atomic
+def handoff_return_to_draft(*, staff: Staff, handoff_id: int, note: str) -> Handoff:
+    """A supervisor sends a hop back to the counselor instead of approving it."""
+    staff.require_role(Role.SUPERVISOR)
+    handoff = _lock(handoff_id)
+    _as_sender(staff, handoff)
+    if not note.strip():
+        raise InvalidInput("差し戻しの理由を記入してください。", field="note")
+    return _move(
+        handoff,
+        Status.DRAFT,
+        staff=staff,
+        action=AuditAction.HANDOFF_SUBMITTED,
+        fields={"note": note.strip(), "submitted_at": None},
+        returned=True,
+    )
+
+
+@transaction.atomic
+def handoff_acknowledge(*, staff: Staff, handoff_id: int, note: str = "") -> Handoff:
+    """The receiving agency confirms it has seen the handoff; stops escalation."""
+    staff.require_role(*RECEIVERS, api_scope="handoffs:write")
+    handoff = _lock(handoff_id)
+    _as_receiver(staff, handoff)
+    return _move(
+        handoff,
+        Status.ACKNOWLEDGED,
+        staff=staff,
+        action=AuditAction.HANDOFF_ACKNOWLEDGED,
+        fields={
+            "acknowledged_at": timezone.now(),
+            "acknowledged_by": staff.user,
+            "note": note.strip(),
+            **escalation.stop_clock(),
+        },
+    )
+
+
+@transaction.atomic
+def handoff_accept(*, staff: Staff, handoff_id: int, note: str = "") -> Handoff:
+    """The receiving agency takes the person on (acknowledging it, if not yet done)."""
+    staff.require_role(*RECEIVERS, api_scope="handoffs:write")
+    handoff = _lock(handoff_id)
+    _as_receiver(staff, handoff)
+    now = timezone.now()
+    fields: dict[str, Any] = {
+        "accepted_at": now,
+        "accepted_by": staff.user,
+        "note": note.strip(),
+        **escalation.stop_clock(),
+    }
+    if handoff.acknowledged_at is None:
+        fields.update(acknowledged_at=now, acknowledged_by=staff.user)
+    fields.update(escalation.start_outcome_clock(handoff=handoff, accepted_at=now))
+    return _move(
+        handoff, Status.ACCEPTED, staff=staff, action=AuditAction.HANDOFF_ACCEPTED, fields=fields
+    )
+
+
+@transaction.atomic
+def handoff_decline(*, staff: Staff, handoff_id: int, reason: str, note: str = "") -> Handoff:
+    """The receiving agency declines, with a structured reason; it loses access; sender told."""
+    staff.require_role(*RECEIVERS, api_scope="handoffs:write")
+    if reason not in DeclineReason.values:
+        raise InvalidInput("辞退の理由を選んでください。", field="reason")
+    if reason == DeclineReason.OTHER and not note.strip():
+        raise InvalidInput("「その他」の場合は理由を記入してください。", field="note")
+    handoff = _lock(handoff_id)
+    _as_receiver(staff, handoff)
+    _move(
+        handoff,
+        Status.DECLINED,
+        staff=staff,
+        action=AuditAction.HANDOFF_DECLINED,
+        fields={
+            "declined_at": timezone.now(),
+            "declined_by": staff.user,
+            "decline_reason": reason,
+            "note": note.strip(),
+            **escalation.stop_clock(),
+        },
+        reason=reason,
+    )
+    access.revoke_receiver(handoff=handoff, actor=staff.audit_actor())
+    notify_agency(
+        "handoff.declined",
+        agency=handoff.from_agency,
+        handoff=handoff,
+        payload=handoff_payload("handoff.declined", handoff, reason=reason),
+        actor=staff.audit_actor(),
+    )
+    return handoff
+
+
+@transaction.atomic
+def handoff_complete(*, staff: Staff, handoff_id: int, outcome: str, note: str = "") -> Handoff:
+    """The receiver closes the loop with an outcome; the sender sees it."""
+    staff.require_role(*RECEIVERS, api_scope="handoffs:write")
+    if outcome not in Outcome.values:
+        raise InvalidInput("結果を選んでください。", field="outcome")
+    handoff = _lock(handoff_id)
+    _as_receiver(staff, handoff)
+    _move(
+        handoff,
+        Status.COMPLETED,
+        staff=staff,
+        action=AuditAction.HANDOFF_COMPLETED,
+        fields={
+            "completed_at": timezone.now(),
+            "completed_by": staff.user,
+            "outcome": outcome,
+            "note": note.strip(),
+            "outcome_reminder_at": None,
+        },
+        outcome=outcome,
+    )
+    notify_agency(
+        "handoff.completed",
+        agency=handoff.from_agency,
+        handoff=handoff,
+        payload=handoff_payload("handoff.completed", handoff, outcome=outcome),
+        actor=staff.audit_actor(),
+    )
+    return handoff
+
+
+@transaction.atomic
+def handoff_cancel(*, staff: Staff, handoff_id: int, reason: str, note: str = "") -> Handoff:
+    """The sender withdraws its hop before completion; the receiver loses access and is told."""
+    staff.require_role(*SENDERS, api_scope="handoffs:write")
+    if reason not in CancelReason.values:
+        raise InvalidInput("取り下げの理由を選んでください。", field="reason")
+    handoff = _lock(handoff_id)
+    _as_sender(staff, handoff)
+    was_sent = handoff.sent_at is not None
+    _move(
+        handoff,
+        Status.CANCELLED,
+        staff=staff,
+        action=AuditAction.HANDOFF_CANCELLED,
+        fields={
+            "cancelled_at": timezone.now(),
+            "cancelled_by": staff.user,
+            "cancel_reason": reason,
+            "note": note.strip(),
+            **escalation.stop_clock(),
+        },
+        reason=reason,
+    )
+    if was_sent and access.revoke_receiver(handoff=handoff, actor=staff.audit_actor()):
+        notify_agency(
+            "handoff.cancelled",
+            agency=handoff.to_agency,
+            handoff=handoff,
+            payload=handoff_payload("handoff.cancelled", handoff),
+            actor=staff.audit_actor(),
+        )
+    return handoff
+
+
+@dataclass(frozen=True)
+class HandoffView:
+    """A hop as its reader may see it: the shared content only for the receiver while open."""
+
+    handoff: Handoff
+    content: dict[str, dict[str, Any]]
+    as_sender: bool
+
+
+@transaction.atomic
+def handoff_view(*, staff: Staff, handoff_id: int) -> HandoffView:
+    """Read a hop and the sections it shares (for the receiver only while it may); audited."""
+    staff.require_role(*READERS, api_scope="handoffs:read")
+    handoff = (
+        Handoff.objects.select_related("sheet", "from_agency", "to_agency", "consent")
+        .filter(pk=handoff_id)
+        .first()
+    )
+    if handoff is None or not access.can_view_handoff(agency=staff.agency, handoff=handoff):
+        raise NotFound()
+    as_sender = handoff.from_agency_id == staff.agency.pk
+    # What the hop shares, narrowed to what the agency's access rows still allow: a receiver
+    # whose hop was declined, cancelled or withdrawn sees the hop's history, not the content.
+    readable = access.readable_sections(agency=staff.agency, sheet_id=handoff.sheet_id)
+    sections = [s for s in handoff.sections if s in readable]
+    if not as_sender and handoff.status not in RECEIVER_CAN_READ:
+        sections = []
+    content = sheet_content(handoff.sheet, sections)
+    handoff_event(
+        AuditAction.HANDOFF_VIEWED,
+        handoff=handoff,
+        actor=staff.audit_actor(),
+        sections_read=sections,
+    )
+    return HandoffView(handoff=handoff, content=content, as_sender=as_sender)

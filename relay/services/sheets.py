@@ -1,0 +1,216 @@
+"""Sheets: create, edit (versioned once sent), attach files, and audited reads."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+
+from agencies.categories import CATEGORY_CODES
+from audit.models import AuditAction
+from consent.vocabulary import Section
+from relay import access
+from relay.actors import READERS, SENDERS, Staff
+from relay.choices import Connection, PreferredConsultee
+from relay.errors import InvalidInput, NotFound, SheetLocked
+from relay.events import sheet_event
+from relay.models import Attachment, ReferralSheet, SheetVersion
+from relay.sections import CONTENT_FIELDS, full_snapshot, sheet_content
+
+MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+ALLOWED_ATTACHMENT_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg", "text/plain"})
+_LIST_VOCABULARIES = {
+    "categories": CATEGORY_CODES,
+    "connections": frozenset(Connection.values),
+    "preferred_consultee": frozenset(PreferredConsultee.values),
+}
+
+
+def _apply(sheet: ReferralSheet, data: dict[str, Any]) -> list[str]:
+    """Set content fields from `data`, validate, and return the names that changed."""
+    unknown = set(data) - set(CONTENT_FIELDS)
+    if unknown:
+        raise InvalidInput(f"unknown fields: {sorted(unknown)}", field=sorted(unknown)[0])
+    for name, vocabulary in _LIST_VOCABULARIES.items():
+        if name in data:
+            values = data[name] or []
+            if not isinstance(values, list) or not set(values) <= vocabulary:
+                raise InvalidInput(field=name)
+            data[name] = sorted(set(values))
+    changed = [name for name, value in data.items() if getattr(sheet, name) != value]
+    for name in changed:
+        setattr(sheet, name, data[name])
+    try:
+        sheet.full_clean(exclude=["owner_agency", "created_by"])
+    except ValidationError as exc:
+        field, messages = next(iter(exc.message_dict.items()))
+        raise InvalidInput(messages[0], field=field, errors=exc.message_dict) from exc
+    return changed
+
+
+@transaction.atomic
+def sheet_create(*, staff: Staff, data: dict[str, Any]) -> ReferralSheet:
+    """Record a consultation as a new sheet owned by the staff member's agency."""
+    staff.require_role(*SENDERS)
+    sheet = ReferralSheet(owner_agency=staff.agency, created_by=staff.user)
+    _apply(sheet, dict(data))
+    sheet.save()
+    access.grant_owner(sheet=sheet, actor=staff.audit_actor())
+    sheet_event(AuditAction.SHEET_CREATED, sheet=sheet, actor=staff.audit_actor())
+    return sheet
+
+
+@transaction.atomic
+def sheet_update(
+    *, staff: Staff, sheet_id: int, data: dict[str, Any], reason: str = ""
+) -> ReferralSheet:
+    """Edit a sheet. Before its first send: in place. After: a version is kept, with a reason."""
+    staff.require_role(*SENDERS)
+    sheet = _owned_sheet_for_update(staff, sheet_id)
+    before = full_snapshot(sheet)
+    changed = _apply(sheet, dict(data))
+    if not changed:
+        return sheet
+    version_detail: dict[str, Any] = {}
+    if sheet.is_locked:
+        if not reason.strip():
+            raise SheetLocked(field="reason")
+        SheetVersion.objects.create(
+            sheet=sheet,
+            version=sheet.version,
+            content=before,
+            changed_fields=changed,
+            reason=reason.strip(),
+            changed_by=staff.user,
+        )
+        sheet.version += 1
+        version_detail = {"version": sheet.version}
+    sheet.save(update_fields=[*changed, "version", "updated_at"])
+    sections = sorted({s for s in Section.values if any(f in changed for f in _fields_of(s))})
+    sheet_event(
+        AuditAction.SHEET_UPDATED,
+        sheet=sheet,
+        actor=staff.audit_actor(),
+        sections=sections,
+        fields=changed,
+        **version_detail,
+    )
+    return sheet
+
+
+def _fields_of(section: str) -> tuple[str, ...]:
+    from relay.sections import SECTION_FIELDS
+
+    return SECTION_FIELDS[Section(section)]
+
+
+def _owned_sheet_for_update(staff: Staff, sheet_id: int) -> ReferralSheet:
+    sheet = ReferralSheet.objects.select_for_update().filter(pk=sheet_id).first()
+    if sheet is None or sheet.owner_agency_id != staff.agency.pk:
+        raise NotFound()
+    return sheet
+
+
+@dataclass(frozen=True)
+class SheetView:
+    """What a reader gets: the sheet, the sections it may see, and their content only."""
+
+    sheet: ReferralSheet
+    sections: list[str]
+    content: dict[str, dict[str, Any]]
+    attachments: list[Attachment]
+    is_owner: bool
+
+
+def _readable(staff: Staff, sheet_id: int) -> tuple[ReferralSheet, set[str]]:
+    sheet = ReferralSheet.objects.select_related("owner_agency").filter(pk=sheet_id).first()
+    if sheet is None or not access.can_view_sheet(agency=staff.agency, sheet=sheet):
+        raise NotFound()
+    sections = access.readable_sections(agency=staff.agency, sheet_id=sheet.pk)
+    if not sections:
+        raise NotFound()
+    return sheet, sections
+
+
+@transaction.atomic
+def sheet_view(*, staff: Staff, sheet_id: int, purpose: str = "view") -> SheetView:
+    """Read a sheet: only the sections the staff member's agency may see; audited."""
+    staff.require_role(*READERS, api_scope="sheets:read")
+    sheet, sections = _readable(staff, sheet_id)
+    ordered = [s for s in Section.values if s in sections]
+    attachments = list(sheet.attachments.all()) if Section.ATTACHMENTS in sections else []
+    sheet_event(
+        AuditAction.SHEET_VIEWED,
+        sheet=sheet,
+        actor=staff.audit_actor(),
+        sections=ordered,
+        via=purpose,
+    )
+    return SheetView(
+        sheet=sheet,
+        sections=ordered,
+        content=sheet_content(sheet, ordered),
+        attachments=attachments,
+        is_owner=sheet.owner_agency_id == staff.agency.pk,
+    )
+
+
+@transaction.atomic
+def attachment_add(
+    *, staff: Staff, sheet_id: int, upload: UploadedFile, title: str, reason: str = ""
+) -> Attachment:
+    """Attach a file (PDF, image or text) to a sheet the staff member's agency owns."""
+    staff.require_role(*SENDERS)
+    sheet = _owned_sheet_for_update(staff, sheet_id)
+    if upload.size is None or upload.size > MAX_ATTACHMENT_BYTES:
+        raise InvalidInput(field="file", limit=MAX_ATTACHMENT_BYTES)
+    if upload.content_type not in ALLOWED_ATTACHMENT_TYPES:
+        raise InvalidInput(field="file", content_type=upload.content_type)
+    if sheet.is_locked and not reason.strip():
+        raise SheetLocked(field="reason")
+    digest = hashlib.sha256()
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    attachment = Attachment(
+        sheet=sheet,
+        title=title.strip()[:120] or "添付資料",
+        content_type=upload.content_type,
+        size=upload.size,
+        sha256=digest.hexdigest(),
+        uploaded_by=staff.user,
+    )
+    attachment.file.save("upload", upload, save=False)
+    attachment.save()
+    sheet_event(
+        AuditAction.ATTACHMENT_ADDED,
+        sheet=sheet,
+        actor=staff.audit_actor(),
+        sections=[Section.ATTACHMENTS],
+        attachment_id=attachment.pk,
+        **({"after_send": True} if sheet.is_locked else {}),
+    )
+    return attachment
+
+
+@transaction.atomic
+def attachment_open(*, staff: Staff, attachment_id: int) -> Attachment:
+    """Check access to an attachment and audit the download; the caller streams the file."""
+    staff.require_role(*READERS, api_scope="sheets:read")
+    attachment = Attachment.objects.filter(pk=attachment_id).first()
+    if attachment is None:
+        raise NotFound()
+    sheet, sections = _readable(staff, attachment.sheet_id)
+    if Section.ATTACHMENTS not in sections:
+        raise NotFound()
+    sheet_event(
+        AuditAction.ATTACHMENT_DOWNLOADED,
+        sheet=sheet,
+        actor=staff.audit_actor(),
+        sections=[Section.ATTACHMENTS],
+        attachment_id=attachment.pk,
+    )
+    return attachment
