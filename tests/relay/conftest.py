@@ -105,6 +105,16 @@ def _staff(agency: Agency, role: Role, username: str) -> Staff:
 @pytest.fixture
 def net(db) -> Network:
     """A ward desk (no supervisor sign-off, to keep most tests short) and three receivers."""
+    return build_network()
+
+
+@pytest.fixture
+def net_tx(transactional_db) -> Network:
+    """The same network, committed, for tests that use several connections or processes."""
+    return build_network()
+
+
+def build_network() -> Network:
     ward = AgencyFactory(slug="ward", kind=AgencyKind.WARD_DESK)
     npo = AgencyFactory(slug="npo", kind=AgencyKind.NPO_FREE_SCHOOL)
     guidance = AgencyFactory(slug="guidance", kind=AgencyKind.CHILD_GUIDANCE)
