@@ -1,0 +1,109 @@
+"""Test-only endpoints exercising the API plumbing, mounted beside the real URL map.
+
+Used with @pytest.mark.urls("tests.api.urls").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.shortcuts import get_object_or_404
+from django.urls import path
+from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from agencies.models import Agency
+from api.permissions import HasScope
+from api.problems import register_problem
+from relay.urls import urlpatterns as project_urlpatterns
+
+
+class ConsentNotCovering(Exception):
+    """Stands in for a workflow error (relay/errors.py), which does not import the API."""
+
+
+class SectionNotShared(ConsentNotCovering):
+    """A subclass inherits its parent's registration; it speaks both languages."""
+
+    def detail_for(self, language: str) -> str:
+        return "Section not shared." if language == "en" else "この項目は共有されていません。"
+
+
+register_problem(
+    ConsentNotCovering,
+    type_slug="consent-not-covering",
+    status=409,
+    title_ja="同意の範囲外です",
+    title_en="Not covered by consent",
+)
+
+
+class ScopedView(APIView):
+    permission_classes = [HasScope]
+    required_scopes = {"GET": "handoffs:read", "POST": "handoffs:write", "DELETE": None}
+
+    def get(self, request: Request) -> Response:
+        return Response({"ok": True})
+
+    def post(self, request: Request) -> Response:
+        return Response({"ok": True}, status=status.HTTP_201_CREATED)
+
+    def delete(self, request: Request) -> Response:
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def put(self, request: Request) -> Response:  # not in required_scopes: refused to keys
+        return Response({"ok": True})
+
+
+class PersonSerializer(serializers.Serializer):
+    age = serializers.IntegerField(min_value=0, max_value=120)
+
+
+class SheetInputSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=10)
+    sections = serializers.ListField(child=serializers.ChoiceField(choices=["school", "home"]))
+    person = PersonSerializer()
+    contacts = PersonSerializer(many=True, required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["title"] == "reject":
+            raise ValidationError("the sheet as a whole is refused", code="refused")
+        return attrs
+
+
+class ValidatingView(APIView):
+    def post(self, request: Request) -> Response:
+        serializer = SheetInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return Response(serializer.validated_data)
+
+
+class MissingAgencyView(APIView):
+    def get(self, request: Request) -> Response:
+        get_object_or_404(Agency, slug="no-such-agency")
+        return Response({})
+
+
+class BrokenView(APIView):
+    def get(self, request: Request) -> Response:
+        raise RuntimeError("internal detail: password=hunter2")
+
+
+class DomainErrorView(APIView):
+    def get(self, request: Request) -> Response:
+        if request.query_params.get("which") == "sub":
+            raise SectionNotShared()
+        raise ConsentNotCovering("handoff 12 shares sections outside consent 7")
+
+
+urlpatterns = [
+    path("api/test/scoped/", ScopedView.as_view()),
+    path("api/test/validate/", ValidatingView.as_view()),
+    path("api/test/missing/", MissingAgencyView.as_view()),
+    path("api/test/broken/", BrokenView.as_view()),
+    path("api/test/domain-error/", DomainErrorView.as_view()),
+    *project_urlpatterns,
+]
