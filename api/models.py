@@ -1,4 +1,4 @@
-"""Credentials of partner systems: API keys, of which only a hash of the secret is stored."""
+"""Credentials of partner systems (API keys) and the responses kept for Idempotency-Key."""
 
 from __future__ import annotations
 
@@ -64,3 +64,35 @@ class APIKey(models.Model):
 
     def is_usable(self, now: datetime) -> bool:
         return not self.is_revoked and not self.is_expired(now)
+
+
+class IdempotencyRecord(models.Model):
+    """One Idempotency-Key of one principal: claimed before the view runs, then its response."""
+
+    # "key:<api key id>" or "user:<user id>": keys of different principals never collide.
+    principal = models.CharField(max_length=40)
+    key = models.CharField(max_length=255)
+    # SHA-256 of method, path and body: the same key with another request is refused.
+    fingerprint = models.CharField(max_length=64)
+    # Null while the first request is in flight.
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.BinaryField(default=b"", blank=True)
+    response_headers = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = _("冪等キー")
+        verbose_name_plural = _("冪等キー")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["principal", "key"], name="idempotency_key_unique_per_principal"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.principal} {self.key}"
+
+    @property
+    def is_complete(self) -> bool:
+        return self.status_code is not None

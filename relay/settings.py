@@ -212,7 +212,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
 
 # --- REST framework -------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "api.schema.TsunaguAutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "api.authentication.APIKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",  # enforces CSRF
@@ -224,6 +224,11 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["api.throttling.APIKeyRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api_key": env.str("API_RATE_LIMIT", default="600/min")},
     "UNAUTHENTICATED_USER": None,
+}
+# Idempotency-Key records are kept 24 hours (api/idempotency.py).
+CELERY_BEAT_SCHEDULE["api-purge-idempotency-records"] = {
+    "task": "api.tasks.purge_idempotency_records",
+    "schedule": 3600.0,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Tsunagu partner API",

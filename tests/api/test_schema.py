@@ -38,3 +38,12 @@ def test_docs_page_loads_swagger_ui_from_our_own_static_files(api_client) -> Non
     page = response.content.decode()
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in page
     assert "cdn." not in page and "unpkg" not in page
+
+
+@pytest.mark.urls("tests.api.urls")
+def test_idempotent_posts_document_the_idempotency_key_header(api_client) -> None:
+    paths = api_client.get("/api/schema/?format=json").json()["paths"]
+    post = paths["/api/test/categories/"]["post"]
+    assert {"in": "header", "name": "Idempotency-Key"}.items() <= post["parameters"][0].items()
+    scoped = paths["/api/test/scoped/"]["post"]
+    assert not any(p["name"] == "Idempotency-Key" for p in scoped.get("parameters", []))

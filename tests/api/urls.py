@@ -5,6 +5,7 @@ Used with @pytest.mark.urls("tests.api.urls").
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from django.shortcuts import get_object_or_404
@@ -15,7 +16,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from agencies.models import Agency
+from agencies.models import Agency, Category
+from api.idempotency import IdempotencyMixin
 from api.permissions import HasScope
 from api.problems import register_problem
 from relay.urls import urlpatterns as project_urlpatterns
@@ -99,11 +101,43 @@ class DomainErrorView(APIView):
         raise ConsentNotCovering("handoff 12 shares sections outside consent 7")
 
 
+class CreateCategoryView(IdempotencyMixin, APIView):
+    """Creates a row per call: proves a replay does not act twice."""
+
+    def post(self, request: Request) -> Response:
+        code = request.data.get("code", "")
+        if Category.objects.filter(code=code).exists():
+            raise ValidationError({"code": ["exists"]})
+        Category.objects.create(code=code, label_ja=code, label_en=code)
+        if request.data.get("explode"):
+            raise RuntimeError("after the write")
+        return Response(
+            {"code": code, "rows": Category.objects.filter(code=code).count()},
+            status=status.HTTP_201_CREATED,
+            headers={"Location": f"/categories/{code}/", "ETag": '"c-1"'},
+        )
+
+
+# For the concurrency test: the first request waits inside the view until released.
+slow_view_entered = threading.Event()
+slow_view_release = threading.Event()
+
+
+class SlowCreateView(IdempotencyMixin, APIView):
+    def post(self, request: Request) -> Response:
+        slow_view_entered.set()
+        slow_view_release.wait(timeout=30)
+        Category.objects.create(code="slow", label_ja="slow", label_en="slow")
+        return Response({"done": True}, status=status.HTTP_201_CREATED)
+
+
 urlpatterns = [
     path("api/test/scoped/", ScopedView.as_view()),
     path("api/test/validate/", ValidatingView.as_view()),
     path("api/test/missing/", MissingAgencyView.as_view()),
     path("api/test/broken/", BrokenView.as_view()),
     path("api/test/domain-error/", DomainErrorView.as_view()),
+    path("api/test/categories/", CreateCategoryView.as_view()),
+    path("api/test/slow/", SlowCreateView.as_view()),
     *project_urlpatterns,
 ]
