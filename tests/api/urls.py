@@ -6,6 +6,7 @@ Used with @pytest.mark.urls("tests.api.urls").
 from __future__ import annotations
 
 import threading
+from types import SimpleNamespace
 from typing import Any
 
 from django.shortcuts import get_object_or_404
@@ -17,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agencies.models import Agency, Category
+from api.etag import check_if_match, etag_for
 from api.idempotency import IdempotencyMixin
 from api.permissions import HasScope
 from api.problems import register_problem
@@ -131,6 +133,18 @@ class SlowCreateView(IdempotencyMixin, APIView):
         return Response({"done": True}, status=status.HTTP_201_CREATED)
 
 
+VERSIONED = SimpleNamespace(pk=7, version=3)
+
+
+class VersionedView(APIView):
+    def get(self, request: Request) -> Response:
+        return Response({"version": VERSIONED.version}, headers={"ETag": etag_for(VERSIONED)})
+
+    def put(self, request: Request) -> Response:
+        check_if_match(request, VERSIONED, required=request.query_params.get("strict") == "1")
+        return Response({"version": VERSIONED.version})
+
+
 urlpatterns = [
     path("api/test/scoped/", ScopedView.as_view()),
     path("api/test/validate/", ValidatingView.as_view()),
@@ -139,5 +153,6 @@ urlpatterns = [
     path("api/test/domain-error/", DomainErrorView.as_view()),
     path("api/test/categories/", CreateCategoryView.as_view()),
     path("api/test/slow/", SlowCreateView.as_view()),
+    path("api/test/versioned/", VersionedView.as_view()),
     *project_urlpatterns,
 ]
