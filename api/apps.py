@@ -6,3 +6,7 @@ class ApiConfig(AppConfig):
 
     name = "api"
     verbose_name = "API"
+
+    def ready(self) -> None:
+        # Registers the OpenAPI extension for API key authentication.
+        from api import schema  # noqa: F401

@@ -15,7 +15,9 @@ class UserFactory(factory.django.DjangoModelFactory):
         skip_postgeneration_save = True
 
     username = factory.Sequence(lambda n: f"user{n}")
-    password = factory.PostGenerationMethodCall("set_password", "pw-for-tests-only")
+    # Hashed before the save: a post-generation set_password is never saved (see Meta), and an
+    # unsaved password hash makes every session of the user invalid on its next request.
+    password = factory.django.Password("pw-for-tests-only")
 
 
 class AgencyFactory(factory.django.DjangoModelFactory):

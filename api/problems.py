@@ -1,0 +1,316 @@
+"""Every API error as an RFC 9457 problem: `application/problem+json`, with a stable type URI.
+
+    {"type": "https://tsunagu.invalid/problems/not-found", "title": "見つかりません",
+     "status": 404, "detail": "...", "instance": "/api/v1/handoffs/12/"}
+
+Validation errors add `errors`: [{"field": "sections.2", "message": "...", "code": "invalid"}].
+
+Which exception becomes which problem is one registry, looked up along the exception's MRO:
+DRF's exceptions are registered here; API-level errors subclass `DomainProblem` and register
+themselves; the workflow's exceptions (relay/errors.py, which must not import the API) are
+registered from the API side with `register_problem(...)`. Anything not registered is left to
+Django's 500 handler, so the text of an unexpected exception never reaches a client.
+
+Titles come in Japanese and English, picked by the language LocaleMiddleware activated from
+Accept-Language (Japanese by default).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from django.utils import translation
+from django.utils.functional import lazy
+from rest_framework import exceptions
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+DEFAULT_PROBLEM_BASE_URI = "https://tsunagu.invalid/problems/"
+
+
+def current_language() -> str:
+    """ "en" when the request asked for English, else "ja" (the default of the project)."""
+    language = translation.get_language() or settings.LANGUAGE_CODE
+    return "en" if language.lower().startswith("en") else "ja"
+
+
+def _pick(ja: str, en: str) -> str:
+    return en if current_language() == "en" else ja
+
+
+# A message in both languages, resolved when it is turned into text (no gettext catalog yet).
+bilingual = lazy(_pick, str)
+
+
+def problem_type_uri(slug: str) -> str:
+    base = getattr(settings, "TSUNAGU_PROBLEM_BASE_URI", DEFAULT_PROBLEM_BASE_URI)
+    return f"{base.rstrip('/')}/{slug}"
+
+
+@dataclass(frozen=True)
+class ProblemType:
+    """What a kind of error is called in a problem document: type slug, status, titles."""
+
+    slug: str
+    status: int
+    title_ja: str
+    title_en: str
+
+    @property
+    def uri(self) -> str:
+        return problem_type_uri(self.slug)
+
+    def title(self, language: str) -> str:
+        return self.title_en if language == "en" else self.title_ja
+
+
+_registry: dict[type[BaseException], ProblemType] = {}
+
+
+def register_problem(
+    exc_class: type[BaseException], *, type_slug: str, status: int, title_ja: str, title_en: str
+) -> type[BaseException]:
+    """Render `exc_class` (and its subclasses, unless registered themselves) as this problem.
+
+    For the workflow's errors, from the API side (relay must not import api), e.g. in a module
+    imported by ApiConfig.ready():
+
+        register_problem(relay.errors.ConsentMissing, type_slug="consent-missing",
+                         status=409, title_ja="同意の範囲外です", title_en="Not covered by consent")
+
+    The detail is `exc.detail_for(language)` when the exception has it, else `str(exc)`.
+    Registering the same class twice with the same values is harmless; with others, an error.
+    """
+    problem = ProblemType(slug=type_slug, status=status, title_ja=title_ja, title_en=title_en)
+    existing = _registry.get(exc_class)
+    if existing is not None and existing != problem:
+        raise ImproperlyConfigured(f"{exc_class.__qualname__} is already registered as {existing}")
+    _registry[exc_class] = problem
+    return exc_class
+
+
+def problem_type_for(exc: BaseException) -> ProblemType | None:
+    """The problem registered for the exception's class or its nearest registered ancestor."""
+    for cls in type(exc).__mro__:
+        problem = _registry.get(cls)
+        if problem is not None:
+            return problem
+    return None
+
+
+class DomainProblem(Exception):
+    """Base of errors the API raises itself; a subclass that sets `type_slug` registers itself.
+
+    class PreconditionFailed(DomainProblem):
+        type_slug, status = "precondition-failed", 412
+        title_ja, title_en = "...", "..."
+        detail_ja, detail_en = "...", "..."     # defaults when raised without a message
+    """
+
+    type_slug: ClassVar[str]
+    status: ClassVar[int]
+    title_ja: ClassVar[str]
+    title_en: ClassVar[str]
+    detail_ja: ClassVar[str] = ""
+    detail_en: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "type_slug" in cls.__dict__:
+            register_problem(
+                cls,
+                type_slug=cls.type_slug,
+                status=cls.status,
+                title_ja=cls.title_ja,
+                title_en=cls.title_en,
+            )
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(*(() if detail is None else (detail,)))
+        self.detail = detail
+
+    def detail_for(self, language: str) -> str:
+        if self.detail is not None:
+            return str(self.detail)
+        return self.detail_en if language == "en" else self.detail_ja
+
+
+class InsufficientScope(exceptions.PermissionDenied):
+    """The API key lacks the scope the endpoint needs for this method."""
+
+    default_code = "insufficient_scope"
+
+
+# DRF's own exceptions; the status of an APIException instance wins over the one here.
+register_problem(
+    exceptions.APIException,
+    type_slug="error",
+    status=500,
+    title_ja="エラーが発生しました",
+    title_en="Request failed",
+)
+register_problem(
+    exceptions.ValidationError,
+    type_slug="validation-error",
+    status=400,
+    title_ja="入力内容に誤りがあります",
+    title_en="Validation failed",
+)
+register_problem(
+    exceptions.ParseError,
+    type_slug="malformed-request",
+    status=400,
+    title_ja="リクエストを解釈できません",
+    title_en="Malformed request",
+)
+register_problem(
+    exceptions.AuthenticationFailed,
+    type_slug="authentication-failed",
+    status=401,
+    title_ja="認証に失敗しました",
+    title_en="Authentication failed",
+)
+register_problem(
+    exceptions.NotAuthenticated,
+    type_slug="not-authenticated",
+    status=401,
+    title_ja="認証が必要です",
+    title_en="Authentication required",
+)
+register_problem(
+    exceptions.PermissionDenied,
+    type_slug="forbidden",
+    status=403,
+    title_ja="この操作は許可されていません",
+    title_en="Forbidden",
+)
+register_problem(
+    InsufficientScope,
+    type_slug="insufficient-scope",
+    status=403,
+    title_ja="APIキーのスコープが足りません",
+    title_en="Insufficient scope",
+)
+register_problem(
+    exceptions.NotFound,
+    type_slug="not-found",
+    status=404,
+    title_ja="見つかりません",
+    title_en="Not found",
+)
+register_problem(
+    exceptions.MethodNotAllowed,
+    type_slug="method-not-allowed",
+    status=405,
+    title_ja="このメソッドは使えません",
+    title_en="Method not allowed",
+)
+register_problem(
+    exceptions.NotAcceptable,
+    type_slug="not-acceptable",
+    status=406,
+    title_ja="応答の形式に対応していません",
+    title_en="Not acceptable",
+)
+register_problem(
+    exceptions.UnsupportedMediaType,
+    type_slug="unsupported-media-type",
+    status=415,
+    title_ja="リクエストの形式に対応していません",
+    title_en="Unsupported media type",
+)
+register_problem(
+    exceptions.Throttled,
+    type_slug="rate-limited",
+    status=429,
+    title_ja="リクエストが多すぎます",
+    title_en="Too many requests",
+)
+
+
+def validation_errors(detail: Any, path: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """DRF's nested error detail as a flat list; nested fields and list items as dotted paths.
+
+    Errors that belong to an object rather than one of its fields (non_field_errors) carry the
+    object's path, or null at the top level.
+    """
+    if isinstance(detail, dict):
+        found: list[dict[str, Any]] = []
+        for key, value in detail.items():
+            sub = path if key == api_settings.NON_FIELD_ERRORS_KEY else (*path, str(key))
+            found += validation_errors(value, sub)
+        return found
+    if isinstance(detail, list):
+        found = []
+        for index, item in enumerate(detail):
+            # A list of messages belongs to `path`; a list of objects is indexed.
+            sub = (*path, str(index)) if isinstance(item, dict | list) else path
+            found += validation_errors(item, sub)
+        return found
+    return [
+        {
+            "field": ".".join(path) or None,
+            "message": str(detail),
+            "code": getattr(detail, "code", None) or "invalid",
+        }
+    ]
+
+
+def _detail(exc: BaseException, problem: ProblemType, language: str) -> str:
+    detail_for = getattr(exc, "detail_for", None)
+    if callable(detail_for):
+        text = str(detail_for(language))
+    elif isinstance(exc, exceptions.APIException):
+        text = exc.detail if isinstance(exc.detail, str) else ""
+    else:
+        text = str(exc)
+    return text or problem.title(language)
+
+
+def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's EXCEPTION_HANDLER: every known error as a problem, the unknown ones to Django."""
+    if isinstance(exc, Http404):
+        # Django's message names the model ("No Sheet matches..."): never echo it.
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    problem = problem_type_for(exc)
+    if problem is None:
+        return None
+    language = current_language()
+    status = exc.status_code if isinstance(exc, exceptions.APIException) else problem.status
+    request = context.get("request")
+    body: dict[str, Any] = {
+        "type": problem.uri,
+        "title": problem.title(language),
+        "status": status,
+        "detail": _detail(exc, problem, language),
+        "instance": request.path if request is not None else "",
+    }
+    if isinstance(exc, exceptions.ValidationError):
+        body["detail"] = _pick(
+            "入力内容に誤りがあります。errors の各項目を確認してください。",
+            "Some fields are invalid; see errors.",
+        )
+        body["errors"] = validation_errors(exc.detail)
+    headers: dict[str, str] = {}
+    auth_header = getattr(exc, "auth_header", None)
+    if auth_header:
+        if isinstance(exc, exceptions.AuthenticationFailed):
+            auth_header += ', error="invalid_token"'  # RFC 6750: credentials were sent and refused
+        headers["WWW-Authenticate"] = auth_header
+    wait = getattr(exc, "wait", None)
+    if isinstance(exc, exceptions.Throttled):
+        headers["Retry-After"] = str(max(1, math.ceil(wait or 1)))
+    # Imported here: rest_framework.views imports this module's siblings through its settings.
+    from rest_framework.views import set_rollback
+
+    set_rollback()
+    return Response(body, status=status, headers=headers, content_type=PROBLEM_CONTENT_TYPE)

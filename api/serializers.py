@@ -1,0 +1,26 @@
+"""Serializers of the API's own resources (the workflow's live with their endpoints)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+
+class AgencyRefSerializer(serializers.Serializer):
+    slug = serializers.SlugField()
+    name = serializers.CharField()
+
+
+class APIKeyRefSerializer(serializers.Serializer):
+    prefix = serializers.CharField()
+    name = serializers.CharField()
+    expires_at = serializers.DateTimeField(allow_null=True)
+
+
+class WhoAmISerializer(serializers.Serializer):
+    """Who the API sees: the agency, the kind of principal and what it may do."""
+
+    kind = serializers.ChoiceField(choices=["api_client", "user"])
+    agency = AgencyRefSerializer(allow_null=True)
+    scopes = serializers.ListField(child=serializers.CharField())
+    key = APIKeyRefSerializer(allow_null=True, help_text="The API key, for api_client only.")
+    role = serializers.CharField(allow_null=True, help_text="The staff role, for user only.")
