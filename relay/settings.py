@@ -226,10 +226,6 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
 }
 # Idempotency-Key records are kept 24 hours (api/idempotency.py).
-CELERY_BEAT_SCHEDULE["api-purge-idempotency-records"] = {
-    "task": "api.tasks.purge_idempotency_records",
-    "schedule": 3600.0,
-}
 SPECTACULAR_SETTINGS = {
     "TITLE": "Tsunagu partner API",
     "DESCRIPTION": "Handoffs of referral sheets between agencies, under recorded consent.",
@@ -290,6 +286,10 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-outbox": {"task": "relay.tasks.sweep_outbox", "schedule": 15.0},
     "sweep-escalations": {"task": "relay.tasks.sweep_escalations", "schedule": 60.0},
     "outcome-reminders": {"task": "relay.tasks.send_outcome_reminders", "schedule": 3600.0},
+    "api-purge-idempotency-records": {
+        "task": "api.tasks.purge_idempotency_records",
+        "schedule": 3600.0,
+    },
     "overdue-digest": {
         "task": "relay.tasks.send_overdue_digests",
         "schedule": crontab(hour=8, minute=30),
