@@ -44,6 +44,7 @@ class DemoResult:
     agencies: int
     services: int
     users: list[tuple[str, str, str]]  # (username, agency name, role label)
+    sheets: int = 0
 
 
 def load_agencies() -> tuple[int, int]:
@@ -65,7 +66,9 @@ def load_staff(actor: Actor) -> list[tuple[str, str, str]]:
     users = [(ADMIN_USERNAME, "-", "superuser")]
     for username, slug, role in DEMO_STAFF:
         agency = Agency.objects.get(slug=slug)
-        user, created = user_model.objects.get_or_create(username=username)
+        user, created = user_model.objects.get_or_create(
+            username=username, defaults={"email": f"{username}@demo.tsunagu.invalid"}
+        )
         if created:
             user.set_password(DEMO_PASSWORD)
             user.save(update_fields=["password"])
@@ -74,9 +77,17 @@ def load_staff(actor: Actor) -> list[tuple[str, str, str]]:
     return users
 
 
-@transaction.atomic
 def load_demo() -> DemoResult:
     actor = Actor.system("load_demo")
-    agencies, services = load_agencies()
-    users = load_staff(actor)
-    return DemoResult(agencies=agencies, services=services, users=users)
+    with transaction.atomic():
+        agencies, services = load_agencies()
+        users = load_staff(actor)
+    sheets = load_demo_network()
+    return DemoResult(agencies=agencies, services=services, users=users, sheets=sheets)
+
+
+def load_demo_network() -> int:
+    """Sheets, consents and handoffs in every state; skipped if the demo sheets exist."""
+    from relay.demo_network import build_demo_network
+
+    return build_demo_network()

@@ -60,3 +60,15 @@ def test_load_demo_refuses_outside_demo_mode() -> None:
     with pytest.raises(CommandError, match="embedded mode"):
         call_command("load_demo")
     assert not get_user_model().objects.exists()
+
+
+def test_demo_network_has_handoffs_in_every_state_and_an_escalation() -> None:
+    from audit.services import audit_verify
+    from relay.models import Handoff
+    from relay.states import Status
+
+    call_command("load_demo")
+    assert set(Handoff.objects.values_list("status", flat=True)) == set(Status.values)
+    assert Handoff.objects.filter(escalation_level__gte=1, status=Status.SENT).exists()
+    assert Handoff.objects.exclude(parent=None).exists()  # relayed onward
+    assert audit_verify()[1] is None

@@ -20,7 +20,8 @@ class Command(BaseCommand):
         result = load_demo()
         self.stdout.write(
             self.style.SUCCESS(
-                f"demo network: {result.agencies} agencies, {result.services} services"
+                f"demo network: {result.agencies} agencies, {result.services} services, "
+                f"{result.sheets} new sheets"
             )
         )
         self.stdout.write(f"demo users (password for all: {DEMO_PASSWORD}):")
