@@ -19,7 +19,7 @@ from relay.choices import Connection, PreferredConsultee
 from relay.errors import InvalidInput, NotFound, SheetLocked
 from relay.events import sheet_event
 from relay.models import Attachment, ReferralSheet, SheetVersion
-from relay.sections import CONTENT_FIELDS, full_snapshot, sheet_content
+from relay.sections import CONTENT_FIELDS, SECTION_FIELDS, full_snapshot, sheet_content
 
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 ALLOWED_ATTACHMENT_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg", "text/plain"})
@@ -90,7 +90,7 @@ def sheet_update(
         sheet.version += 1
         version_detail = {"version": sheet.version}
     sheet.save(update_fields=[*changed, "version", "updated_at"])
-    sections = sorted({s for s in Section.values if any(f in changed for f in _fields_of(s))})
+    sections = [s for s in Section.values if set(SECTION_FIELDS[Section(s)]) & set(changed)]
     sheet_event(
         AuditAction.SHEET_UPDATED,
         sheet=sheet,
@@ -100,12 +100,6 @@ def sheet_update(
         **version_detail,
     )
     return sheet
-
-
-def _fields_of(section: str) -> tuple[str, ...]:
-    from relay.sections import SECTION_FIELDS
-
-    return SECTION_FIELDS[Section(section)]
 
 
 def _owned_sheet_for_update(staff: Staff, sheet_id: int) -> ReferralSheet:
