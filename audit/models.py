@@ -34,6 +34,7 @@ class AuditAction(models.TextChoices):
     CONSENT_RECORDED = "consent.recorded", _("同意を記録")
     CONSENT_WITHDRAWN = "consent.withdrawn", _("同意を撤回")
     CONSENT_ENTERED_IN_ERROR = "consent.entered_in_error", _("同意を誤登録として取消")
+    CONSENT_EXPIRED = "consent.expired", _("同意の有効期限切れ")
     LAWFUL_BASIS_RECORDED = "consent.lawful_basis_recorded", _("法令上の根拠を記録")
     LAWFUL_BASIS_APPROVED = "consent.lawful_basis_approved", _("法令上の根拠を承認")
     LAWFUL_BASIS_REJECTED = "consent.lawful_basis_rejected", _("法令上の根拠を却下")

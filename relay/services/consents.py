@@ -329,3 +329,35 @@ def consent_mark_entered_in_error(*, staff: Staff, record_id: int, reason: str) 
     _consent_event(AuditAction.CONSENT_ENTERED_IN_ERROR, record, staff)
     _stop_hops_under(record, staff, status=Status.WITHDRAWN)
     return record
+
+
+def consents_expire_due(*, now: datetime | None = None) -> int:
+    """Mark active records past their validity as expired (the policy already ignores them by
+    date; this makes the state visible). Hops already sent keep their access: expiry stops new
+    sharing, withdrawal takes back what was shared."""
+    from audit.context import Actor
+
+    now = now or timezone.now()
+    system = Actor.system("consent_expiry")
+    count = 0
+    with transaction.atomic():
+        for record in (
+            ConsentRecord.objects.select_for_update(skip_locked=True, of=("self",))
+            .prefetch_related("recipient_agencies")
+            .filter(status=ConsentStatus.ACTIVE, valid_until__lte=now)
+            .order_by("id")[:1000]
+        ):
+            record.status = ConsentStatus.EXPIRED
+            record.save(update_fields=["status"])
+            audit_record(
+                action=AuditAction.CONSENT_EXPIRED,
+                actor=system,
+                object_type="consent",
+                object_id=record.pk,
+                sheet_id=record.sheet_id,
+                sections=record.sections,
+                lawful_basis=record.basis,
+                detail={"valid_until": record.valid_until.isoformat()},
+            )
+            count += 1
+    return count

@@ -215,3 +215,18 @@ def test_nothing_is_sent_when_the_consent_is_withdrawn_between_approval_request_
     with pytest.raises(ConsentWithdrawn):
         services.handoff_approve(staff=net.supervisor, handoff_id=hop.pk)
     assert Handoff.objects.get(pk=hop.pk).status == Status.AWAITING_APPROVAL
+
+
+def test_expired_records_are_marked_expired_once(net) -> None:
+    from consent.models import ConsentStatus
+    from relay.services.consents import consents_expire_due
+
+    sheet = net.sheet()
+    record = net.consent(sheet, days=10)
+    assert consents_expire_due() == 0
+    later = timezone.now() + timedelta(days=11)
+    assert consents_expire_due(now=later) == 1
+    assert consents_expire_due(now=later) == 0
+    record.refresh_from_db()
+    assert record.status == ConsentStatus.EXPIRED
+    assert AuditEvent.objects.filter(action=AuditAction.CONSENT_EXPIRED).count() == 1
