@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from agencies.models import Agency, Membership, Role
@@ -12,9 +12,7 @@ from audit.services import audit_record
 
 
 @transaction.atomic
-def membership_set(
-    *, user: AbstractBaseUser, agency: Agency, role: Role | str, actor: Actor
-) -> Membership:
+def membership_set(*, user: User, agency: Agency, role: Role | str, actor: Actor) -> Membership:
     """Put a user in an agency with a role (creating, moving or re-roling), audited."""
     role = Role(role)
     membership = Membership.objects.select_for_update().filter(user=user).first()

@@ -52,14 +52,14 @@ def permits(
     wanted = frozenset(sections)
     if not wanted:
         return _refuse("no-sections", _("共有する項目が選ばれていません。"))
-    records = (
+    query = (
         ConsentRecord.objects.filter(sheet_id=sheet_id)
         .prefetch_related("recipient_agencies")
         .order_by("-valid_from", "-id")
     )
     if lock:
-        records = records.select_for_update(of=("self",))
-    records = list(records)
+        query = query.select_for_update(of=("self",))
+    records = list(query)
 
     # A recorded refusal (partial or whole) wins over any permission that overlaps it.
     for record in records:

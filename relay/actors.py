@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 
 from agencies.models import Agency, Role
 from audit.context import Actor, ActorKind
@@ -17,7 +17,7 @@ class Staff:
 
     agency: Agency
     role: Role | None
-    user: AbstractBaseUser | None = None
+    user: User | None = None
     api_key_id: int | None = None
     scopes: frozenset[str] = field(default_factory=frozenset)
     label: str = ""
@@ -43,6 +43,13 @@ class Staff:
     @property
     def user_id(self) -> int | None:
         return self.user.pk if self.user is not None else None
+
+    @property
+    def person(self) -> User:
+        """The user behind the action, where only a person may act (not an API key)."""
+        if self.user is None:
+            raise NotAllowed()
+        return self.user
 
     @property
     def is_api(self) -> bool:

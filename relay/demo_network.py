@@ -9,6 +9,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from agencies.models import Agency
@@ -83,9 +84,9 @@ def _backdate(hop: Handoff, *, days: int) -> None:
     """Demo only: move a hop's clock into the past so the overdue and escalated states show."""
     shift = timedelta(days=days)
     Handoff.objects.filter(pk=hop.pk).update(
-        sent_at=hop.sent_at - shift,
-        ack_due_at=hop.ack_due_at - shift,
-        next_escalation_at=hop.next_escalation_at - shift,
+        sent_at=F("sent_at") - shift,
+        ack_due_at=F("ack_due_at") - shift,
+        next_escalation_at=F("next_escalation_at") - shift,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -25,7 +26,7 @@ def validate_initials(value: str) -> None:
         )
 
 
-def _absence_days(label: str) -> models.PositiveSmallIntegerField:
+def _absence_days(label: Any) -> models.PositiveSmallIntegerField:
     return models.PositiveSmallIntegerField(
         label, null=True, blank=True, validators=[MaxValueValidator(366)]
     )

@@ -151,7 +151,7 @@ def consent_record(
         purposes=purpose_list,
         valid_from=valid_from,
         valid_until=valid_until,
-        obtained_by=staff.user,
+        obtained_by=staff.person,
         obtained_at=obtained_at or now,
     )
     if scanned_form is not None:
@@ -202,7 +202,7 @@ def lawful_basis_record(
         purposes=purpose_list,
         valid_from=now,
         valid_until=valid_until,
-        obtained_by=staff.user,
+        obtained_by=staff.person,
         obtained_at=now,
         approval=Approval.PENDING,
     )

@@ -85,7 +85,7 @@ def sheet_update(
             content=before,
             changed_fields=changed,
             reason=reason.strip(),
-            changed_by=staff.user,
+            changed_by=staff.person,
         )
         sheet.version += 1
         version_detail = {"version": sheet.version}
