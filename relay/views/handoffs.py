@@ -23,7 +23,7 @@ from consent.models import ConsentStatus
 from consent.vocabulary import Basis
 from relay import services
 from relay.actors import READERS, RECEIVERS, SENDERS, Staff
-from relay.errors import ConsentDoesNotCover, IllegalTransition, InvalidInput
+from relay.errors import ConsentDoesNotCover, IllegalTransition, InvalidInput, NotAllowed
 from relay.forms import CancelForm, CompleteForm, DeclineForm, NoteForm, ReturnForm
 from relay.models import Handoff
 from relay.reports import handoff_timeline
@@ -92,6 +92,7 @@ class Action:
     label: Any
     form: type[forms.Form]
     run: Callable[[Staff, int, dict[str, Any]], Handoff]
+    roles: tuple[Role, ...]
     style: str = ""
 
 
@@ -105,6 +106,7 @@ ACTIONS: dict[str, Action] = {
             lambda staff, pk, d: services.handoff_acknowledge(
                 staff=staff, handoff_id=pk, note=d["note"]
             ),
+            roles=RECEIVERS,
         ),
         Action(
             "accept",
@@ -113,7 +115,8 @@ ACTIONS: dict[str, Action] = {
             lambda staff, pk, d: services.handoff_accept(
                 staff=staff, handoff_id=pk, note=d["note"]
             ),
-            "ok",
+            roles=RECEIVERS,
+            style="ok",
         ),
         Action(
             "decline",
@@ -122,7 +125,8 @@ ACTIONS: dict[str, Action] = {
             lambda staff, pk, d: services.handoff_decline(
                 staff=staff, handoff_id=pk, reason=d["reason"], note=d["note"]
             ),
-            "danger",
+            roles=RECEIVERS,
+            style="danger",
         ),
         Action(
             "complete",
@@ -131,20 +135,23 @@ ACTIONS: dict[str, Action] = {
             lambda staff, pk, d: services.handoff_complete(
                 staff=staff, handoff_id=pk, outcome=d["outcome"], note=d["note"]
             ),
-            "ok",
+            roles=RECEIVERS,
+            style="ok",
         ),
         Action(
             "submit",
             gettext_lazy("送付する"),
             forms.Form,
             lambda staff, pk, d: services.handoff_submit(staff=staff, handoff_id=pk),
+            roles=SENDERS,
         ),
         Action(
             "approve",
             gettext_lazy("承認して送付する"),
             forms.Form,
             lambda staff, pk, d: services.handoff_approve(staff=staff, handoff_id=pk),
-            "ok",
+            roles=(Role.SUPERVISOR,),
+            style="ok",
         ),
         Action(
             "return",
@@ -153,6 +160,7 @@ ACTIONS: dict[str, Action] = {
             lambda staff, pk, d: services.handoff_return_to_draft(
                 staff=staff, handoff_id=pk, note=d["note"]
             ),
+            roles=(Role.SUPERVISOR,),
         ),
         Action(
             "cancel",
@@ -161,7 +169,8 @@ ACTIONS: dict[str, Action] = {
             lambda staff, pk, d: services.handoff_cancel(
                 staff=staff, handoff_id=pk, reason=d["reason"], note=d["note"]
             ),
-            "danger",
+            roles=SENDERS,
+            style="danger",
         ),
     ]
 }
@@ -332,8 +341,10 @@ def handoff_action(request: HttpRequest, staff: Staff, handoff_id: int, name: st
     action = ACTIONS.get(name)
     if action is None:
         raise Http404()
-    # The service decides who may do what (404 for other agencies, 403 for the wrong role,
-    # IllegalTransition for the wrong state): the view does not second-guess it.
+    if staff.role not in action.roles:
+        raise NotAllowed()
+    # Beyond the role, the service decides (404 for other agencies, 403 for the wrong side of
+    # the hop, IllegalTransition for the wrong state): the view does not second-guess it.
     form = action.form(request.POST, prefix=name)
     default_next = reverse("relay:handoff-detail", args=[handoff_id])
     if form.is_valid():
