@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import mimetypes
 
+from django import forms
 from django.contrib import messages
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -54,10 +55,22 @@ def _fieldsets(form: SheetForm) -> list[dict[str, object]]:
                 "code": section.value,
                 "label": Section(section).label,
                 "special_care": section in SPECIAL_CARE_SECTIONS,
-                "fields": [form[name] for name in names if name in form.fields],
+                "fields": [
+                    {"field": form[name], "wide": _is_wide(form, name)}
+                    for name in names
+                    if name in form.fields
+                ],
             }
         )
     return groups
+
+
+def _is_wide(form: SheetForm, name: str) -> bool:
+    """Free text, checkbox lists and the full name take a whole row; the rest share rows."""
+    widget = form.fields[name].widget
+    return name == "subject_full_name" or isinstance(
+        widget, forms.Textarea | forms.CheckboxSelectMultiple
+    )
 
 
 def _apply_error(form: SheetForm | AttachmentForm, exc: InvalidInput | SheetLocked) -> None:
