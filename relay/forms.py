@@ -359,10 +359,20 @@ class BasisDecisionForm(forms.Form):
 
 
 class PeriodForm(forms.Form):
-    """A date range (inclusive), defaulting to the last 30 days."""
+    """A date range (inclusive); empty fields fall back to the last `default_days` days."""
+
+    default_days = 30
 
     start = forms.DateField(label=_("開始日"), required=False, widget=DateInput())
     end = forms.DateField(label=_("終了日"), required=False, widget=DateInput())
+
+    def __init__(self, *args: Any, default_days: int | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if default_days is not None:
+            self.default_days = default_days
+        today = timezone.localdate()
+        self.fields["end"].initial = today
+        self.fields["start"].initial = today - timedelta(days=self.default_days - 1)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -371,12 +381,11 @@ class PeriodForm(forms.Form):
             self.add_error("end", _("終了日は開始日以降にしてください。"))
         return data
 
-    def bounds(self, default_days: int = 30) -> tuple[datetime, datetime]:
+    def bounds(self) -> tuple[datetime, datetime]:
         """[from, to) as aware datetimes in Japan time."""
-        today = timezone.localdate()
         data = self.cleaned_data if self.is_bound and self.is_valid() else {}
-        end = data.get("end") or today
-        start = data.get("start") or (end - timedelta(days=default_days - 1))
+        end = data.get("end") or self.fields["end"].initial
+        start = data.get("start") or (end - timedelta(days=self.default_days - 1))
         return timezone.make_aware(datetime.combine(start, time.min)), end_of_day(end)
 
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-LABEL_WIDTH = 230
-CHART_WIDTH = 720
-ROW_HEIGHT = 26
-BAR_HEIGHT = 16
+LABEL_WIDTH = 190
+CHART_WIDTH = 600
+ROW_HEIGHT = 28
+BAR_HEIGHT = 18
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ def bar_chart(
     series = max(len(values) for _label, values in rows)
     biggest = max((v for _label, values in rows for v in values), default=0) or 1
     plot = CHART_WIDTH - LABEL_WIDTH - 70
-    bar_height = BAR_HEIGHT if series == 1 else 12
+    bar_height = BAR_HEIGHT if series == 1 else 13
     row_height = max(ROW_HEIGHT, series * (bar_height + 2) + 10)
     chart_rows = []
     for index, (label, values) in enumerate(rows):
@@ -84,5 +84,5 @@ def bar_chart(
     return BarChart(rows=chart_rows, height=int(20 + len(rows) * row_height), empty=False)
 
 
-def _short(label: str, limit: int = 18) -> str:
+def _short(label: str, limit: int = 14) -> str:
     return label if len(label) <= limit else label[: limit - 1] + "…"

@@ -26,7 +26,7 @@ from relay.actors import READERS, RECEIVERS, SENDERS, Staff
 from relay.errors import ConsentDoesNotCover, IllegalTransition, InvalidInput, NotAllowed
 from relay.forms import CancelForm, CompleteForm, DeclineForm, NoteForm, ReturnForm
 from relay.models import Handoff
-from relay.reports import handoff_timeline
+from relay.reports import READ_ACTIONS, handoff_timeline
 from relay.selectors import handoffs_inbox_for, handoffs_outbox_for
 from relay.states import (
     OPEN_FOR_RECEIVER,
@@ -233,6 +233,7 @@ class TimelineEntry:
     action: str
     who: str
     note: str
+    is_read: bool = False
 
 
 def _timeline(handoff: Handoff, staff: Staff, as_sender: bool) -> list[TimelineEntry]:
@@ -248,6 +249,7 @@ def _timeline(handoff: Handoff, staff: Staff, as_sender: bool) -> list[TimelineE
                 action=str(labels.get(event.action, event.action)),
                 who=_who(event, staff, names),
                 note=_note(event, names),
+                is_read=event.action in READ_ACTIONS,
             )
         )
     return entries

@@ -100,7 +100,7 @@ def suggest_recipients(
             and agency.municipality
             and (agency.municipality in municipality or municipality in agency.municipality)
         ):
-            score += 3
+            score += 5  # local agencies first: a referral is a place the person can go
             reasons.append(_("同じ市区町村"))
         if age is not None and (agency.age_min is not None or agency.age_max is not None):
             low = agency.age_min if agency.age_min is not None else 0

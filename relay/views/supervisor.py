@@ -89,7 +89,7 @@ def basis_decide(request: HttpRequest, staff: Staff, record_id: int) -> HttpResp
 
 def _filtered_events(staff: Staff, form: AuditFilterForm) -> QuerySet[AuditEvent]:
     events = audit_events_visible_to(agency=staff.agency)
-    start, end = form.bounds(default_days=30)
+    start, end = form.bounds()
     events = events.filter(occurred_at__gte=start, occurred_at__lt=end)
     data = form.cleaned_data if form.is_valid() else {}
     if data.get("actor"):
@@ -105,7 +105,7 @@ def _filtered_events(staff: Staff, form: AuditFilterForm) -> QuerySet[AuditEvent
 
 
 def _filters_for_audit(form: AuditFilterForm) -> dict[str, Any]:
-    start, end = form.bounds(default_days=30)
+    start, end = form.bounds()
     data = form.cleaned_data if form.is_valid() else {}
     return {
         "start": start.isoformat(),
@@ -174,7 +174,7 @@ def audit_log(request: HttpRequest, staff: Staff) -> HttpResponse:
         }
         for e in page
     ]
-    start, end = form.bounds(default_days=30)
+    start, end = form.bounds()
     return render(
         request,
         "relay/supervisor/audit_log.html",
@@ -284,8 +284,8 @@ def audit_export(request: HttpRequest, staff: Staff) -> HttpResponse:
 
 @staff_view(Role.SUPERVISOR)
 def provision_report(request: HttpRequest, staff: Staff) -> HttpResponse:
-    form = ProvisionFilterForm(request.GET or None)
-    start, end = form.bounds(default_days=90)
+    form = ProvisionFilterForm(request.GET or None, default_days=90)
+    start, end = form.bounds()
     direction = (form.cleaned_data.get("direction") if form.is_valid() else "") or "both"
     records = provision_records(agency=staff.agency, start=start, end=end, direction=direction)
     if request.GET.get("format") == "csv":
@@ -364,8 +364,8 @@ def _provision_csv(
 
 @staff_view(Role.SUPERVISOR)
 def metrics_page(request: HttpRequest, staff: Staff) -> HttpResponse:
-    form = PeriodForm(request.GET or None)
-    start, end = form.bounds(default_days=84)
+    form = PeriodForm(request.GET or None, default_days=84)
+    start, end = form.bounds()
     figures = metrics(agency=staff.agency, start=start, end=end)
     status_labels = dict(Status.choices)
     decline_labels = dict(DeclineReason.choices)

@@ -110,8 +110,10 @@ def test_counselor_to_intake_and_back_with_approval_and_audit(open_as, live_serv
     expect(counselor.locator("#consent-title")).to_be_visible()
     expect(counselor.locator(".consent-sheet")).to_contain_text("セーフティネットあだち")
     expect(counselor.locator(".consent-sheet")).to_contain_text("お名前(署名)")
-    counselor.emulate_media(media="print")
     shoot(counselor, "consent-print")
+    counselor.emulate_media(media="print")
+    expect(counselor.locator(".site-header")).to_be_hidden()  # the print stylesheet applies
+    shoot(counselor, "consent-print-media")
     counselor.emulate_media(media="screen")
     counselor.go_back()
 
