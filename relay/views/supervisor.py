@@ -12,6 +12,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.cache import cache
+from django.db import connection
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -118,8 +119,9 @@ def _filters_for_audit(form: AuditFilterForm) -> dict[str, Any]:
 
 
 def chain_status() -> dict[str, Any]:
-    """audit_verify walks the whole chain: cache the answer for a minute."""
-    status = cache.get(VERIFY_CACHE_KEY)
+    """audit_verify walks the whole chain: cache the answer for a minute (per database)."""
+    key = f"{VERIFY_CACHE_KEY}:{connection.settings_dict['NAME']}"
+    status = cache.get(key)
     if status is None:
         count, broken = audit_verify()
         status = {
@@ -129,7 +131,7 @@ def chain_status() -> dict[str, Any]:
             "reason": broken.reason if broken else "",
             "checked_at": timezone.now(),
         }
-        cache.set(VERIFY_CACHE_KEY, status, VERIFY_CACHE_SECONDS)
+        cache.set(key, status, VERIFY_CACHE_SECONDS)
     return status
 
 

@@ -102,7 +102,12 @@ def shoot():
     """Save a full-page screenshot under var/screenshots/ (the best are copied to docs/)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
-    def save(page, name: str, *, full_page: bool = True) -> Path:
+    def save(page, name: str, *, full_page: bool = True, center: str = "") -> Path:
+        """`center`: a selector to scroll to the middle of the window (then the window only)."""
+        page.evaluate("document.activeElement && document.activeElement.blur()")
+        if center:
+            page.locator(center).first.evaluate("el => el.scrollIntoView({block: 'center'})")
+            full_page = False
         path = SCREENSHOTS / f"{name}.png"
         page.screenshot(path=str(path), full_page=full_page)
         return path

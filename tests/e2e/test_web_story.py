@@ -81,6 +81,7 @@ def test_counselor_to_intake_and_back_with_approval_and_audit(open_as, live_serv
     counselor.get_by_role("link", name="新しいシートを作成").first.click()
     _fill_sheet(counselor)
     shoot(counselor, "sheet-form")
+    shoot(counselor, "sheet-form-top", center="#section-basic")
     counselor.get_by_role("button", name="下書きとして保存").click()
     expect(counselor.locator(".messages")).to_contain_text("を保存しました")
     sheet = ReferralSheet.objects.get()
@@ -131,6 +132,7 @@ def test_counselor_to_intake_and_back_with_approval_and_audit(open_as, live_serv
         "#id_message", "ご本人は外出に不安があります。まずは保護者との面談をお願いします。"
     )
     shoot(counselor, "send")
+    shoot(counselor, "send-coverage", center="#sections-picker")
     counselor.get_by_role("button", name="承認を依頼する").click()
     expect(counselor.locator(".messages")).to_contain_text("承認待ち")
     hops = list(Handoff.objects.order_by("id"))
@@ -149,6 +151,7 @@ def test_counselor_to_intake_and_back_with_approval_and_audit(open_as, live_serv
     # --- The receiving intake: inbox, acknowledge, accept, no unshared section, complete -----
     intake = open_as("safetynet-intake")
     expect(intake.locator("main")).to_contain_text(f"引き継ぎ #{to_safetynet.pk}")
+    shoot(intake, "home-intake", full_page=False)
     intake.get_by_role("link", name="受信", exact=True).click()
     shoot(intake, "inbox-intake", full_page=False)
     intake.get_by_role("link", name=f"引き継ぎ #{to_safetynet.pk}").click()
@@ -169,6 +172,9 @@ def test_counselor_to_intake_and_back_with_approval_and_audit(open_as, live_serv
     expect(intake.locator("[data-testid=status]")).to_have_text("完了")
 
     # --- The counselor sees the outcome --------------------------------------------------------
+    counselor.goto(f"{live_server.url}/")
+    expect(counselor.locator("main")).to_contain_text("完了")
+    shoot(counselor, "home-counselor-after", full_page=False)
     counselor.goto(f"{live_server.url}/handoffs/outbox/")
     counselor.get_by_role("link", name=f"引き継ぎ #{to_safetynet.pk}").click()
     expect(counselor.locator("[data-testid=outcome]")).to_have_text("支援を開始した")
@@ -185,7 +191,7 @@ def test_counselor_to_intake_and_back_with_approval_and_audit(open_as, live_serv
     expect(table).to_contain_text("完了(結果を記録)")
     expect(table).to_contain_text("同意を記録")
     expect(supervisor.locator("[data-testid=chain-status]")).to_contain_text("改ざんなし")
-    shoot(supervisor, "audit-log")
+    shoot(supervisor, "audit-log", full_page=False)
     with supervisor.expect_download() as download:
         supervisor.locator("[data-testid=audit-export]").click()
     exported = Path(download.value.path()).read_text(encoding="utf-8-sig")
@@ -228,7 +234,7 @@ def test_consent_check_blocks_a_send_with_the_reason(open_as, live_server, shoot
     reasons = counselor.locator("[data-testid=coverage-reason]")
     expect(reasons.first).to_contain_text("次の項目の提供には同意がありません: 心身の状態・特性")
     expect(reasons.nth(1)).to_contain_text("明石こどもセンター")
-    shoot(counselor, "send-blocked")
+    shoot(counselor, "send-blocked", center="#sections-picker")
     counselor.get_by_role("button", name="承認を依頼する").click()
     expect(counselor.locator(".alert.error")).to_contain_text("同意の範囲外の送付先があるため")
     expect(counselor.locator("[data-testid=coverage-reason]").first).to_be_visible()

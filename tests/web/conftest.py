@@ -27,7 +27,9 @@ def ensure_compiled_messages() -> None:
     for po in LOCALE.glob("*/LC_MESSAGES/*.po"):
         mo = po.with_suffix(".mo")
         if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
-            call_command("compilemessages", verbosity=0)
+            call_command(
+                "compilemessages", locale=["en"], ignore_patterns=[".venv", "var"], verbosity=0
+            )
             translation._translations = {}  # type: ignore[attr-defined]
             return
 
