@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from agencies.models import Role
 from consent.vocabulary import SPECIAL_CARE_SECTIONS, Section
 from relay import services
 from relay.actors import READERS, SENDERS, Staff
@@ -118,6 +119,7 @@ def sheet_detail(request: HttpRequest, staff: Staff, sheet_id: int) -> HttpRespo
         "handoffs": handoffs_of_sheet_for(agency=staff.agency, sheet=sheet),
         "can_send": staff.role in SENDERS,
         "can_edit": view.is_owner and staff.role in SENDERS,
+        "is_supervisor": view.is_owner and staff.role == Role.SUPERVISOR,
         "consents": consents_of_sheet(sheet=sheet) if view.is_owner else [],
         "versions": sheet.versions.all() if view.is_owner else [],
         "attachment_form": AttachmentForm(locked=sheet.is_locked)

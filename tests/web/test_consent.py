@@ -136,3 +136,27 @@ def test_withdrawal_stops_the_hops_sent_under_it(net, login, sent) -> None:
         login(net.npo_intake).get(reverse("relay:handoff-detail", args=[hop.pk])).content.decode()
     )
     assert "2学期から登校しぶり" not in body
+
+
+def test_supervisor_voids_a_record_entered_in_error(net, login, sent) -> None:
+    _sheet, hop = sent
+    record = hop.consent
+    url = reverse("relay:consent-entered-in-error", args=[record.pk])
+    page = (
+        login(net.supervisor)
+        .get(reverse("relay:sheet-detail", args=[hop.sheet_id]))
+        .content.decode()
+    )
+    assert url in page
+    assert (
+        url
+        not in login(net.counselor)
+        .get(reverse("relay:sheet-detail", args=[hop.sheet_id]))
+        .content.decode()
+    )
+    assert login(net.counselor).post(url, {"reason": "x"}).status_code == 403
+    login(net.supervisor).post(url, {"reason": "別の人のシートに記録した"})
+    record.refresh_from_db()
+    hop.refresh_from_db()
+    assert record.status == ConsentStatus.ENTERED_IN_ERROR
+    assert hop.status == Status.WITHDRAWN

@@ -146,3 +146,27 @@ def test_receiver_relays_onward_under_the_same_consent(net, login, sent) -> None
     assert refused.status_code == 400  # the consent names only the NPO
     assert not Handoff.objects.filter(from_agency=net.npo).exists()
     assert AuditEvent.objects.filter(action=AuditAction.HANDOFF_SENT).count() == 1
+
+
+def test_receiver_relays_onward_when_consent_covers_the_next_agency(net, login) -> None:
+    """GIVEN consent naming the NPO and the welfare office WHEN the NPO, having accepted,
+    relays onward THEN a new hop from the NPO is sent, linked to the one it received."""
+    from relay import services
+
+    sheet = net.sheet()
+    net.consent(sheet, to=[net.npo, net.welfare])
+    first = net.send(sheet)
+    services.handoff_accept(staff=net.npo_supervisor, handoff_id=first.pk)
+    response = login(net.npo_supervisor).post(
+        reverse("relay:send", args=[sheet.pk]), {**_send(net, [net.welfare]), "parent": first.pk}
+    )
+    assert response.status_code == 302
+    onward = Handoff.objects.get(from_agency=net.npo)
+    assert onward.status == Status.SENT and onward.parent_id == first.pk
+    assert onward.to_agency == net.welfare
+    page = (
+        login(net.npo_supervisor)
+        .get(reverse("relay:handoff-detail", args=[first.pk]))
+        .content.decode()
+    )
+    assert reverse("relay:handoff-detail", args=[onward.pk]) in page
