@@ -59,15 +59,20 @@ class SectionBlock:
     rows: list[Row]
 
 
+def join_labels(labels: list[str]) -> str:
+    """Japanese lists take 、; English takes a comma."""
+    return _("、").join(labels)
+
+
 def _field_value(name: str, value: Any) -> str:
     field = ReferralSheet._meta.get_field(name)
     if value in (None, "", []):
         return ""
     if name == "categories":
-        return "、".join(category_label(v) for v in value)
+        return join_labels([category_label(v) for v in value])
     if name in _LIST_LABELS:
         labels = _LIST_LABELS[name]
-        return "、".join(str(labels.get(v, v)) for v in value)
+        return join_labels([str(labels.get(v, v)) for v in value])
     choices = dict(field.choices or [])
     if choices:
         return str(choices.get(value, value))
@@ -82,6 +87,8 @@ def section_blocks(content: dict[str, dict[str, Any]]) -> list[SectionBlock]:
     """The content a reader may see, as labelled rows; empty fields are left out."""
     blocks = []
     for code, fields in content.items():
+        if code == Section.ATTACHMENTS:
+            continue  # files, listed on their own with their download links
         rows = []
         for name, value in fields.items():
             shown = _field_value(name, value)

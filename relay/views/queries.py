@@ -15,7 +15,7 @@ from agencies.models import Agency
 from consent.models import Approval, ConsentRecord, Decision
 from consent.vocabulary import Basis
 from relay.models import ReferralSheet
-from relay.views.display import category_label
+from relay.views.display import category_label, join_labels
 
 # Approximate age by grade (the age reached during the school year), for matching agencies.
 GRADE_AGE = {
@@ -94,7 +94,9 @@ def suggest_recipients(
         shared = sorted(categories & {c.code for c in agency.categories.all()})
         if shared:
             score += 2 * len(shared)
-            reasons.append(_("分野: %(c)s") % {"c": "、".join(category_label(c) for c in shared)})
+            reasons.append(
+                _("分野: %(c)s") % {"c": join_labels([category_label(c) for c in shared])}
+            )
         if (
             municipality
             and agency.municipality

@@ -33,7 +33,7 @@ from relay.selectors import handoffs_awaiting_approval_for
 from relay.states import DeclineReason, Status
 from relay.views.base import paginate, query_without_page, staff_view
 from relay.views.charts import bar_chart
-from relay.views.display import section_label
+from relay.views.display import join_labels, section_label
 from relay.views.queries import pending_lawful_bases_for
 
 VERIFY_CACHE_KEY = "tsunagu:audit-verify"
@@ -349,7 +349,7 @@ def _provision_csv(
             r.provider,
             r.recipient,
             r.subject_reference,
-            "、".join(section_label(s) for s in r.sections),
+            join_labels([section_label(s) for s in r.sections]),
             basis_text(r),
             Purpose(r.purpose).label,
             Status(r.status).label,

@@ -86,7 +86,10 @@ def test_sheet_page_is_audited_and_hidden_from_other_agencies(net, login) -> Non
         AuditEvent.objects.filter(action=AuditAction.SHEET_VIEWED, sheet_id=sheet.pk).count() == 1
     )
     # Another agency: the same answer as for a sheet that does not exist.
-    assert login(net.npo_intake).get(url).status_code == 404
+    outsider = login(net.npo_intake).get(url)
+    assert outsider.status_code == 404
+    assert "ページが見つかりません" in outsider.content.decode()  # the site's own 404 page
+    assert "A.T" not in outsider.content.decode()
     assert login(net.npo_intake).get(reverse("relay:sheet-detail", args=[9999])).status_code == 404
     assert (
         login(net.npo_intake).get(reverse("relay:sheet-edit", args=[sheet.pk])).status_code == 403

@@ -10,6 +10,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from consent.vocabulary import SPECIAL_CARE_SECTIONS
 from relay.selectors import notifications_for
+from relay.views.display import join_labels as _join_labels
 from relay.views.display import section_label as _section_label
 
 register = template.Library()
@@ -18,6 +19,11 @@ register = template.Library()
 @register.filter
 def section_label(code: str) -> str:
     return _section_label(code)
+
+
+@register.filter
+def join_labels(labels: list[str]) -> str:
+    return _join_labels([str(label) for label in labels or []])
 
 
 @register.filter
