@@ -250,7 +250,7 @@ class ConsentForm(forms.Form):
         return upload
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         if not data.get("recipients") and not data.get("recipient_kinds"):
             self.add_error("recipients", _("提供先の機関か種別を1つ以上選んでください。"))
         if self.is_lawful_basis:
@@ -323,7 +323,7 @@ class DeclineForm(forms.Form):
     note = forms.CharField(label=_("補足"), required=False, widget=_textarea(2))
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         if data.get("reason") == DeclineReason.OTHER and not (data.get("note") or "").strip():
             self.add_error("note", _("「その他」の場合は理由を記入してください。"))
         return data
@@ -352,7 +352,7 @@ class BasisDecisionForm(forms.Form):
     )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         if data.get("decision") == "reject" and not (data.get("note") or "").strip():
             self.add_error("note", _("却下の理由を記入してください。"))
         return data
@@ -375,7 +375,7 @@ class PeriodForm(forms.Form):
         self.fields["start"].initial = today - timedelta(days=self.default_days - 1)
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         start, end = data.get("start"), data.get("end")
         if start and end and start > end:
             self.add_error("end", _("終了日は開始日以降にしてください。"))

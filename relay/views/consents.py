@@ -26,6 +26,7 @@ from relay.forms import (
     last_valid_day,
 )
 from relay.models import ReferralSheet
+from relay.services.sheets import SheetView
 from relay.views.base import staff_view
 from relay.views.queries import suggest_recipients
 
@@ -47,7 +48,7 @@ def _selected_ids(form: ConsentForm) -> set[int]:
     return {int(v) for v in raw if str(v).isdigit()}
 
 
-def _consent_context(form: ConsentForm, view: services.SheetView) -> dict[str, Any]:
+def _consent_context(form: ConsentForm, view: SheetView) -> dict[str, Any]:
     suggestions = suggest_recipients(
         agencies=Agency.objects.exclude(pk=view.sheet.owner_agency_id), content=view.content
     )

@@ -239,7 +239,8 @@ class TimelineEntry:
 def _timeline(handoff: Handoff, staff: Staff, as_sender: bool) -> list[TimelineEntry]:
     events = list(handoff_timeline(handoff=handoff, agency=staff.agency, as_sender=as_sender))
     agency_ids = {e.actor_agency_id for e in events} | {e.recipient_agency_id for e in events}
-    names = dict(Agency.objects.filter(pk__in=agency_ids - {None}).values_list("pk", "name"))
+    wanted = [i for i in agency_ids if i is not None]
+    names = dict(Agency.objects.filter(pk__in=wanted).values_list("pk", "name"))
     labels = dict(AuditAction.choices)
     entries = []
     for event in events:

@@ -26,6 +26,7 @@ from relay.actors import SENDERS, Staff
 from relay.errors import ConsentDoesNotCover, InvalidInput, NotFound, WorkflowError
 from relay.forms import SendForm
 from relay.models import ReferralSheet
+from relay.services.sheets import SheetView
 from relay.states import Status
 from relay.views.base import staff_view
 from relay.views.queries import consented_sections, suggest_recipients
@@ -101,7 +102,7 @@ def _parse_choice(request: HttpRequest, staff: Staff, readable: list[str]) -> di
 def _send_context(
     *,
     staff: Staff,
-    view: services.SheetView,
+    view: SheetView,
     form: SendForm,
     readable: list[str],
     coverage: list[Coverage] | None,

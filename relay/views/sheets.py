@@ -7,6 +7,7 @@ import mimetypes
 from django import forms
 from django.contrib import messages
 from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -180,12 +181,12 @@ def attachment_new(request: HttpRequest, staff: Staff, sheet_id: int) -> HttpRes
     else:
         for errors in form.errors.values():
             for error in errors:
-                messages.error(request, error)
+                messages.error(request, str(error))
     return redirect("relay:sheet-detail", sheet.pk)
 
 
 @staff_view(*READERS)
-def attachment_download(request: HttpRequest, staff: Staff, attachment_id: int) -> HttpResponse:
+def attachment_download(request: HttpRequest, staff: Staff, attachment_id: int) -> HttpResponseBase:
     """Stream a file after the access check; the download is audited by the service."""
     attachment = services.attachment_open(staff=staff, attachment_id=attachment_id)
     extension = mimetypes.guess_extension(attachment.content_type) or ""

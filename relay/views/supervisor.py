@@ -15,6 +15,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -62,7 +63,7 @@ def basis_decide(request: HttpRequest, staff: Staff, record_id: int) -> HttpResp
     if not form.is_valid():
         for errors in form.errors.values():
             for error in errors:
-                messages.error(request, error)
+                messages.error(request, str(error))
         return redirect("relay:approvals")
     approve = form.cleaned_data["decision"] == "approve"
     try:
@@ -205,7 +206,7 @@ def _safe(value: Any) -> str:
     return text
 
 
-def _csv_response(filename: str, header: list[str], rows: Iterable[list[Any]]) -> HttpResponse:
+def _csv_response(filename: str, header: list[str], rows: Iterable[list[Any]]) -> HttpResponseBase:
     writer = csv.writer(_Echo())
 
     def stream() -> Iterator[str]:
@@ -222,7 +223,7 @@ def _csv_response(filename: str, header: list[str], rows: Iterable[list[Any]]) -
 
 
 @staff_view(Role.SUPERVISOR)
-def audit_export(request: HttpRequest, staff: Staff) -> HttpResponse:
+def audit_export(request: HttpRequest, staff: Staff) -> HttpResponseBase:
     form = AuditFilterForm(request.GET or None)
     # A snapshot: events up to now, not the export's own event nor anything written meanwhile.
     last_id = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
@@ -285,7 +286,7 @@ def audit_export(request: HttpRequest, staff: Staff) -> HttpResponse:
 
 
 @staff_view(Role.SUPERVISOR)
-def provision_report(request: HttpRequest, staff: Staff) -> HttpResponse:
+def provision_report(request: HttpRequest, staff: Staff) -> HttpResponseBase:
     form = ProvisionFilterForm(request.GET or None, default_days=90)
     start, end = form.bounds()
     direction = (form.cleaned_data.get("direction") if form.is_valid() else "") or "both"
@@ -316,7 +317,7 @@ def provision_report(request: HttpRequest, staff: Staff) -> HttpResponse:
 
 def _provision_csv(
     staff: Staff, records: list[Any], start: Any, end: Any, direction: str
-) -> HttpResponse:
+) -> HttpResponseBase:
     audit_record_now(
         action=AuditAction.PROVISION_RECORDS_EXPORTED,
         actor=staff.audit_actor(),
