@@ -11,6 +11,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from agencies.categories import CATEGORIES
+from audit.models import AuditAction
 from consent.vocabulary import SPECIAL_CARE_SECTIONS, Section
 from relay.choices import Connection, PreferredConsultee
 from relay.models import ReferralSheet
@@ -57,6 +58,17 @@ class SectionBlock:
     label: str
     special_care: bool
     rows: list[Row]
+
+
+def action_label(action: str, detail: dict[str, Any] | None = None) -> str:
+    """The audit action for people. A supervisor's return is recorded as a submission with
+    `returned` (there is no action of its own), so it is named here."""
+    if action == AuditAction.HANDOFF_SUBMITTED and (detail or {}).get("returned"):
+        return _("差し戻し(下書きに戻す)")
+    try:
+        return str(AuditAction(action).label)
+    except ValueError:
+        return action
 
 
 def join_labels(labels: list[str]) -> str:

@@ -37,7 +37,7 @@ from relay.states import (
     Status,
 )
 from relay.views.base import paginate, query_without_page, staff_view
-from relay.views.display import section_blocks
+from relay.views.display import action_label, section_blocks
 
 
 def _status_filter(request: HttpRequest) -> list[str] | None:
@@ -241,13 +241,12 @@ def _timeline(handoff: Handoff, staff: Staff, as_sender: bool) -> list[TimelineE
     agency_ids = {e.actor_agency_id for e in events} | {e.recipient_agency_id for e in events}
     wanted = [i for i in agency_ids if i is not None]
     names = dict(Agency.objects.filter(pk__in=wanted).values_list("pk", "name"))
-    labels = dict(AuditAction.choices)
     entries = []
     for event in events:
         entries.append(
             TimelineEntry(
                 at=event.occurred_at,
-                action=str(labels.get(event.action, event.action)),
+                action=action_label(event.action, event.detail),
                 who=_who(event, staff, names),
                 note=_note(event, names),
                 is_read=event.action in READ_ACTIONS,
@@ -282,8 +281,6 @@ def _note(event: AuditEvent, names: dict[int, str]) -> str:
         parts.append(str(_OUTCOME_LABELS.get(detail["outcome"], detail["outcome"])))
     if "level" in detail:
         parts.append(_("段階 %(n)s") % {"n": detail["level"]})
-    if detail.get("returned"):
-        parts.append(_("差し戻し"))
     return " · ".join(p for p in parts if p)
 
 

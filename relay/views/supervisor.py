@@ -34,7 +34,7 @@ from relay.selectors import handoffs_awaiting_approval_for
 from relay.states import DeclineReason, Status
 from relay.views.base import paginate, query_without_page, staff_view
 from relay.views.charts import bar_chart
-from relay.views.display import join_labels, section_label
+from relay.views.display import action_label, join_labels, section_label
 from relay.views.queries import pending_lawful_bases_for
 
 VERIFY_CACHE_KEY = "tsunagu:audit-verify"
@@ -166,11 +166,10 @@ def audit_log(request: HttpRequest, staff: Staff) -> HttpResponse:
     events = _filtered_events(staff, form)
     page = paginate(request, events, size=50)
     agencies = _Agencies([e.actor_agency_id for e in page] + [e.recipient_agency_id for e in page])
-    labels = dict(AuditAction.choices)
     rows = [
         {
             "event": e,
-            "action": labels.get(e.action, e.action),
+            "action": action_label(e.action, e.detail),
             "actor": _actor_text(e, staff, agencies),
             "recipient": agencies.name(e.recipient_agency_id),
             "sections": [section_label(s) for s in e.sections],

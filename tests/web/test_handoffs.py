@@ -217,3 +217,15 @@ def test_outbox_and_notifications(net, login, sent) -> None:
     assert reverse("relay:handoff-detail", args=[hop.pk]) in body
     assert "A.T" not in body
     assert 'class="count"' not in client.get(reverse("relay:home")).content.decode()
+
+
+def test_a_return_reads_as_a_return_in_the_timeline(net, login) -> None:
+    net.ward.requires_supervisor_approval = True
+    net.ward.save()
+    sheet = net.sheet()
+    net.consent(sheet)
+    hop = net.send(sheet)
+    services.handoff_return_to_draft(staff=net.supervisor, handoff_id=hop.pk, note="項目を確認")
+    body = login(net.counselor).get(reverse("relay:handoff-detail", args=[hop.pk])).content.decode()
+    assert "差し戻し(下書きに戻す)" in body
+    assert "送付する" in body  # the counselor can resubmit the returned draft
