@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 
 from agencies.models import Role
 from relay.actors import SENDERS, Staff
@@ -50,5 +51,6 @@ def home(request: HttpRequest, staff: Staff) -> HttpResponse:
         "returned": returned[:LIST_SIZE] if is_sender else [],
         "sent": sent[:LIST_SIZE],
         "sheets": sheets_owned_by(agency=agency)[:5] if is_sender else [],
+        "now": timezone.now(),
     }
     return render(request, "relay/home.html", context)
