@@ -4,10 +4,20 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from relay.views.auth import LoginView, LogoutView
+
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("login/", LoginView.as_view(), name="login"),
+    path("logout/", LogoutView.as_view(), name="logout"),
+    path("directory/", include("agencies.urls")),
+    path("", include("relay.urls_web")),
 ]
+
+handler403 = "relay.views.errors.forbidden"
+handler404 = "relay.views.errors.not_found"
+handler500 = "relay.views.errors.server_error"

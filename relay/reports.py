@@ -1,0 +1,259 @@
+"""Read-only reports for supervisors: the audit events an agency may see, the APPI record of
+provision and receipt, and the relay metrics. Nothing here writes; exports are audited by the
+views that stream them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from agencies.models import Agency
+from audit.models import AuditAction, AuditEvent
+from consent.vocabulary import Basis, Section
+from relay.models import Handoff, ReferralSheet, SheetAccess
+from relay.states import DeclineReason, Status
+
+# Reads are an agency's own business: another agency never sees who read what over there.
+READ_ACTIONS = frozenset(
+    {AuditAction.SHEET_VIEWED, AuditAction.HANDOFF_VIEWED, AuditAction.ATTACHMENT_DOWNLOADED}
+)
+
+
+def _others_reads(agency: Agency) -> Q:
+    return Q(action__in=list(READ_ACTIONS)) & ~Q(actor_agency_id=agency.pk)
+
+
+def audit_events_visible_to(*, agency: Agency) -> QuerySet[AuditEvent]:
+    """What an agency's supervisor may see of the trail, newest first.
+
+    Everything its own staff, keys and logins did; and, on its own sheets and on hops it sent
+    or received, what others did to them (sends, answers, grants, escalations, notices) but
+    not others' reads.
+    """
+    owned = ReferralSheet.objects.filter(owner_agency=agency).values("pk")
+    involved = (
+        Q(sheet_id__in=owned)
+        | Q(recipient_agency_id=agency.pk)
+        | Q(detail__from_agency_id=agency.pk)
+    )
+    return AuditEvent.objects.filter(
+        Q(actor_agency_id=agency.pk) | (involved & ~_others_reads(agency))
+    ).order_by("-id")
+
+
+# Steps of the sender's own workflow that the receiver has no business knowing.
+_SENDER_INTERNAL = frozenset(
+    {
+        AuditAction.HANDOFF_CREATED,
+        AuditAction.HANDOFF_SUBMITTED,
+        AuditAction.HANDOFF_APPROVED,
+        AuditAction.HANDOFF_SEND_REFUSED,
+    }
+)
+
+
+def handoff_timeline(*, handoff: Handoff, agency: Agency, as_sender: bool) -> QuerySet[AuditEvent]:
+    """The hop's history from the audit trail, as far as the reading agency may know it."""
+    events = AuditEvent.objects.filter(
+        Q(object_type="handoff", object_id=str(handoff.pk))
+        | Q(
+            action__in=[AuditAction.ACCESS_GRANTED, AuditAction.ACCESS_REVOKED],
+            sheet_id=handoff.sheet_id,
+            detail__handoff_id=handoff.pk,
+        )
+    ).exclude(_others_reads(agency))
+    if not as_sender:
+        events = events.exclude(action__in=list(_SENDER_INTERNAL)).exclude(
+            Q(action=AuditAction.NOTIFICATION_QUEUED) & ~Q(recipient_agency_id=agency.pk)
+        )
+    return events.order_by("id")
+
+
+# --- Provision records (APPI Art. 29 and 30) ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProvisionRow:
+    """One hop as a record of provision (we gave) or of receipt (we were given)."""
+
+    handoff_id: int
+    direction: str  # "provided" | "received"
+    sent_at: datetime
+    provider: str
+    recipient: str
+    sheet_id: int
+    initials: str
+    sections: list[str]
+    basis: str
+    consent_id: int | None
+    purpose: str
+    status: str
+
+    @property
+    def subject_reference(self) -> str:
+        return f"{self.initials} #{self.sheet_id}" if self.initials else f"#{self.sheet_id}"
+
+
+def provision_records(
+    *, agency: Agency, start: datetime, end: datetime, direction: str = "both"
+) -> list[ProvisionRow]:
+    """Every hop sent from or to the agency in [start, end), oldest first.
+
+    The subject is referred to by initials and sheet id, and the initials only where the
+    agency may still read the basic section of that sheet.
+    """
+    scope = Q()
+    if direction in ("both", "provided"):
+        scope |= Q(from_agency=agency)
+    if direction in ("both", "received"):
+        scope |= Q(to_agency=agency)
+    hops = list(
+        Handoff.objects.filter(scope, sent_at__gte=start, sent_at__lt=end)
+        .select_related("from_agency", "to_agency", "consent", "sheet")
+        .order_by("sent_at", "id")
+    )
+    with_basic = {
+        sheet_id
+        for sheet_id, sections in SheetAccess.objects.filter(
+            agency=agency, sheet_id__in={h.sheet_id for h in hops}
+        ).values_list("sheet_id", "sections")
+        if Section.BASIC in sections
+    }
+    rows = []
+    for hop in hops:
+        consent = hop.consent
+        rows.append(
+            ProvisionRow(
+                handoff_id=hop.pk,
+                direction="provided" if hop.from_agency_id == agency.pk else "received",
+                sent_at=hop.sent_at,  # type: ignore[arg-type]
+                provider=hop.from_agency.name,
+                recipient=hop.to_agency.name,
+                sheet_id=hop.sheet_id,
+                initials=hop.sheet.subject_initials if hop.sheet_id in with_basic else "",
+                sections=list(hop.sections),
+                basis=consent.basis if consent is not None else "",
+                consent_id=consent.pk if consent is not None else None,
+                purpose=hop.purpose,
+                status=hop.status,
+            )
+        )
+    return rows
+
+
+def basis_text(row: ProvisionRow) -> str:
+    """The consent record or the lawful basis the hop went out under, with the record's id."""
+    if not row.basis:
+        return ""
+    return f"{Basis(row.basis).label} #{row.consent_id}"
+
+
+# --- Metrics --------------------------------------------------------------------------------
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Nearest-rank percentile (q in 0..100); None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def median(values: list[float]) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[mid]
+    return (ordered[mid - 1] + ordered[mid]) / 2
+
+
+@dataclass(frozen=True)
+class AckTime:
+    agency: str
+    count: int
+    median_hours: float
+    p90_hours: float
+
+
+@dataclass
+class Metrics:
+    """Relay figures for hops an agency sent or received in a period."""
+
+    start: datetime
+    end: datetime
+    ack_times: list[AckTime] = field(default_factory=list)
+    by_state: list[tuple[str, int]] = field(default_factory=list)
+    escalations_per_week: list[tuple[date, int]] = field(default_factory=list)
+    declines_by_reason: list[tuple[str, int]] = field(default_factory=list)
+    total: int = 0
+
+
+def _week_start(moment: datetime) -> date:
+    day = timezone.localtime(moment).date()
+    return day - timedelta(days=day.weekday())
+
+
+def metrics(*, agency: Agency, start: datetime, end: datetime) -> Metrics:
+    """Time to acknowledge by receiver, hops by state, escalations per week, declines by reason."""
+    involved = Q(from_agency=agency) | Q(to_agency=agency)
+    hops = list(
+        Handoff.objects.filter(involved, created_at__gte=start, created_at__lt=end)
+        .select_related("to_agency")
+        .only(
+            "status",
+            "sent_at",
+            "acknowledged_at",
+            "decline_reason",
+            "to_agency__name",
+            "from_agency_id",
+            "to_agency_id",
+        )
+    )
+    result = Metrics(start=start, end=end, total=len(hops))
+
+    durations: dict[str, list[float]] = defaultdict(list)
+    for hop in hops:
+        if hop.sent_at and hop.acknowledged_at:
+            hours = (hop.acknowledged_at - hop.sent_at).total_seconds() / 3600
+            durations[hop.to_agency.name].append(hours)
+    result.ack_times = sorted(
+        (
+            AckTime(
+                agency=name,
+                count=len(values),
+                median_hours=median(values) or 0.0,
+                p90_hours=percentile(values, 90) or 0.0,
+            )
+            for name, values in durations.items()
+        ),
+        key=lambda a: (-a.median_hours, a.agency),
+    )
+
+    states = Counter(hop.status for hop in hops)
+    result.by_state = [(s, states[s]) for s in Status.values if states[s]]
+
+    declines = Counter(hop.decline_reason for hop in hops if hop.status == Status.DECLINED)
+    result.declines_by_reason = [(r, declines[r]) for r in DeclineReason.values if declines[r]]
+
+    escalated = AuditEvent.objects.filter(
+        Q(recipient_agency_id=agency.pk) | Q(detail__from_agency_id=agency.pk),
+        action=AuditAction.HANDOFF_ESCALATED,
+        occurred_at__gte=start,
+        occurred_at__lt=end,
+    ).values_list("occurred_at", flat=True)
+    weeks = Counter(_week_start(moment) for moment in escalated)
+    week = _week_start(start)
+    last = _week_start(end - timedelta(seconds=1))
+    while week <= last:
+        result.escalations_per_week.append((week, weeks[week]))
+        week += timedelta(days=7)
+    return result

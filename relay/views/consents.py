@@ -1,0 +1,261 @@
+"""Consent: record it (or a lawful basis), print the form a family signs, withdraw it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from agencies.models import Agency, AgencyKind, Role
+from consent.models import ConsentRecord, Grantor
+from consent.vocabulary import SPECIAL_CARE_SECTIONS, Purpose, Section
+from relay import services
+from relay.actors import SENDERS, Staff
+from relay.errors import IllegalTransition, InvalidInput, NotFound
+from relay.forms import (
+    CONSENT_FORM_VERSION,
+    ConsentForm,
+    EnteredInErrorForm,
+    WithdrawConsentForm,
+    end_of_day,
+    last_valid_day,
+)
+from relay.models import ReferralSheet
+from relay.services.sheets import SheetView
+from relay.views.base import staff_view
+from relay.views.queries import suggest_recipients
+
+
+def _agency_groups(selected: set[int], suggested: set[int]) -> list[tuple[str, list[Any]]]:
+    """All agencies grouped by municipality, for the recipient picker."""
+    groups: dict[str, list[Any]] = {}
+    for agency in Agency.objects.order_by("municipality", "name"):
+        if agency.pk in suggested:
+            continue  # listed once, among the suggestions
+        groups.setdefault(agency.municipality or "—", []).append(
+            {"agency": agency, "checked": agency.pk in selected}
+        )
+    return list(groups.items())
+
+
+def _selected_ids(form: ConsentForm) -> set[int]:
+    raw = form.data.getlist("recipients") if form.is_bound else []
+    return {int(v) for v in raw if str(v).isdigit()}
+
+
+def _consent_context(form: ConsentForm, view: SheetView) -> dict[str, Any]:
+    suggestions = suggest_recipients(
+        agencies=Agency.objects.exclude(pk=view.sheet.owner_agency_id), content=view.content
+    )
+    suggested = {s.agency.pk for s in suggestions}
+    selected = _selected_ids(form)
+    sections = form.data.getlist("sections") if form.is_bound else []
+    return {
+        "form": form,
+        "sheet": view.sheet,
+        "suggestions": [{"s": s, "checked": s.agency.pk in selected} for s in suggestions],
+        "agency_groups": _agency_groups(selected, suggested),
+        "section_options": [
+            {
+                "value": value,
+                "label": label,
+                "special": value in SPECIAL_CARE_SECTIONS,
+                "checked": value in sections,
+            }
+            for value, label in Section.choices
+        ],
+    }
+
+
+@staff_view(*SENDERS)
+def consent_new(request: HttpRequest, staff: Staff, sheet_id: int) -> HttpResponse:
+    view = services.sheet_view(staff=staff, sheet_id=sheet_id, purpose="consent")
+    if not view.is_owner:
+        raise NotFound()
+    form = ConsentForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        scope = {
+            "staff": staff,
+            "sheet_id": view.sheet.pk,
+            "recipients": list(data["recipients"]),
+            "recipient_kinds": data["recipient_kinds"],
+            "sections": data["sections"],
+            "purposes": data["purposes"],
+            "valid_until": end_of_day(data["valid_until"]),
+        }
+        try:
+            if form.is_lawful_basis:
+                record = services.lawful_basis_record(
+                    basis=data["basis"], reason=data["reason"], **scope
+                )
+            else:
+                record = services.consent_record(
+                    grantors=data["grantors"],
+                    method=data["method"],
+                    decision=data["decision"],
+                    child_assent=data["child_assent"],
+                    obtained_at=form.obtained_at(),
+                    explanation_version=CONSENT_FORM_VERSION,
+                    scanned_form=data.get("scanned_form"),
+                    **scope,
+                )
+        except InvalidInput as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, str(exc))
+        else:
+            if form.is_lawful_basis:
+                messages.warning(
+                    request,
+                    _(
+                        "法令上の根拠 #%(id)s を記録しました。管理職が承認するまで、"
+                        "これにもとづく送付はできません。"
+                    )
+                    % {"id": record.pk},
+                )
+            else:
+                messages.success(
+                    request, _("同意記録 #%(id)s を保存しました。") % {"id": record.pk}
+                )
+            return redirect("relay:sheet-detail", view.sheet.pk)
+    return render(
+        request,
+        "relay/consents/form.html",
+        _consent_context(form, view),
+        status=400 if form.errors else 200,
+    )
+
+
+def _print_context(
+    *,
+    staff: Staff,
+    sheet_id: int,
+    recipients: list[Agency],
+    kinds: list[str],
+    sections: list[str],
+    purposes: list[str],
+    valid_until: Any,
+    record: ConsentRecord | None,
+) -> dict[str, Any]:
+    return {
+        "agency": staff.agency,
+        "sheet_id": sheet_id,
+        "record": record,
+        "recipients": recipients,
+        "kinds": [AgencyKind(k).label for k in kinds if k in AgencyKind.values],
+        "sections": [
+            {"label": Section(s).label, "special": s in SPECIAL_CARE_SECTIONS}
+            for s in Section.values
+            if s in sections
+        ],
+        "purposes": [Purpose(p).label for p in Purpose.values if p in purposes],
+        "valid_until": valid_until,
+        "grantors": Grantor.choices,
+        "form_version": CONSENT_FORM_VERSION,
+        "today": timezone.localdate(),
+    }
+
+
+@staff_view(*SENDERS)
+def consent_print(request: HttpRequest, staff: Staff, record_id: int) -> HttpResponse:
+    """The consent form of a recorded consent, for the person or guardian to read and sign."""
+    record = (
+        ConsentRecord.objects.filter(pk=record_id, agency=staff.agency)
+        .prefetch_related("recipient_agencies")
+        .first()
+    )
+    if record is None:
+        raise NotFound()
+    context = _print_context(
+        staff=staff,
+        sheet_id=record.sheet_id,
+        recipients=list(record.recipient_agencies.all()),
+        kinds=record.recipient_kinds,
+        sections=record.sections,
+        purposes=record.purposes,
+        valid_until=last_valid_day(record.valid_until),
+        record=record,
+    )
+    return render(request, "relay/consents/print.html", context)
+
+
+@require_POST
+@staff_view(*SENDERS)
+def consent_print_draft(request: HttpRequest, staff: Staff, sheet_id: int) -> HttpResponse:
+    """The same form, pre-filled from the consent screen before anything is recorded."""
+    if not ReferralSheet.objects.filter(pk=sheet_id, owner_agency=staff.agency).exists():
+        raise NotFound()
+    form = ConsentForm(request.POST)
+    form.is_valid()  # only to parse what was chosen; nothing is saved
+    data = form.cleaned_data
+    recipient_ids = _selected_ids(form)
+    context = _print_context(
+        staff=staff,
+        sheet_id=sheet_id,
+        recipients=list(Agency.objects.filter(pk__in=recipient_ids).order_by("name")),
+        kinds=request.POST.getlist("recipient_kinds"),
+        sections=request.POST.getlist("sections"),
+        purposes=request.POST.getlist("purposes"),
+        valid_until=data.get("valid_until"),
+        record=None,
+    )
+    return render(request, "relay/consents/print.html", context)
+
+
+@staff_view(*SENDERS)
+def consent_withdraw(request: HttpRequest, staff: Staff, record_id: int) -> HttpResponse:
+    record = ConsentRecord.objects.filter(pk=record_id, agency=staff.agency).first()
+    if record is None:
+        raise NotFound()
+    form = WithdrawConsentForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            stopped = services.consent_withdraw(
+                staff=staff,
+                record_id=record.pk,
+                via=form.cleaned_data["via"],
+                reason=form.cleaned_data["reason"],
+            )
+        except IllegalTransition:
+            messages.error(request, _("この同意記録は撤回できる状態ではありません。"))
+        except InvalidInput as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, str(exc))
+        else:
+            messages.success(
+                request,
+                _("同意の撤回を記録しました。停止した引き継ぎ: %(n)s 件") % {"n": len(stopped)},
+            )
+            return redirect("relay:sheet-detail", record.sheet_id)
+    return render(
+        request,
+        "relay/consents/withdraw.html",
+        {"form": form, "record": record, "open_hops": record.handoffs.count()},
+        status=400 if form.errors else 200,
+    )
+
+
+@require_POST
+@staff_view(Role.SUPERVISOR)
+def consent_entered_in_error(request: HttpRequest, staff: Staff, record_id: int) -> HttpResponse:
+    record = ConsentRecord.objects.filter(pk=record_id, agency=staff.agency).first()
+    if record is None:
+        raise NotFound()
+    form = EnteredInErrorForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("誤登録とする理由を記入してください。"))
+    else:
+        try:
+            services.consent_mark_entered_in_error(
+                staff=staff, record_id=record.pk, reason=form.cleaned_data["reason"]
+            )
+        except IllegalTransition:
+            messages.error(request, _("この同意記録はすでに誤登録として取り消されています。"))
+        else:
+            messages.success(
+                request, _("同意記録 #%(id)s を誤登録として取り消しました。") % {"id": record.pk}
+            )
+    return redirect("relay:sheet-detail", record.sheet_id)

@@ -1,0 +1,369 @@
+"""Handoffs: inbox and outbox, the handoff page with its timeline, and the role's actions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from agencies.models import Agency, Role
+from audit.models import AuditAction, AuditEvent
+from consent.models import ConsentStatus
+from consent.vocabulary import Basis
+from relay import services
+from relay.actors import READERS, RECEIVERS, SENDERS, Staff
+from relay.errors import ConsentDoesNotCover, IllegalTransition, InvalidInput, NotAllowed
+from relay.forms import CancelForm, CompleteForm, DeclineForm, NoteForm, ReturnForm
+from relay.models import Handoff
+from relay.reports import READ_ACTIONS, handoff_timeline
+from relay.selectors import handoffs_inbox_for, handoffs_outbox_for
+from relay.states import (
+    OPEN_FOR_RECEIVER,
+    RECEIVER_CAN_READ,
+    CancelReason,
+    DeclineReason,
+    Outcome,
+    Status,
+)
+from relay.views.base import paginate, query_without_page, staff_view
+from relay.views.display import action_label, section_blocks
+
+
+def _status_filter(request: HttpRequest) -> list[str] | None:
+    status = request.GET.get("status", "")
+    return [status] if status in Status.values else None
+
+
+@staff_view(*READERS)
+def inbox(request: HttpRequest, staff: Staff) -> HttpResponse:
+    handoffs = handoffs_inbox_for(agency=staff.agency, statuses=_status_filter(request))
+    return render(
+        request,
+        "relay/handoffs/list.html",
+        {
+            "title": _("受信した引き継ぎ"),
+            "box": "inbox",
+            "page": paginate(request, handoffs),
+            "qs": query_without_page(request),
+            "statuses": [s for s in Status.choices if s[0] not in ("draft", "awaiting_approval")],
+            "current_status": request.GET.get("status", ""),
+            "now": timezone.now(),
+        },
+    )
+
+
+@staff_view(*READERS)
+def outbox(request: HttpRequest, staff: Staff) -> HttpResponse:
+    handoffs = handoffs_outbox_for(agency=staff.agency, statuses=_status_filter(request))
+    return render(
+        request,
+        "relay/handoffs/list.html",
+        {
+            "title": _("送付した引き継ぎ"),
+            "box": "outbox",
+            "page": paginate(request, handoffs),
+            "qs": query_without_page(request),
+            "statuses": Status.choices,
+            "current_status": request.GET.get("status", ""),
+            "now": timezone.now(),
+        },
+    )
+
+
+# --- Actions --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Action:
+    """One thing a user can do on a handoff page: its form, its service, who may do it."""
+
+    name: str
+    label: Any
+    form: type[forms.Form]
+    run: Callable[[Staff, int, dict[str, Any]], Handoff]
+    roles: tuple[Role, ...]
+    style: str = ""
+
+
+ACTIONS: dict[str, Action] = {
+    a.name: a
+    for a in [
+        Action(
+            "acknowledge",
+            gettext_lazy("受領を確認する"),
+            NoteForm,
+            lambda staff, pk, d: services.handoff_acknowledge(
+                staff=staff, handoff_id=pk, note=d["note"]
+            ),
+            roles=RECEIVERS,
+        ),
+        Action(
+            "accept",
+            gettext_lazy("受け入れる"),
+            NoteForm,
+            lambda staff, pk, d: services.handoff_accept(
+                staff=staff, handoff_id=pk, note=d["note"]
+            ),
+            roles=RECEIVERS,
+            style="ok",
+        ),
+        Action(
+            "decline",
+            gettext_lazy("辞退する"),
+            DeclineForm,
+            lambda staff, pk, d: services.handoff_decline(
+                staff=staff, handoff_id=pk, reason=d["reason"], note=d["note"]
+            ),
+            roles=RECEIVERS,
+            style="danger",
+        ),
+        Action(
+            "complete",
+            gettext_lazy("結果を記録して完了する"),
+            CompleteForm,
+            lambda staff, pk, d: services.handoff_complete(
+                staff=staff, handoff_id=pk, outcome=d["outcome"], note=d["note"]
+            ),
+            roles=RECEIVERS,
+            style="ok",
+        ),
+        Action(
+            "submit",
+            gettext_lazy("送付する"),
+            forms.Form,
+            lambda staff, pk, d: services.handoff_submit(staff=staff, handoff_id=pk),
+            roles=SENDERS,
+        ),
+        Action(
+            "approve",
+            gettext_lazy("承認して送付する"),
+            forms.Form,
+            lambda staff, pk, d: services.handoff_approve(staff=staff, handoff_id=pk),
+            roles=(Role.SUPERVISOR,),
+            style="ok",
+        ),
+        Action(
+            "return",
+            gettext_lazy("差し戻す"),
+            ReturnForm,
+            lambda staff, pk, d: services.handoff_return_to_draft(
+                staff=staff, handoff_id=pk, note=d["note"]
+            ),
+            roles=(Role.SUPERVISOR,),
+        ),
+        Action(
+            "cancel",
+            gettext_lazy("取り下げる"),
+            CancelForm,
+            lambda staff, pk, d: services.handoff_cancel(
+                staff=staff, handoff_id=pk, reason=d["reason"], note=d["note"]
+            ),
+            roles=SENDERS,
+            style="danger",
+        ),
+    ]
+}
+
+
+def allowed_actions(*, handoff: Handoff, staff: Staff) -> list[str]:
+    """The actions the user's agency and role allow on this hop, in its current state."""
+    status, role = handoff.status, staff.role
+    names: list[str] = []
+    if handoff.from_agency_id == staff.agency.pk and role in SENDERS:
+        if status == Status.DRAFT:
+            names.append("submit")
+        if status == Status.AWAITING_APPROVAL and role == Role.SUPERVISOR:
+            names += ["approve", "return"]
+        if status in (Status.DRAFT, Status.AWAITING_APPROVAL, *OPEN_FOR_RECEIVER):
+            names.append("cancel")
+    elif handoff.to_agency_id == staff.agency.pk and role in RECEIVERS:
+        if status == Status.SENT:
+            names += ["acknowledge", "accept", "decline"]
+        elif status == Status.ACKNOWLEDGED:
+            names += ["accept", "decline"]
+        elif status == Status.ACCEPTED:
+            names.append("complete")
+    return names
+
+
+def _can_relay_onward(handoff: Handoff, staff: Staff) -> bool:
+    return (
+        handoff.to_agency_id == staff.agency.pk
+        and staff.role in SENDERS
+        and handoff.status in (Status.ACKNOWLEDGED, Status.ACCEPTED, Status.COMPLETED)
+    )
+
+
+def _withdrawable_consent(handoff: Handoff, staff: Staff) -> Any:
+    consent = handoff.consent
+    if (
+        consent is not None
+        and consent.agency_id == staff.agency.pk
+        and consent.basis == Basis.CONSENT
+        and consent.status == ConsentStatus.ACTIVE
+        and staff.role in SENDERS
+    ):
+        return consent
+    return None
+
+
+# --- Timeline -------------------------------------------------------------------------------
+
+_REASON_LABELS = {
+    **dict(DeclineReason.choices),
+    **dict(CancelReason.choices),
+}
+_OUTCOME_LABELS = dict(Outcome.choices)
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: Any
+    action: str
+    who: str
+    note: str
+    is_read: bool = False
+
+
+def _timeline(handoff: Handoff, staff: Staff, as_sender: bool) -> list[TimelineEntry]:
+    events = list(handoff_timeline(handoff=handoff, agency=staff.agency, as_sender=as_sender))
+    agency_ids = {e.actor_agency_id for e in events} | {e.recipient_agency_id for e in events}
+    wanted = [i for i in agency_ids if i is not None]
+    names = dict(Agency.objects.filter(pk__in=wanted).values_list("pk", "name"))
+    entries = []
+    for event in events:
+        entries.append(
+            TimelineEntry(
+                at=event.occurred_at,
+                action=action_label(event.action, event.detail),
+                who=_who(event, staff, names),
+                note=_note(event, names),
+                is_read=event.action in READ_ACTIONS,
+            )
+        )
+    return entries
+
+
+def _who(event: AuditEvent, staff: Staff, names: dict[int, str]) -> str:
+    if event.actor_kind == "system":
+        return _("システム")
+    agency = names.get(event.actor_agency_id or 0, "")
+    if event.actor_agency_id == staff.agency.pk and event.actor_label:
+        return f"{agency}({event.actor_label})"
+    if event.actor_kind == "api_client":
+        return _("%(agency)s(API)") % {"agency": agency}
+    return agency or "—"
+
+
+def _note(event: AuditEvent, names: dict[int, str]) -> str:
+    detail = event.detail or {}
+    parts = []
+    if event.action == AuditAction.NOTIFICATION_QUEUED and event.recipient_agency_id:
+        parts.append(_("宛先: %(a)s") % {"a": names.get(event.recipient_agency_id, "—")})
+    if event.action in (AuditAction.ACCESS_GRANTED, AuditAction.ACCESS_REVOKED):
+        parts.append(names.get(event.recipient_agency_id or 0, ""))
+    if "reason" in detail and event.action != AuditAction.HANDOFF_SEND_REFUSED:
+        parts.append(str(_REASON_LABELS.get(detail["reason"], detail["reason"])))
+    if event.action == AuditAction.HANDOFF_SEND_REFUSED:
+        parts.append(_("同意の範囲外(%(code)s)") % {"code": detail.get("reason", "")})
+    if "outcome" in detail:
+        parts.append(str(_OUTCOME_LABELS.get(detail["outcome"], detail["outcome"])))
+    if "level" in detail:
+        parts.append(_("段階 %(n)s") % {"n": detail["level"]})
+    return " · ".join(p for p in parts if p)
+
+
+# --- The page -------------------------------------------------------------------------------
+
+
+def _detail_context(
+    request: HttpRequest, staff: Staff, handoff_id: int, bound: dict[str, forms.Form] | None = None
+) -> dict[str, Any]:
+    view = services.handoff_view(staff=staff, handoff_id=handoff_id)
+    handoff = view.handoff
+    names = allowed_actions(handoff=handoff, staff=staff)
+    bound = bound or {}
+    actions = [
+        {"action": ACTIONS[name], "form": bound.get(name) or ACTIONS[name].form(prefix=name)}
+        for name in names
+    ]
+    now = timezone.now()
+    return {
+        "view": view,
+        "handoff": handoff,
+        "as_sender": view.as_sender,
+        "blocks": section_blocks(view.content),
+        "actions": actions,
+        "timeline": _timeline(handoff, staff, view.as_sender),
+        "can_relay_onward": _can_relay_onward(handoff, staff),
+        "withdrawable_consent": _withdrawable_consent(handoff, staff) if view.as_sender else None,
+        "overdue": handoff.status == Status.SENT
+        and handoff.ack_due_at is not None
+        and handoff.ack_due_at < now,
+        "receiver_reads": handoff.status in RECEIVER_CAN_READ,
+        "children": handoff.onward.select_related("to_agency").order_by("id")
+        if view.as_sender or handoff.to_agency_id == staff.agency.pk
+        else [],
+    }
+
+
+@staff_view(*READERS)
+def handoff_detail(request: HttpRequest, staff: Staff, handoff_id: int) -> HttpResponse:
+    return render(
+        request, "relay/handoffs/detail.html", _detail_context(request, staff, handoff_id)
+    )
+
+
+def _next_url(request: HttpRequest, default: str) -> str:
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return default
+
+
+@require_POST
+@staff_view(*READERS)
+def handoff_action(request: HttpRequest, staff: Staff, handoff_id: int, name: str) -> HttpResponse:
+    """Run one action through its service; a form error re-renders the page next to the field."""
+    action = ACTIONS.get(name)
+    if action is None:
+        raise Http404()
+    if staff.role not in action.roles:
+        raise NotAllowed()
+    # Beyond the role, the service decides (404 for other agencies, 403 for the wrong side of
+    # the hop, IllegalTransition for the wrong state): the view does not second-guess it.
+    form = action.form(request.POST, prefix=name)
+    default_next = reverse("relay:handoff-detail", args=[handoff_id])
+    if form.is_valid():
+        try:
+            action.run(staff, handoff_id, form.cleaned_data)
+        except ConsentDoesNotCover as exc:
+            messages.error(request, _("送付できませんでした: %(reason)s") % {"reason": exc})
+        except IllegalTransition:
+            messages.error(
+                request, _("現在の状態ではこの操作はできません(画面を更新してください)。")
+            )
+        except InvalidInput as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, str(exc))
+        else:
+            messages.success(
+                request, _("「%(action)s」を記録しました。") % {"action": action.label}
+            )
+            return redirect(_next_url(request, default_next))
+        if not form.errors:
+            return redirect(_next_url(request, default_next))
+    context = _detail_context(request, staff, handoff_id, bound={name: form})
+    return render(request, "relay/handoffs/detail.html", context, status=400)

@@ -1,0 +1,251 @@
+"""Send: choose recipients (with suggestions) and sections, see whether consent covers each,
+and submit: one hop per recipient, to the supervisor's queue or straight out.
+
+The coverage preview asks consent.policy.permits, the same question the send asks inside its
+transaction; the preview only informs, the send decides.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib import messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from agencies.models import Agency, Role
+from consent.policy import permits
+from consent.vocabulary import SPECIAL_CARE_SECTIONS, Purpose, Section
+from relay import access, services
+from relay.actors import SENDERS, Staff
+from relay.errors import ConsentDoesNotCover, InvalidInput, NotFound, WorkflowError
+from relay.forms import SendForm
+from relay.models import ReferralSheet
+from relay.services.sheets import SheetView
+from relay.states import Status
+from relay.views.base import staff_view
+from relay.views.queries import consented_sections, suggest_recipients
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Whether consent covers one recipient: overall, and section by section."""
+
+    agency: Agency
+    allowed: bool
+    message: str
+    cells: list[tuple[str, bool]]
+
+
+def coverage_for(
+    *, sheet_id: int, recipients: list[Agency], sections: list[str], purpose: str
+) -> list[Coverage]:
+    now = timezone.now()
+    rows = []
+    for agency in recipients:
+        overall = permits(
+            sheet_id=sheet_id, recipient=agency, sections=sections, purpose=purpose, at=now
+        )
+        cells = [
+            (
+                section,
+                bool(
+                    permits(
+                        sheet_id=sheet_id,
+                        recipient=agency,
+                        sections=[section],
+                        purpose=purpose,
+                        at=now,
+                    )
+                ),
+            )
+            for section in sections
+        ]
+        rows.append(
+            Coverage(agency=agency, allowed=bool(overall), message=overall.message, cells=cells)
+        )
+    return rows
+
+
+def _recipients_queryset(staff: Staff) -> QuerySet[Agency]:
+    return Agency.objects.filter(accepts_referrals=True).exclude(pk=staff.agency.pk)
+
+
+def _readable_sheet(staff: Staff, sheet_id: int) -> tuple[ReferralSheet, list[str]]:
+    """The sheet and the sections the agency can pass on; 404 if it cannot see the sheet."""
+    sheet = ReferralSheet.objects.filter(pk=sheet_id).first()
+    if sheet is None or not access.can_view_sheet(agency=staff.agency, sheet=sheet):
+        raise NotFound()
+    readable = access.readable_sections(agency=staff.agency, sheet_id=sheet.pk)
+    if not readable:
+        raise NotFound()
+    return sheet, [s for s in Section.values if s in readable]
+
+
+def _parse_choice(request: HttpRequest, staff: Staff, readable: list[str]) -> dict[str, Any]:
+    ids = [int(v) for v in request.POST.getlist("recipients") if v.isdigit()]
+    purpose = request.POST.get("purpose") or Purpose.SUPPORT
+    if purpose not in Purpose.values:
+        purpose = Purpose.SUPPORT
+    return {
+        "recipients": list(_recipients_queryset(staff).filter(pk__in=ids).order_by("name")),
+        "sections": [s for s in request.POST.getlist("sections") if s in readable],
+        "purpose": purpose,
+    }
+
+
+def _send_context(
+    *,
+    staff: Staff,
+    view: SheetView,
+    form: SendForm,
+    readable: list[str],
+    coverage: list[Coverage] | None,
+    parent_id: int | None,
+) -> dict[str, Any]:
+    agencies = _recipients_queryset(staff)
+    suggestions = suggest_recipients(agencies=agencies, content=view.content)
+    suggested = {s.agency.pk for s in suggestions}
+    if form.is_bound:
+        selected = {int(v) for v in form.data.getlist("recipients") if v.isdigit()}
+        chosen_sections = set(form.data.getlist("sections"))
+    else:
+        selected = set()
+        chosen_sections = set(form.initial.get("sections", []))
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for agency in agencies.order_by("municipality", "name"):
+        if agency.pk in suggested:
+            continue
+        groups.setdefault(agency.municipality or "—", []).append(
+            {"agency": agency, "checked": agency.pk in selected}
+        )
+    return {
+        "sheet": view.sheet,
+        "view": view,
+        "form": form,
+        "parent_id": parent_id,
+        "suggestions": [{"s": s, "checked": s.agency.pk in selected} for s in suggestions],
+        "agency_groups": list(groups.items()),
+        "section_options": [
+            {
+                "value": s,
+                "label": Section(s).label,
+                "special": s in SPECIAL_CARE_SECTIONS,
+                "checked": s in chosen_sections,
+            }
+            for s in readable
+        ],
+        "coverage": coverage,
+        "coverage_sections": form.cleaned_data.get("sections", [])
+        if form.is_bound and hasattr(form, "cleaned_data")
+        else [],
+        "needs_approval": staff.agency.requires_supervisor_approval
+        and staff.role != Role.SUPERVISOR,
+    }
+
+
+@staff_view(*SENDERS)
+def send(request: HttpRequest, staff: Staff, sheet_id: int) -> HttpResponse:
+    view = services.sheet_view(staff=staff, sheet_id=sheet_id, purpose="send")
+    readable = view.sections
+    parent = request.POST.get("parent") or request.GET.get("parent") or ""
+    parent_id = int(parent) if parent.isdigit() else None
+    agencies = _recipients_queryset(staff)
+    if request.method != "POST":
+        defaults = [s for s in consented_sections(sheet_id=view.sheet.pk) if s in readable]
+        form = SendForm(agencies=agencies, readable=readable, initial={"sections": defaults})
+        ctx = _send_context(
+            staff=staff, view=view, form=form, readable=readable, coverage=None, parent_id=parent_id
+        )
+        return render(request, "relay/send/form.html", ctx)
+
+    form = SendForm(request.POST, agencies=agencies, readable=readable)
+    coverage = None
+    if form.is_valid():
+        recipients = list(form.cleaned_data["recipients"])
+        sections = form.cleaned_data["sections"]
+        purpose = form.cleaned_data["purpose"]
+        coverage = coverage_for(
+            sheet_id=view.sheet.pk, recipients=recipients, sections=sections, purpose=purpose
+        )
+        blocked = [c for c in coverage if not c.allowed]
+        if blocked:
+            form.add_error(
+                None,
+                _(
+                    "同意の範囲外の送付先があるため、送付できません。下の表で理由を確認してください。"
+                ),
+            )
+        else:
+            return _submit_all(request, staff, view.sheet, form.cleaned_data, parent_id)
+    ctx = _send_context(
+        staff=staff, view=view, form=form, readable=readable, coverage=coverage, parent_id=parent_id
+    )
+    return render(request, "relay/send/form.html", ctx, status=400)
+
+
+def _submit_all(
+    request: HttpRequest,
+    staff: Staff,
+    sheet: ReferralSheet,
+    data: dict[str, Any],
+    parent_id: int | None,
+) -> HttpResponse:
+    """One hop per recipient: draft, then submit. Each is its own transaction."""
+    for agency in data["recipients"]:
+        try:
+            hop = services.handoff_create(
+                staff=staff,
+                sheet_id=sheet.pk,
+                to_agency=agency,
+                sections=data["sections"],
+                purpose=data["purpose"],
+                message=data["message"],
+                parent_id=parent_id,
+            )
+            hop = services.handoff_submit(staff=staff, handoff_id=hop.pk)
+        except ConsentDoesNotCover as exc:
+            messages.error(
+                request,
+                _("%(agency)s へは送付できませんでした: %(reason)s")
+                % {"agency": agency.name, "reason": exc},
+            )
+        except (InvalidInput, WorkflowError) as exc:
+            messages.error(request, f"{agency.name}: {exc}")
+        else:
+            if hop.status == Status.AWAITING_APPROVAL:
+                messages.info(
+                    request,
+                    _("%(agency)s への引き継ぎ #%(id)s は管理職の承認待ちです。")
+                    % {"agency": agency.name, "id": hop.pk},
+                )
+            else:
+                messages.success(
+                    request,
+                    _("%(agency)s へ引き継ぎ #%(id)s を送付しました。")
+                    % {"agency": agency.name, "id": hop.pk},
+                )
+    return redirect("relay:sheet-detail", sheet.pk)
+
+
+@require_POST
+@staff_view(*SENDERS)
+def send_check(request: HttpRequest, staff: Staff, sheet_id: int) -> HttpResponse:
+    """htmx partial: the coverage table for the recipients and sections chosen so far."""
+    sheet, readable = _readable_sheet(staff, sheet_id)
+    choice = _parse_choice(request, staff, readable)
+    coverage = (
+        coverage_for(sheet_id=sheet.pk, **choice)
+        if choice["recipients"] and choice["sections"]
+        else None
+    )
+    return render(
+        request,
+        "relay/send/_coverage.html",
+        {"coverage": coverage, "sections": choice["sections"], "checked": True},
+    )

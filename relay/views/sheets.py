@@ -1,0 +1,202 @@
+"""Sheets: the list, the new-sheet form, a sheet's page, edits (versioned once sent), files."""
+
+from __future__ import annotations
+
+import mimetypes
+
+from django import forms
+from django.contrib import messages
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from agencies.models import Role
+from consent.vocabulary import SPECIAL_CARE_SECTIONS, Section
+from relay import services
+from relay.actors import READERS, SENDERS, Staff
+from relay.errors import InvalidInput, NotFound, SheetLocked
+from relay.forms import AttachmentForm, SheetForm
+from relay.models import ReferralSheet
+from relay.sections import SECTION_FIELDS
+from relay.selectors import handoffs_of_sheet_for, sheets_owned_by, sheets_visible_to
+from relay.views.base import paginate, staff_view
+from relay.views.display import section_blocks
+from relay.views.queries import consents_of_sheet
+
+
+@staff_view(*READERS)
+def sheet_list(request: HttpRequest, staff: Staff) -> HttpResponse:
+    """The agency's own sheets and the sheets other agencies shared with it."""
+    received = []
+    seen: set[int] = set()
+    for row in sheets_visible_to(agency=staff.agency).filter(handoff__isnull=False)[:200]:
+        if row.sheet_id not in seen:
+            seen.add(row.sheet_id)
+            received.append(row)
+    return render(
+        request,
+        "relay/sheets/list.html",
+        {
+            "page": paginate(request, sheets_owned_by(agency=staff.agency)),
+            "received": received,
+            "can_create": staff.role in SENDERS,
+        },
+    )
+
+
+def _fieldsets(form: SheetForm) -> list[dict[str, object]]:
+    """The form's fields grouped by the sheet's named sections, as fieldsets."""
+    groups = []
+    for section, names in SECTION_FIELDS.items():
+        if not names:
+            continue
+        groups.append(
+            {
+                "code": section.value,
+                "label": Section(section).label,
+                "special_care": section in SPECIAL_CARE_SECTIONS,
+                "fields": [
+                    {"field": form[name], "wide": _is_wide(form, name)}
+                    for name in names
+                    if name in form.fields
+                ],
+            }
+        )
+    return groups
+
+
+def _is_wide(form: SheetForm, name: str) -> bool:
+    """Free text, checkbox lists and the full name take a whole row; the rest share rows."""
+    widget = form.fields[name].widget
+    return name == "subject_full_name" or isinstance(
+        widget, forms.Textarea | forms.CheckboxSelectMultiple
+    )
+
+
+def _apply_error(form: SheetForm | AttachmentForm, exc: InvalidInput | SheetLocked) -> None:
+    field = getattr(exc, "field", "") or exc.context.get("field", "")
+    errors = exc.context.get("errors")
+    if isinstance(errors, dict):
+        for name, messages_ in errors.items():
+            for message in messages_:
+                form.add_error(name if name in form.fields else None, message)
+        return
+    form.add_error(field if field in form.fields else None, str(exc))
+
+
+@staff_view(*SENDERS)
+def sheet_new(request: HttpRequest, staff: Staff) -> HttpResponse:
+    form = SheetForm(request.POST or None, instance=ReferralSheet())
+    if request.method == "POST" and form.is_valid():
+        try:
+            sheet = services.sheet_create(staff=staff, data=form.content())
+        except InvalidInput as exc:
+            _apply_error(form, exc)
+        else:
+            messages.success(
+                request,
+                _("シート #%(id)s を保存しました。次に、本人・保護者の同意を記録してください。")
+                % {"id": sheet.pk},
+            )
+            return redirect("relay:sheet-detail", sheet.pk)
+    return render(
+        request,
+        "relay/sheets/form.html",
+        {"form": form, "fieldsets": _fieldsets(form), "sheet": None},
+        status=400 if form.errors else 200,
+    )
+
+
+@staff_view(*READERS)
+def sheet_detail(request: HttpRequest, staff: Staff, sheet_id: int) -> HttpResponse:
+    view = services.sheet_view(staff=staff, sheet_id=sheet_id)
+    sheet = view.sheet
+    context = {
+        "view": view,
+        "sheet": sheet,
+        "blocks": section_blocks(view.content),
+        "handoffs": handoffs_of_sheet_for(agency=staff.agency, sheet=sheet),
+        "can_send": staff.role in SENDERS,
+        "can_edit": view.is_owner and staff.role in SENDERS,
+        "is_supervisor": view.is_owner and staff.role == Role.SUPERVISOR,
+        "consents": consents_of_sheet(sheet=sheet) if view.is_owner else [],
+        "versions": sheet.versions.all() if view.is_owner else [],
+        "attachment_form": AttachmentForm(locked=sheet.is_locked)
+        if view.is_owner and staff.role in SENDERS
+        else None,
+    }
+    return render(request, "relay/sheets/detail.html", context)
+
+
+@staff_view(*SENDERS)
+def sheet_edit(request: HttpRequest, staff: Staff, sheet_id: int) -> HttpResponse:
+    view = services.sheet_view(staff=staff, sheet_id=sheet_id, purpose="edit")
+    if not view.is_owner:
+        raise NotFound()
+    sheet = view.sheet
+    form = SheetForm(request.POST or None, instance=sheet, locked=sheet.is_locked)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.sheet_update(
+                staff=staff,
+                sheet_id=sheet.pk,
+                data=form.content(),
+                reason=form.cleaned_data.get("reason", ""),
+            )
+        except (InvalidInput, SheetLocked) as exc:
+            _apply_error(form, exc)
+        else:
+            messages.success(request, _("シート #%(id)s を更新しました。") % {"id": sheet.pk})
+            return redirect("relay:sheet-detail", sheet.pk)
+    return render(
+        request,
+        "relay/sheets/form.html",
+        {"form": form, "fieldsets": _fieldsets(form), "sheet": sheet},
+        status=400 if form.errors else 200,
+    )
+
+
+@require_POST
+@staff_view(*SENDERS)
+def attachment_new(request: HttpRequest, staff: Staff, sheet_id: int) -> HttpResponse:
+    sheet = ReferralSheet.objects.filter(pk=sheet_id, owner_agency=staff.agency).first()
+    if sheet is None:
+        raise NotFound()
+    form = AttachmentForm(request.POST, request.FILES, locked=sheet.is_locked)
+    if form.is_valid():
+        try:
+            services.attachment_add(
+                staff=staff,
+                sheet_id=sheet.pk,
+                upload=form.cleaned_data["file"],
+                title=form.cleaned_data["title"],
+                reason=form.cleaned_data.get("reason", ""),
+            )
+        except (InvalidInput, SheetLocked) as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, _("添付資料を追加しました。"))
+    else:
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, str(error))
+    return redirect("relay:sheet-detail", sheet.pk)
+
+
+@staff_view(*READERS)
+def attachment_download(request: HttpRequest, staff: Staff, attachment_id: int) -> HttpResponseBase:
+    """Stream a file after the access check; the download is audited by the service."""
+    attachment = services.attachment_open(staff=staff, attachment_id=attachment_id)
+    extension = mimetypes.guess_extension(attachment.content_type) or ""
+    response = FileResponse(
+        attachment.file.open("rb"),
+        as_attachment=True,
+        filename=f"tsunagu-sheet{attachment.sheet_id}-attachment{attachment.pk}{extension}",
+        content_type=attachment.content_type,
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = "private, no-store"
+    return response

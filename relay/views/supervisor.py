@@ -1,0 +1,400 @@
+"""Supervisor screens: the approval queue, the audit log, provision records and metrics.
+
+Exports are audited before the first byte is streamed (AUDIT_EXPORTED,
+PROVISION_RECORDS_EXPORTED), so an export that fails half-way is still on record.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from django.contrib import messages
+from django.core.cache import cache
+from django.db import connection
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from agencies.models import Agency, Role
+from audit.models import AuditAction, AuditEvent
+from audit.services import audit_record_now, audit_verify
+from consent.vocabulary import Purpose
+from relay import services
+from relay.actors import Staff
+from relay.errors import IllegalTransition, InvalidInput
+from relay.forms import AuditFilterForm, BasisDecisionForm, PeriodForm, ProvisionFilterForm
+from relay.reports import audit_events_visible_to, basis_text, metrics, provision_records
+from relay.selectors import handoffs_awaiting_approval_for
+from relay.states import DeclineReason, Status
+from relay.views.base import paginate, query_without_page, staff_view
+from relay.views.charts import bar_chart
+from relay.views.display import action_label, join_labels, section_label
+from relay.views.queries import pending_lawful_bases_for
+
+VERIFY_CACHE_KEY = "tsunagu:audit-verify"
+VERIFY_CACHE_SECONDS = 60
+
+
+# --- Approval queue -------------------------------------------------------------------------
+
+
+@staff_view(Role.SUPERVISOR)
+def approvals(request: HttpRequest, staff: Staff) -> HttpResponse:
+    return render(
+        request,
+        "relay/supervisor/approvals.html",
+        {
+            "handoffs": handoffs_awaiting_approval_for(agency=staff.agency),
+            "bases": pending_lawful_bases_for(agency=staff.agency),
+        },
+    )
+
+
+@require_POST
+@staff_view(Role.SUPERVISOR)
+def basis_decide(request: HttpRequest, staff: Staff, record_id: int) -> HttpResponse:
+    form = BasisDecisionForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, str(error))
+        return redirect("relay:approvals")
+    approve = form.cleaned_data["decision"] == "approve"
+    try:
+        services.lawful_basis_decide(
+            staff=staff, record_id=record_id, approve=approve, note=form.cleaned_data["note"]
+        )
+    except IllegalTransition:
+        messages.error(request, _("この記録はすでに判断済みです。"))
+    except InvalidInput as exc:
+        messages.error(request, str(exc))
+    else:
+        if approve:
+            messages.success(
+                request, _("法令上の根拠 #%(id)s を承認しました。") % {"id": record_id}
+            )
+        else:
+            messages.warning(
+                request, _("法令上の根拠 #%(id)s を却下しました。") % {"id": record_id}
+            )
+    return redirect("relay:approvals")
+
+
+# --- Audit log ------------------------------------------------------------------------------
+
+
+def _filtered_events(staff: Staff, form: AuditFilterForm) -> QuerySet[AuditEvent]:
+    events = audit_events_visible_to(agency=staff.agency)
+    start, end = form.bounds()
+    events = events.filter(occurred_at__gte=start, occurred_at__lt=end)
+    data = form.cleaned_data if form.is_valid() else {}
+    if data.get("actor"):
+        events = events.filter(actor_label=data["actor"])
+    if data.get("agency"):
+        agency_id = data["agency"].pk
+        events = events.filter(Q(actor_agency_id=agency_id) | Q(recipient_agency_id=agency_id))
+    if data.get("action"):
+        events = events.filter(action=data["action"])
+    if data.get("sheet"):
+        events = events.filter(sheet_id=data["sheet"])
+    return events
+
+
+def _filters_for_audit(form: AuditFilterForm) -> dict[str, Any]:
+    start, end = form.bounds()
+    data = form.cleaned_data if form.is_valid() else {}
+    return {
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "actor": data.get("actor") or "",
+        "agency_id": data["agency"].pk if data.get("agency") else None,
+        "action": data.get("action") or "",
+        "sheet_id": data.get("sheet"),
+    }
+
+
+def chain_status() -> dict[str, Any]:
+    """audit_verify walks the whole chain: cache the answer for a minute (per database)."""
+    key = f"{VERIFY_CACHE_KEY}:{connection.settings_dict['NAME']}"
+    status = cache.get(key)
+    if status is None:
+        count, broken = audit_verify()
+        status = {
+            "ok": broken is None,
+            "count": count,
+            "broken_id": broken.event_id if broken else None,
+            "reason": broken.reason if broken else "",
+            "checked_at": timezone.now(),
+        }
+        cache.set(key, status, VERIFY_CACHE_SECONDS)
+    return status
+
+
+class _Agencies:
+    """Agency names by id, loaded once per page."""
+
+    def __init__(self, ids: Iterable[int | None]) -> None:
+        wanted = {i for i in ids if i}
+        self.names = dict(Agency.objects.filter(pk__in=wanted).values_list("pk", "name"))
+
+    def name(self, agency_id: int | None) -> str:
+        return self.names.get(agency_id or 0, "")
+
+
+def _actor_text(event: AuditEvent, staff: Staff, agencies: _Agencies) -> str:
+    """Usernames of the supervisor's own agency; other agencies by name only."""
+    if event.actor_kind == "system":
+        return _("システム") + (f"({event.actor_label})" if event.actor_label else "")
+    agency = agencies.name(event.actor_agency_id)
+    if event.actor_agency_id == staff.agency.pk or event.actor_agency_id is None:
+        label = event.actor_label or "—"
+        return f"{label}({agency})" if agency else label
+    if event.actor_kind == "api_client":
+        return _("%(agency)s(API)") % {"agency": agency}
+    return agency
+
+
+@staff_view(Role.SUPERVISOR)
+def audit_log(request: HttpRequest, staff: Staff) -> HttpResponse:
+    form = AuditFilterForm(request.GET or None)
+    events = _filtered_events(staff, form)
+    page = paginate(request, events, size=50)
+    agencies = _Agencies([e.actor_agency_id for e in page] + [e.recipient_agency_id for e in page])
+    rows = [
+        {
+            "event": e,
+            "action": action_label(e.action, e.detail),
+            "actor": _actor_text(e, staff, agencies),
+            "recipient": agencies.name(e.recipient_agency_id),
+            "sections": [section_label(s) for s in e.sections],
+        }
+        for e in page
+    ]
+    start, end = form.bounds()
+    return render(
+        request,
+        "relay/supervisor/audit_log.html",
+        {
+            "form": form,
+            "page": page,
+            "rows": rows,
+            "qs": query_without_page(request),
+            "chain": chain_status(),
+            "start": start,
+            "end": end,
+        },
+    )
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _safe(value: Any) -> str:
+    """Neutralise spreadsheet formulas (CSV injection)."""
+    text = "" if value is None else str(value)
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + text
+    return text
+
+
+def _csv_response(filename: str, header: list[str], rows: Iterable[list[Any]]) -> HttpResponseBase:
+    writer = csv.writer(_Echo())
+
+    def stream() -> Iterator[str]:
+        yield "\ufeff"  # BOM: spreadsheet software in Japan then reads UTF-8 correctly
+        yield writer.writerow(header)
+        for row in rows:
+            yield writer.writerow([_safe(v) for v in row])
+
+    response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@staff_view(Role.SUPERVISOR)
+def audit_export(request: HttpRequest, staff: Staff) -> HttpResponseBase:
+    form = AuditFilterForm(request.GET or None)
+    # A snapshot: events up to now, not the export's own event nor anything written meanwhile.
+    last_id = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    events = _filtered_events(staff, form).filter(id__lte=last_id).order_by("id")
+    count = events.count()
+    audit_record_now(
+        action=AuditAction.AUDIT_EXPORTED,
+        actor=staff.audit_actor(),
+        object_type="audit",
+        sheet_id=form.cleaned_data.get("sheet") if form.is_valid() else None,
+        detail={"filters": _filters_for_audit(form), "rows": count},
+    )
+    labels = dict(AuditAction.choices)
+
+    def rows() -> Iterator[list[Any]]:
+        for chunk_start in range(0, count, 1000):
+            chunk = list(events[chunk_start : chunk_start + 1000])
+            agencies = _Agencies(
+                [e.actor_agency_id for e in chunk] + [e.recipient_agency_id for e in chunk]
+            )
+            for e in chunk:
+                yield [
+                    e.pk,
+                    timezone.localtime(e.occurred_at).isoformat(),
+                    e.action,
+                    labels.get(e.action, e.action),
+                    e.actor_kind,
+                    _actor_text(e, staff, agencies),
+                    e.object_type,
+                    e.object_id,
+                    e.sheet_id or "",
+                    agencies.name(e.recipient_agency_id),
+                    " ".join(e.sections),
+                    e.lawful_basis,
+                    e.request_id,
+                    e.hash,
+                ]
+
+    header = [
+        "id",
+        "occurred_at",
+        "action",
+        "action_label",
+        "actor_kind",
+        "actor",
+        "object_type",
+        "object_id",
+        "sheet_id",
+        "recipient_agency",
+        "sections",
+        "lawful_basis",
+        "request_id",
+        "hash",
+    ]
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    return _csv_response(f"tsunagu-audit-{stamp}.csv", header, rows())
+
+
+# --- Provision records ----------------------------------------------------------------------
+
+
+@staff_view(Role.SUPERVISOR)
+def provision_report(request: HttpRequest, staff: Staff) -> HttpResponseBase:
+    form = ProvisionFilterForm(request.GET or None, default_days=90)
+    start, end = form.bounds()
+    direction = (form.cleaned_data.get("direction") if form.is_valid() else "") or "both"
+    records = provision_records(agency=staff.agency, start=start, end=end, direction=direction)
+    if request.GET.get("format") == "csv":
+        return _provision_csv(staff, records, start, end, direction)
+    return render(
+        request,
+        "relay/supervisor/provision_records.html",
+        {
+            "form": form,
+            "records": [
+                {
+                    "r": r,
+                    "sections": [section_label(s) for s in r.sections],
+                    "basis": basis_text(r),
+                    "purpose": Purpose(r.purpose).label,
+                    "status": Status(r.status).label,
+                }
+                for r in records
+            ],
+            "start": start,
+            "end": end,
+            "qs": request.GET.urlencode(),
+        },
+    )
+
+
+def _provision_csv(
+    staff: Staff, records: list[Any], start: Any, end: Any, direction: str
+) -> HttpResponseBase:
+    audit_record_now(
+        action=AuditAction.PROVISION_RECORDS_EXPORTED,
+        actor=staff.audit_actor(),
+        object_type="agency",
+        object_id=staff.agency.pk,
+        detail={
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "direction": direction,
+            "rows": len(records),
+            "handoff_ids": [r.handoff_id for r in records][:500],
+        },
+    )
+    header = [
+        _("区分"),
+        _("提供日時"),
+        _("提供元"),
+        _("提供先"),
+        _("本人の識別(イニシャル・シート番号)"),
+        _("提供した項目"),
+        _("根拠(同意記録・法令上の根拠)"),
+        _("目的"),
+        _("状態"),
+        _("引き継ぎ番号"),
+    ]
+    rows = [
+        [
+            _("提供") if r.direction == "provided" else _("受領"),
+            timezone.localtime(r.sent_at).strftime("%Y-%m-%d %H:%M"),
+            r.provider,
+            r.recipient,
+            r.subject_reference,
+            join_labels([section_label(s) for s in r.sections]),
+            basis_text(r),
+            Purpose(r.purpose).label,
+            Status(r.status).label,
+            r.handoff_id,
+        ]
+        for r in records
+    ]
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    return _csv_response(f"tsunagu-provision-records-{stamp}.csv", header, rows)
+
+
+# --- Metrics --------------------------------------------------------------------------------
+
+
+@staff_view(Role.SUPERVISOR)
+def metrics_page(request: HttpRequest, staff: Staff) -> HttpResponse:
+    form = PeriodForm(request.GET or None, default_days=84)
+    start, end = form.bounds()
+    figures = metrics(agency=staff.agency, start=start, end=end)
+    status_labels = dict(Status.choices)
+    decline_labels = dict(DeclineReason.choices)
+    return render(
+        request,
+        "relay/supervisor/metrics.html",
+        {
+            "form": form,
+            "m": figures,
+            "start": start,
+            "end": end,
+            "ack_chart": bar_chart(
+                [(a.agency, [a.median_hours, a.p90_hours]) for a in figures.ack_times],
+                unit="h",
+                series_css=("", "p90"),
+                decimals=1,
+            ),
+            "state_chart": bar_chart([(str(status_labels[s]), [n]) for s, n in figures.by_state]),
+            "escalation_chart": bar_chart(
+                [(w.strftime("%m/%d〜"), [n]) for w, n in figures.escalations_per_week],
+                series_css=("warn",),
+            ),
+            "decline_chart": bar_chart(
+                [(str(decline_labels[r]), [n]) for r, n in figures.declines_by_reason],
+                series_css=("danger",),
+            ),
+            "status_labels": status_labels,
+            "decline_labels": decline_labels,
+        },
+    )

@@ -1,0 +1,115 @@
+"""End-to-end fixtures: Debian's Chromium driven by Playwright against pytest-django's
+live_server, with the demo network loaded in the test database.
+
+Never downloads a browser: /usr/bin/chromium (Debian's package) or the tests are skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+
+from tests.web.conftest import ensure_compiled_messages, plain_static_storage
+
+CHROMIUM = Path("/usr/bin/chromium")
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
+DEMO_PASSWORD = "tsunagu-demo"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if CHROMIUM.exists():
+        return
+    skip = pytest.mark.skip(reason="Debian's Chromium is not installed at /usr/bin/chromium")
+    for item in items:
+        if "e2e" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _sync_orm_beside_playwright(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Playwright's sync API keeps an event loop in this thread while the browser is open, so
+    Django would refuse the (synchronous, safe) ORM calls the tests make between browser
+    steps. Only for e2e tests, and undone before other tests start subprocesses."""
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _compiled_messages() -> None:
+    ensure_compiled_messages()
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    """One Chromium per test: Playwright's event loop is gone again before pytest-django
+    flushes the live server's database, which Django refuses to do inside a running loop."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def demo(transactional_db: None, settings) -> None:
+    """The demo network (68 real agencies, demo staff) in the live server's database."""
+    settings.TSUNAGU = {**settings.TSUNAGU, "DEMO_ALLOWED": True}
+    plain_static_storage(settings)
+    call_command("load_demo", verbosity=0)
+
+
+@pytest.fixture
+def open_as(browser, live_server, demo):
+    """A function that opens a fresh, signed-in Japanese browser page for a demo user."""
+    contexts = []
+
+    def open_page(username: str, *, locale: str = "ja-JP"):
+        context = browser.new_context(
+            locale=locale, viewport={"width": 1280, "height": 900}, accept_downloads=True
+        )
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        page = context.new_page()
+        page.goto(f"{live_server.url}/login/")
+        page.fill("#id_username", username)
+        page.fill("#id_password", DEMO_PASSWORD)
+        page.click("form button[type=submit].btn")
+        page.wait_for_url(f"{live_server.url}/")
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def shoot():
+    """Save a full-page screenshot under var/screenshots/ (the best are copied to docs/)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    def save(page, name: str, *, full_page: bool = True, center: str = "") -> Path:
+        """`center`: a selector to scroll to the middle of the window (then the window only)."""
+        page.evaluate("document.activeElement && document.activeElement.blur()")
+        if center:
+            page.locator(center).first.evaluate("el => el.scrollIntoView({block: 'center'})")
+            full_page = False
+        path = SCREENSHOTS / f"{name}.png"
+        page.screenshot(path=str(path), full_page=full_page)
+        return path
+
+    return save
