@@ -22,7 +22,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils.text import slugify
 
-from agencies.categories import CATEGORY_CODES
+from agencies.categories import CATEGORIES, CATEGORY_CODES
 from agencies.models import Agency, AgencyKind, Category, Service
 
 # Our field <- accepted column names, ours first, then Open Referral HSDS names
@@ -300,11 +300,23 @@ def validate_rows(
     return list(records.values()), errors, bad_rows
 
 
+def ensure_categories() -> dict[str, Category]:
+    """The category vocabulary, created if missing (a data migration creates it too, but a
+    flushed database, as between transactional tests, has lost it)."""
+    existing = {c.code: c for c in Category.objects.all()}
+    for code, label_ja, label_en in CATEGORIES:
+        if code not in existing:
+            existing[code] = Category.objects.create(
+                code=code, label_ja=label_ja, label_en=label_en
+            )
+    return existing
+
+
 @transaction.atomic
 def apply_records(records: list[AgencyRecord]) -> ImportResult:
     """Upsert validated records by slug, with their categories and services."""
     result = ImportResult()
-    categories = {c.code: c for c in Category.objects.all()}
+    categories = ensure_categories()
     for record in records:
         agency = Agency.objects.filter(slug=record.slug).first()
         if agency is None:

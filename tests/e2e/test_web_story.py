@@ -21,9 +21,9 @@ from consent.models import ConsentRecord
 from relay.models import Handoff, ReferralSheet
 from relay.states import Status
 
-# serialized_rollback: the live server needs committed data, and the flush after each test
-# would otherwise take the migrations' data (the category vocabulary) with it.
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+# The live server needs committed data: transactional tests (load_demo recreates the category
+# vocabulary that a previous test's flush took away).
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 SAFETYNET = "adachi-safety-net-adachi"
 YOKOHAMA = "yokohama-education-support-center"
