@@ -42,6 +42,7 @@ class AuditAction(models.TextChoices):
     HANDOFF_CREATED = "handoff.created", _("引き継ぎを作成")
     HANDOFF_SUBMITTED = "handoff.submitted", _("引き継ぎを承認待ちに")
     HANDOFF_APPROVED = "handoff.approved", _("引き継ぎを承認")
+    HANDOFF_RETURNED = "handoff.returned", _("差し戻し(下書きに戻す)")
     HANDOFF_SEND_REFUSED = "handoff.send_refused", _("送付を拒否(同意の範囲外)")
     HANDOFF_SENT = "handoff.sent", _("引き継ぎを送付")
     HANDOFF_VIEWED = "handoff.viewed", _("引き継ぎを閲覧")

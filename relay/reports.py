@@ -53,6 +53,7 @@ _SENDER_INTERNAL = frozenset(
         AuditAction.HANDOFF_CREATED,
         AuditAction.HANDOFF_SUBMITTED,
         AuditAction.HANDOFF_APPROVED,
+        AuditAction.HANDOFF_RETURNED,
         AuditAction.HANDOFF_SEND_REFUSED,
     }
 )

@@ -14,6 +14,7 @@ from typing import Any
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from agencies.models import Agency, AgencyKind, Role
 from audit.models import AuditAction
@@ -30,7 +31,7 @@ from consent.models import (
 from consent.vocabulary import Basis, Purpose
 from relay import access
 from relay.actors import SENDERS, Staff
-from relay.errors import IllegalTransition, InvalidInput, NotFound
+from relay.errors import IllegalTransition, InvalidInput, NotAllowed, NotFound
 from relay.events import handoff_event
 from relay.models import Handoff, ReferralSheet
 from relay.notify import handoff_payload, notify_agency
@@ -222,6 +223,11 @@ def lawful_basis_decide(
         raise NotFound()
     if record.approval != Approval.PENDING:
         raise IllegalTransition()
+    if record.obtained_by_id == staff.user_id:
+        # Sharing without consent needs a second person: the recorder cannot approve it.
+        raise NotAllowed(
+            _("自分で記録した法令上の根拠は承認できません。別の管理職の承認が必要です。")
+        )
     if not approve and not note.strip():
         raise InvalidInput("却下の理由を記入してください。", field="note")
     record.approval = Approval.APPROVED if approve else Approval.REJECTED

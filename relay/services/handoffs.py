@@ -185,6 +185,8 @@ def _send_locked(handoff: Handoff, staff: Staff, *, approved: bool) -> PolicyDec
     fields: dict[str, Any] = {"consent": decision.record, "sent_at": now, "sent_by": staff.user}
     if approved:
         fields.update(approved_at=now, approved_by=staff.user)
+        # The supervisor's sign-off (the seeds' 管理職署名) is an event of its own.
+        handoff_event(AuditAction.HANDOFF_APPROVED, handoff=handoff, actor=staff.audit_actor())
     fields.update(escalation.start_clock(handoff=handoff, sent_at=now))
     _move(handoff, Status.SENT, staff=staff, action=AuditAction.HANDOFF_SENT, fields=fields)
     if handoff.sheet.first_sent_at is None:
@@ -288,9 +290,8 @@ def handoff_return_to_draft(*, staff: Staff, handoff_id: int, note: str) -> Hand
         handoff,
         Status.DRAFT,
         staff=staff,
-        action=AuditAction.HANDOFF_SUBMITTED,
+        action=AuditAction.HANDOFF_RETURNED,
         fields={"note": note.strip(), "submitted_at": None},
-        returned=True,
     )
 
 

@@ -61,10 +61,7 @@ class SectionBlock:
 
 
 def action_label(action: str, detail: dict[str, Any] | None = None) -> str:
-    """The audit action for people. A supervisor's return is recorded as a submission with
-    `returned` (there is no action of its own), so it is named here."""
-    if action == AuditAction.HANDOFF_SUBMITTED and (detail or {}).get("returned"):
-        return _("差し戻し(下書きに戻す)")
+    """The audit action for people, in the active language."""
     try:
         return str(AuditAction(action).label)
     except ValueError:
