@@ -23,6 +23,36 @@ from relay.sections import CONTENT_FIELDS, SECTION_FIELDS, full_snapshot, sheet_
 
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 ALLOWED_ATTACHMENT_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg", "text/plain"})
+# The browser's declared type is not trusted: the first bytes must agree with it.
+_MAGIC = {
+    "application/pdf": (b"%PDF-",),
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "image/jpeg": (b"\xff\xd8\xff",),
+}
+
+
+def _content_matches(upload: UploadedFile) -> bool:
+    upload.seek(0)
+    head = upload.read(2048)
+    upload.seek(0)
+    if upload.content_type == "text/plain":
+        try:
+            head.decode("utf-8")
+        except UnicodeDecodeError:
+            # A multi-byte character cut at 2048 bytes is still text.
+            return _decodes_truncated(head)
+        return b"\x00" not in head
+    return head.startswith(_MAGIC.get(upload.content_type or "", (b"\x00\x00",)))
+
+
+def _decodes_truncated(head: bytes) -> bool:
+    try:
+        head[:-3].decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 _LIST_VOCABULARIES = {
     "categories": CATEGORY_CODES,
     "connections": frozenset(Connection.values),
@@ -162,7 +192,7 @@ def attachment_add(
     sheet = _owned_sheet_for_update(staff, sheet_id)
     if upload.size is None or upload.size > MAX_ATTACHMENT_BYTES:
         raise InvalidInput(field="file", limit=MAX_ATTACHMENT_BYTES)
-    if upload.content_type not in ALLOWED_ATTACHMENT_TYPES:
+    if upload.content_type not in ALLOWED_ATTACHMENT_TYPES or not _content_matches(upload):
         raise InvalidInput(field="file", content_type=upload.content_type)
     if sheet.is_locked and not reason.strip():
         raise SheetLocked(field="reason")

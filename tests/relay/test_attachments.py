@@ -60,6 +60,13 @@ def test_unsafe_types_are_refused_and_late_additions_need_a_reason(net) -> None:
             upload=SimpleUploadedFile("a.html", b"<script>", content_type="text/html"),
         )
     assert bad.value.field == "file"
+    with pytest.raises(InvalidInput):  # declared as a PDF, but it is not one
+        services.attachment_add(
+            staff=net.counselor,
+            sheet_id=sheet.pk,
+            title="x",
+            upload=SimpleUploadedFile("a.pdf", b"<html><script>", content_type="application/pdf"),
+        )
     net.consent(sheet)
     net.send(sheet)
     with pytest.raises(SheetLocked):
