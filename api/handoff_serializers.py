@@ -41,10 +41,7 @@ SheetContentSerializer = type(
     (serializers.Serializer,),
     {
         "__doc__": "The shared sections only: a section the reader may not see is absent.",
-        **{
-            str(section.value): _section_serializer(section)(required=False, read_only=True)
-            for section in Section
-        },
+        **{str(section.value): _section_serializer(section)(required=False) for section in Section},
     },
 )
 
