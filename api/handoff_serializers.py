@@ -6,8 +6,10 @@ in a detail, and only the sections the reader's agency may see (decided by the s
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -89,6 +91,34 @@ class HandoffSerializer(serializers.ModelSerializer):
             "version",
             "etag",
         ]
+        # The columns these fields read (lists load only these).
+        model_columns = (
+            *(f for f in fields if f not in ("direction", "etag")),
+            "from_agency",
+            "to_agency",
+        )
+
+    def to_representation(self, instance: Handoff) -> dict[str, Any]:
+        """The declared fields, written out directly: DRF's generic field walk cost about
+        0.3 ms per row, most of a 50-row page. tests/api/test_handoff_list.py checks that the
+        two give the same document."""
+        tz = timezone.get_current_timezone()
+        row: dict[str, Any] = {}
+        for name in self.Meta.fields:
+            if name in _SPECIAL:
+                row[name] = _SPECIAL[name](self, instance)
+                continue
+            value = getattr(instance, _ATTNAMES.get(name, name))
+            if isinstance(value, datetime):
+                value = value.astimezone(tz).isoformat()
+                if value.endswith("+00:00"):
+                    value = value[:-6] + "Z"
+            row[name] = value
+        return row
+
+    def generic_representation(self, instance: Handoff) -> dict[str, Any]:
+        """DRF's own walk over the declared fields (the reference for to_representation)."""
+        return dict(super().to_representation(instance))
 
     def get_direction(self, handoff: Handoff) -> str:
         agency = self.context.get("agency")
@@ -106,8 +136,25 @@ class HandoffSerializer(serializers.ModelSerializer):
         return fields
 
 
+def _agency_ref(agency: Any) -> dict[str, str]:
+    return {"slug": agency.slug, "name": agency.name}
+
+
+_ATTNAMES = {"sheet": "sheet_id", "parent": "parent_id"}
+_SPECIAL: dict[str, Any] = {
+    "from_agency": lambda s, h: _agency_ref(h.from_agency),
+    "to_agency": lambda s, h: _agency_ref(h.to_agency),
+    "sections": lambda s, h: list(h.sections),
+    "direction": lambda s, h: s.get_direction(h),
+    "etag": lambda s, h: s.get_etag(h),
+}
+
+
 class HandoffDetailSerializer(HandoffSerializer):
     """One hop with its message, the last note, and the content of the sections it shares."""
+
+    def to_representation(self, instance: Handoff) -> dict[str, Any]:
+        return self.generic_representation(instance)
 
     content = serializers.SerializerMethodField(
         help_text="Section name to its fields, for the sections the caller may read now "

@@ -138,3 +138,19 @@ def test_directory_search_filters(net, key_for) -> None:
     detail = client.get("/api/v1/agencies/guidance/", **headers).json()
     assert detail["categories"] == ["hikikomori"] and detail["services"] == []
     assert_problem(client.get("/api/v1/agencies/nowhere/", **headers), status=404, slug="not-found")
+
+
+def test_list_rows_are_exactly_what_drf_would_write(net, key_for) -> None:
+    """The list's direct to_representation gives the document of DRF's field walk."""
+    from api.handoff_serializers import HandoffSerializer
+
+    hops = _send_hops(net, 3)
+    services.handoff_decline(staff=net.npo_intake, handoff_id=hops[0].pk, reason="no_capacity")
+    services.handoff_accept(staff=net.npo_intake, handoff_id=hops[1].pk)
+    services.handoff_complete(staff=net.npo_intake, handoff_id=hops[1].pk, outcome="referred_on")
+    for agency in (net.npo, net.ward):
+        serializer = HandoffSerializer(context={"agency": agency})
+        for hop in Handoff.objects.select_related("from_agency", "to_agency"):
+            fast = serializer.to_representation(hop)
+            assert fast == serializer.generic_representation(hop)
+            assert list(fast) == HandoffSerializer.Meta.fields
