@@ -201,7 +201,7 @@ class HandoffListParamsSerializer(serializers.Serializer):
 class HandoffCreateSerializer(serializers.Serializer):
     """Relay a sheet the caller's agency holds onward to another agency."""
 
-    sheet = serializers.IntegerField(min_value=1)
+    sheet = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
     to_agency = serializers.CharField(max_length=80, help_text="The agency's slug, or its id.")
     sections = serializers.ListField(
         child=serializers.ChoiceField(choices=Section.choices), min_length=1, max_length=20

@@ -85,10 +85,10 @@ def _list_params(request: Request) -> dict[str, Any]:
 
 
 def _to_agency(value: str) -> Agency:
-    found = Agency.objects.filter(
-        Q(slug=value) | Q(pk=int(value)) if value.isdigit() else Q(slug=value)
-    )
-    agency = found.first()
+    by_id = value.isascii() and value.isdigit() and len(value) <= 18  # fits a bigint
+    agency = Agency.objects.filter(
+        Q(slug=value) | Q(pk=int(value)) if by_id else Q(slug=value)
+    ).first()
     if agency is None:
         raise ValidationError(
             {"to_agency": [bilingual("該当する機関がありません。", "No such agency.")]},

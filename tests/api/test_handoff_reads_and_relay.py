@@ -214,3 +214,19 @@ def test_english_titles_on_request(net, sent, key_for) -> None:
     ja = APIClient().get(f"/api/v1/handoffs/{sent.pk}/", **other)
     assert assert_problem(en, status=404, slug="not-found")["title"] == "Not found"
     assert assert_problem(ja, status=404, slug="not-found")["title"] == "見つかりません"
+
+
+def test_out_of_range_ids_are_client_errors_not_500(net, sent, key_for) -> None:
+    ward = bearer(key_for(net.ward))
+    huge = "9" * 30
+    for body in (
+        {"sheet": sent.sheet_id, "to_agency": huge, "sections": ["basic"], "purpose": "support"},
+        {"sheet": int(huge), "to_agency": "npo", "sections": ["basic"], "purpose": "support"},
+        {"sheet": sent.sheet_id, "to_agency": "١٢", "sections": ["basic"], "purpose": "support"},
+    ):
+        response = APIClient().post(RELAY, body, format="json", **ward)
+        assert_problem(response, status=400, slug="validation-error")
+    for path in (f"/api/v1/handoffs/{huge}/", f"/api/v1/sheets/{huge}/"):
+        assert_problem(APIClient().get(path, **ward), status=404, slug="not-found")
+    response = APIClient().post(f"/api/v1/handoffs/{huge}/acknowledge/", {}, format="json", **ward)
+    assert_problem(response, status=404, slug="not-found")
