@@ -8,5 +8,6 @@ class ApiConfig(AppConfig):
     verbose_name = "API"
 
     def ready(self) -> None:
-        # Registers the OpenAPI extension for API key authentication.
-        from api import schema  # noqa: F401
+        # The OpenAPI extension for API key authentication, and the workflow's errors
+        # (relay.errors) as problem types: both register themselves on import.
+        from api import schema, workflow_problems  # noqa: F401

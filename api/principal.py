@@ -11,6 +11,7 @@ from typing import Any
 from agencies.models import Agency, Membership
 from api.models import APIKey
 from audit.context import Actor, ActorKind
+from relay.actors import Staff
 
 
 class APIPrincipal:
@@ -104,3 +105,14 @@ def principal_id(request: Any) -> str | None:
     if user is not None and user.is_authenticated:
         return f"user:{user.pk}"
     return None
+
+
+def principal_staff(request: Any) -> Staff:
+    """The caller as the workflow's services see it: an API key with its scopes, or a user
+    with their role (relay.errors.NotAllowed for a user in no agency)."""
+    user = request.user
+    if isinstance(user, APIPrincipal):
+        return Staff.for_api_key(
+            agency=user.agency, api_key_id=user.key.pk, scopes=user.scopes, label=user.label
+        )
+    return Staff.for_user(user)

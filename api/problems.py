@@ -18,6 +18,7 @@ Accept-Language (Japanese by default).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -94,6 +95,31 @@ def register_problem(
         raise ImproperlyConfigured(f"{exc_class.__qualname__} is already registered as {existing}")
     _registry[exc_class] = problem
     return exc_class
+
+
+# Extra members of a problem document for an exception class (RFC 9457 extension members, an
+# English detail, field errors): a function of the exception and the language.
+ProblemMembers = Callable[[BaseException, str], dict[str, Any]]
+_members: dict[type[BaseException], ProblemMembers] = {}
+
+
+def register_problem_members(exc_class: type[BaseException], members: ProblemMembers) -> None:
+    """Add members to the problems of `exc_class` (and subclasses without their own).
+
+    `members(exc, language)` returns a dict merged into the body: it may replace `detail`
+    (for example with an English sentence for an exception whose text is Japanese) and add
+    `errors` or extension members such as `reason`. It may not change type, title or status.
+    """
+    _members[exc_class] = members
+
+
+def _extra_members(exc: BaseException, language: str) -> dict[str, Any]:
+    for cls in type(exc).__mro__:
+        members = _members.get(cls)
+        if members is not None:
+            extra = members(exc, language)
+            return {k: v for k, v in extra.items() if k not in {"type", "title", "status"}}
+    return {}
 
 
 def problem_type_for(exc: BaseException) -> ProblemType | None:
@@ -300,6 +326,7 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
             "Some fields are invalid; see errors.",
         )
         body["errors"] = validation_errors(exc.detail)
+    body.update(_extra_members(exc, language))
     headers: dict[str, str] = {}
     auth_header = getattr(exc, "auth_header", None)
     if auth_header:

@@ -19,7 +19,10 @@ class APIKeyRefSerializer(serializers.Serializer):
 class WhoAmISerializer(serializers.Serializer):
     """Who the API sees: the agency, the kind of principal and what it may do."""
 
-    kind = serializers.ChoiceField(choices=["api_client", "user"])
+    # A pattern, not an enum: an enum component named "Kind" would collide with the agency's.
+    kind = serializers.RegexField(
+        r"^(api_client|user)$", help_text="api_client (an API key) or user (a session)."
+    )
     agency = AgencyRefSerializer(allow_null=True)
     scopes = serializers.ListField(child=serializers.CharField())
     key = APIKeyRefSerializer(allow_null=True, help_text="The API key, for api_client only.")

@@ -2,12 +2,32 @@
 
 from django.urls import path, re_path
 
-from api import views
+from api import directory, handoffs, views
 
 app_name = "api"
 
 urlpatterns = [
     path("whoami/", views.WhoAmIView.as_view(), name="whoami"),
+    path("handoffs/", handoffs.HandoffListCreateView.as_view(), name="handoff-list"),
+    path("handoffs/<int:pk>/", handoffs.HandoffDetailView.as_view(), name="handoff-detail"),
+    path(
+        "handoffs/<int:pk>/acknowledge/",
+        handoffs.HandoffAcknowledgeView.as_view(),
+        name="handoff-acknowledge",
+    ),
+    path("handoffs/<int:pk>/accept/", handoffs.HandoffAcceptView.as_view(), name="handoff-accept"),
+    path(
+        "handoffs/<int:pk>/decline/", handoffs.HandoffDeclineView.as_view(), name="handoff-decline"
+    ),
+    path(
+        "handoffs/<int:pk>/complete/",
+        handoffs.HandoffCompleteView.as_view(),
+        name="handoff-complete",
+    ),
+    path("handoffs/<int:pk>/cancel/", handoffs.HandoffCancelView.as_view(), name="handoff-cancel"),
+    path("sheets/<int:pk>/", handoffs.SheetDetailView.as_view(), name="sheet-detail"),
+    path("agencies/", directory.AgencyListView.as_view(), name="agency-list"),
+    path("agencies/<slug:slug>/", directory.AgencyDetailView.as_view(), name="agency-detail"),
     # Keep last: anything else under /api/v1/ is a not-found problem.
     re_path(r"^.*$", views.NotFoundView.as_view(), name="not-found"),
 ]

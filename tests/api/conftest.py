@@ -13,8 +13,11 @@ from rest_framework.test import APIClient
 from agencies.models import Agency
 from api.keys import api_key_create
 from api.models import APIKey
+from api.scopes import ALL_SCOPES
 from audit.context import Actor
+from relay.models import Handoff
 from tests.factories import AgencyFactory
+from tests.relay.conftest import Network, build_network
 
 IssueKey = Callable[..., tuple[APIKey, str]]
 
@@ -70,3 +73,38 @@ def issue_key(agency: Agency, system_actor: Actor) -> IssueKey:
 def api_client() -> APIClient:
     """A DRF test client with no credentials."""
     return APIClient()
+
+
+@pytest.fixture
+def net(db: None) -> Network:
+    """The workflow tests' network: a ward desk that refers, an NPO and two other receivers."""
+    return build_network()
+
+
+MakeKey = Callable[..., str]
+
+
+@pytest.fixture
+def key_for(system_actor: Actor) -> MakeKey:
+    """Issue a key for an agency (every scope unless told otherwise); returns the plaintext."""
+
+    def make(agency: Agency, *scopes: str) -> str:
+        _key, plaintext = api_key_create(
+            agency=agency,
+            name=f"{agency.slug} system",
+            scopes=scopes or sorted(ALL_SCOPES),
+            expires_at=None,
+            created_by=None,
+            actor=system_actor,
+        )
+        return plaintext
+
+    return make
+
+
+@pytest.fixture
+def sent(net: Network) -> Handoff:
+    """A hop from the ward desk to the NPO, sent under consent, sharing basic + consultation."""
+    sheet = net.sheet()
+    net.consent(sheet)
+    return net.send(sheet)

@@ -1,0 +1,145 @@
+"""The agency directory: search and one agency, for choosing where to relay a sheet."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django.db.models import Prefetch, Q, QuerySet
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.generics import ListAPIView, RetrieveAPIView
+
+from agencies.models import Agency, AgencyKind, Category, Service
+from api.pagination import KeysetPagination
+from api.permissions import HasScope
+from api.schema import READ_PROBLEMS, problem_responses
+
+
+class AgencyFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(
+        method="search", max_length=100, help_text="Words in the name, description or place."
+    )
+    kind = django_filters.ChoiceFilter(choices=AgencyKind.choices)
+    category = django_filters.CharFilter(
+        field_name="categories__code", max_length=40, help_text="A category code."
+    )
+    municipality = django_filters.CharFilter(max_length=60)
+    accepts_referrals = django_filters.BooleanFilter()
+
+    class Meta:
+        model = Agency
+        fields = ["q", "kind", "category", "municipality", "accepts_referrals"]
+
+    def search(self, queryset: QuerySet[Agency], name: str, value: str) -> QuerySet[Agency]:
+        for word in value.split():
+            queryset = queryset.filter(
+                Q(name__icontains=word)
+                | Q(name_en__icontains=word)
+                | Q(description__icontains=word)
+                | Q(municipality__icontains=word)
+                | Q(prefecture__icontains=word)
+            )
+        return queryset
+
+
+class CategoryCodesField(serializers.ListField):
+    child = serializers.CharField()
+
+    def to_representation(self, data: Any) -> list[str]:
+        return [category.code for category in data.all()]
+
+
+class AgencySerializer(serializers.ModelSerializer):
+    """An agency as the directory lists it: what it is, where, whom it serves."""
+
+    categories = CategoryCodesField(read_only=True, help_text="Category codes it serves.")
+
+    class Meta:
+        model = Agency
+        fields = [
+            "slug",
+            "name",
+            "name_en",
+            "kind",
+            "prefecture",
+            "municipality",
+            "categories",
+            "age_min",
+            "age_max",
+            "grades",
+            "accepts_referrals",
+            "ack_sla_hours",
+        ]
+        read_only_fields = fields
+
+
+class ServiceSerializer(serializers.ModelSerializer):
+    categories = CategoryCodesField(read_only=True)
+
+    class Meta:
+        model = Service
+        fields = ["slug", "name", "description", "eligibility", "schedule", "categories"]
+        read_only_fields = fields
+
+
+class AgencyDetailSerializer(AgencySerializer):
+    """One agency with its contact details and the services it offers."""
+
+    services = ServiceSerializer(many=True, read_only=True)
+
+    class Meta(AgencySerializer.Meta):
+        fields = [
+            *AgencySerializer.Meta.fields,
+            "address",
+            "phone",
+            "hours",
+            "website",
+            "description",
+            "services",
+        ]
+        read_only_fields = fields
+
+
+_CATEGORIES = Prefetch("categories", queryset=Category.objects.only("code"))
+
+
+class AgencyListView(ListAPIView):
+    """Directory search; one indexed query per page and one prefetch of the categories."""
+
+    permission_classes = [HasScope]
+    required_scopes = {"GET": "directory:read"}
+    serializer_class = AgencySerializer
+    pagination_class = KeysetPagination
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = AgencyFilter
+
+    def get_queryset(self) -> QuerySet[Agency]:
+        return Agency.objects.prefetch_related(_CATEGORIES).order_by("municipality", "name", "id")
+
+    @extend_schema(
+        operation_id="agencies_list",
+        summary="Search the agency directory",
+        responses={200: AgencySerializer(many=True), **problem_responses(*READ_PROBLEMS)},
+    )
+    def get(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        return super().get(request, *args, **kwargs)
+
+
+class AgencyDetailView(RetrieveAPIView):
+    permission_classes = [HasScope]
+    required_scopes = {"GET": "directory:read"}
+    serializer_class = AgencyDetailSerializer
+    lookup_field = "slug"
+    queryset = Agency.objects.prefetch_related(
+        _CATEGORIES, Prefetch("services", queryset=Service.objects.prefetch_related(_CATEGORIES))
+    )
+
+    @extend_schema(
+        operation_id="agencies_retrieve",
+        summary="One agency of the directory",
+        responses={200: AgencyDetailSerializer, **problem_responses(*READ_PROBLEMS)},
+    )
+    def get(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        return super().get(request, *args, **kwargs)

@@ -1,0 +1,248 @@
+"""What the API says about hops and sheets, and what it accepts: explicit fields only.
+
+Lists show ids, agencies, states and clocks, never the person: the sheet's content appears only
+in a detail, and only the sections the reader's agency may see (decided by the services).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from api.etag import etag_for
+from api.serializers import AgencyRefSerializer
+from consent.vocabulary import Purpose, Section
+from relay.models import Handoff, ReferralSheet
+from relay.sections import SECTION_FIELDS
+from relay.states import CancelReason, DeclineReason, Outcome, Status
+
+NOTE_MAX_LENGTH = 2000
+
+
+def _section_serializer(section: Section) -> type[serializers.Serializer]:
+    """A read-only serializer of one section's fields, typed from the sheet model."""
+    names = list(SECTION_FIELDS[section])
+    if not names:  # attachments: the files are listed apart, on the sheet
+        return type(f"{section.name.title()}SectionSerializer", (serializers.Serializer,), {})
+    # Not read_only_fields: DRF drops allow_blank from read-only fields, and the schema would
+    # then deny the "" a blank choice field answers. These serializers only ever write out.
+    meta = type("Meta", (), {"model": ReferralSheet, "fields": names})
+    return type(
+        f"{section.name.title()}SectionSerializer",
+        (serializers.ModelSerializer,),
+        {"Meta": meta, "__doc__": f"The '{section.value}' section of a sheet."},
+    )
+
+
+SheetContentSerializer = type(
+    "SheetContentSerializer",
+    (serializers.Serializer,),
+    {
+        "__doc__": "The shared sections only: a section the reader may not see is absent.",
+        **{str(section.value): _section_serializer(section)(required=False) for section in Section},
+    },
+)
+
+
+class HandoffSerializer(serializers.ModelSerializer):
+    """A hop as lists and actions show it: no content of the sheet, no free text.
+
+    Output only (fields are not read_only for the reason given in _section_serializer).
+    """
+
+    from_agency = AgencyRefSerializer(read_only=True)
+    to_agency = AgencyRefSerializer(read_only=True)
+    direction = serializers.SerializerMethodField(
+        help_text="'received' when the caller's agency is the receiver, else 'sent'."
+    )
+    etag = serializers.SerializerMethodField(help_text="The ETag to send back in If-Match.")
+
+    class Meta:
+        model = Handoff
+        fields = [
+            "id",
+            "sheet",
+            "parent",
+            "direction",
+            "from_agency",
+            "to_agency",
+            "status",
+            "sections",
+            "purpose",
+            "urgent",
+            "escalation_level",
+            "ack_due_at",
+            "created_at",
+            "sent_at",
+            "acknowledged_at",
+            "accepted_at",
+            "declined_at",
+            "decline_reason",
+            "completed_at",
+            "outcome",
+            "cancelled_at",
+            "cancel_reason",
+            "withdrawn_at",
+            "updated_at",
+            "version",
+            "etag",
+        ]
+        # The columns these fields read (lists load only these).
+        model_columns = (
+            *(f for f in fields if f not in ("direction", "etag")),
+            "from_agency",
+            "to_agency",
+        )
+
+    def to_representation(self, instance: Handoff) -> dict[str, Any]:
+        """The declared fields, written out directly: DRF's generic field walk cost about
+        0.3 ms per row, most of a 50-row page. tests/api/test_handoff_list.py checks that the
+        two give the same document."""
+        tz = timezone.get_current_timezone()
+        row: dict[str, Any] = {}
+        for name in self.Meta.fields:
+            if name in _SPECIAL:
+                row[name] = _SPECIAL[name](self, instance)
+                continue
+            value = getattr(instance, _ATTNAMES.get(name, name))
+            if isinstance(value, datetime):
+                value = value.astimezone(tz).isoformat()
+                if value.endswith("+00:00"):
+                    value = value[:-6] + "Z"
+            row[name] = value
+        return row
+
+    def generic_representation(self, instance: Handoff) -> dict[str, Any]:
+        """DRF's own walk over the declared fields (the reference for to_representation)."""
+        return dict(super().to_representation(instance))
+
+    def get_direction(self, handoff: Handoff) -> str:
+        agency = self.context.get("agency")
+        return "received" if agency is not None and handoff.to_agency_id == agency.pk else "sent"
+
+    def get_etag(self, handoff: Handoff) -> str:
+        return etag_for(handoff)
+
+    def get_fields(self) -> dict[str, Any]:
+        fields = super().get_fields()
+        # JSONField gives no type; document the sections as the vocabulary they are.
+        fields["sections"] = serializers.ListField(
+            child=serializers.ChoiceField(choices=Section.choices), read_only=True
+        )
+        return fields
+
+
+def _agency_ref(agency: Any) -> dict[str, str]:
+    return {"slug": agency.slug, "name": agency.name}
+
+
+_ATTNAMES = {"sheet": "sheet_id", "parent": "parent_id"}
+_SPECIAL: dict[str, Any] = {
+    "from_agency": lambda s, h: _agency_ref(h.from_agency),
+    "to_agency": lambda s, h: _agency_ref(h.to_agency),
+    "sections": lambda s, h: list(h.sections),
+    "direction": lambda s, h: s.get_direction(h),
+    "etag": lambda s, h: s.get_etag(h),
+}
+
+
+class HandoffDetailSerializer(HandoffSerializer):
+    """One hop with its message, the last note, and the content of the sections it shares."""
+
+    def to_representation(self, instance: Handoff) -> dict[str, Any]:
+        return self.generic_representation(instance)
+
+    content = serializers.SerializerMethodField(
+        help_text="Section name to its fields, for the sections the caller may read now "
+        "(a receiver: while the hop is open; a sender: what it shared)."
+    )
+
+    class Meta(HandoffSerializer.Meta):
+        fields = [*HandoffSerializer.Meta.fields, "message", "note", "content"]
+
+    @extend_schema_field(SheetContentSerializer)
+    def get_content(self, handoff: Handoff) -> dict[str, Any]:
+        return SheetContentSerializer(self.context["content"]).data
+
+
+class AttachmentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    content_type = serializers.CharField()
+    size = serializers.IntegerField()
+    sha256 = serializers.CharField()
+    uploaded_at = serializers.DateTimeField()
+
+
+class SheetSerializer(serializers.Serializer):
+    """A sheet as the caller's agency may see it (relay.services.SheetView)."""
+
+    id = serializers.IntegerField(source="sheet.pk")
+    owner_agency = AgencyRefSerializer(source="sheet.owner_agency")
+    version = serializers.IntegerField(source="sheet.version")
+    is_owner = serializers.BooleanField()
+    sections = serializers.ListField(child=serializers.ChoiceField(choices=Section.choices))
+    content = SheetContentSerializer()
+    attachments = AttachmentSerializer(many=True)
+
+
+class HandoffListParamsSerializer(serializers.Serializer):
+    box = serializers.ChoiceField(choices=["inbox", "outbox"], default="inbox")
+    status = serializers.ListField(
+        child=serializers.ChoiceField(choices=Status.choices), required=False
+    )
+    updated_since = serializers.DateTimeField(required=False)
+
+
+class HandoffCreateSerializer(serializers.Serializer):
+    """Relay a sheet the caller's agency holds onward to another agency."""
+
+    sheet = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    to_agency = serializers.CharField(max_length=80, help_text="The agency's slug, or its id.")
+    sections = serializers.ListField(
+        child=serializers.ChoiceField(choices=Section.choices), min_length=1, max_length=20
+    )
+    purpose = serializers.ChoiceField(choices=Purpose.choices)
+    message = serializers.CharField(
+        max_length=NOTE_MAX_LENGTH, required=False, default="", allow_blank=True
+    )
+
+
+class NoteSerializer(serializers.Serializer):
+    note = serializers.CharField(
+        max_length=NOTE_MAX_LENGTH, required=False, default="", allow_blank=True
+    )
+
+
+def _enum_ref(component: str) -> Any:
+    """Document a choice field as the enum component the hop's own field already defines:
+    two input fields named `reason` with different vocabularies would otherwise collide."""
+    return extend_schema_field({"allOf": [{"$ref": f"#/components/schemas/{component}"}]})
+
+
+@_enum_ref("DeclineReasonEnum")
+class DeclineReasonField(serializers.ChoiceField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=DeclineReason.choices, **kwargs)
+
+
+@_enum_ref("CancelReasonEnum")
+class CancelReasonField(serializers.ChoiceField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=CancelReason.choices, **kwargs)
+
+
+class DeclineSerializer(NoteSerializer):
+    reason = DeclineReasonField()
+
+
+class CompleteSerializer(NoteSerializer):
+    outcome = serializers.ChoiceField(choices=Outcome.choices)
+
+
+class CancelSerializer(NoteSerializer):
+    reason = CancelReasonField()

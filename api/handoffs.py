@@ -1,0 +1,392 @@
+"""Endpoints of hops and sheets: parse, call one workflow service, serialise.
+
+The services decide everything (roles, scopes, visibility, transitions, consent) and audit it;
+these views translate HTTP to keyword arguments and back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.generics import GenericAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.reverse import reverse
+from rest_framework.views import APIView
+
+from agencies.models import Agency
+from api.etag import check_if_match, etag_for
+from api.handoff_serializers import (
+    CancelSerializer,
+    CompleteSerializer,
+    DeclineSerializer,
+    HandoffCreateSerializer,
+    HandoffDetailSerializer,
+    HandoffListParamsSerializer,
+    HandoffSerializer,
+    NoteSerializer,
+    SheetSerializer,
+)
+from api.idempotency import IdempotencyMixin
+from api.pagination import KeysetPagination
+from api.permissions import HasScope
+from api.principal import principal_agency, principal_staff
+from api.problems import bilingual
+from api.schema import ACTION_PROBLEMS, READ_PROBLEMS, problem_responses
+from relay import selectors, services
+from relay.actors import Staff
+from relay.errors import NotFound
+from relay.models import Handoff
+from relay.states import Status
+
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    str,
+    OpenApiParameter.HEADER,
+    description="The ETag of the hop as last fetched; another version answers 412.",
+)
+PAGINATION_PARAMETERS = [
+    OpenApiParameter("cursor", str, description="Opaque cursor from `next` of the previous page."),
+    OpenApiParameter(
+        "page_size",
+        int,
+        description=f"Rows per page, 1 to {KeysetPagination.max_page_size} "
+        f"(default {KeysetPagination.page_size}).",
+    ),
+]
+
+
+def _valid(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def _list_params(request: Request) -> dict[str, Any]:
+    statuses = [s for v in request.query_params.getlist("status") for s in v.split(",") if s]
+    data: dict[str, Any] = {"box": request.query_params.get("box", "inbox"), "status": statuses}
+    if "updated_since" in request.query_params:
+        data["updated_since"] = request.query_params["updated_since"]
+    return _valid(HandoffListParamsSerializer, data)
+
+
+def _to_agency(value: str) -> Agency:
+    by_id = value.isascii() and value.isdigit() and len(value) <= 18  # fits a bigint
+    agency = Agency.objects.filter(
+        Q(slug=value) | Q(pk=int(value)) if by_id else Q(slug=value)
+    ).first()
+    if agency is None:
+        raise ValidationError(
+            {"to_agency": [bilingual("該当する機関がありません。", "No such agency.")]},
+            code="unknown_agency",
+        )
+    return agency
+
+
+def _list_columns(rows: QuerySet[Handoff]) -> QuerySet[Handoff]:
+    """The selector's query, reading only what a list row shows: not the sheet's row (its
+    content is never in a list, and loading it per row cost more than the query itself)."""
+    agency_columns = [
+        f"{fk}__{name}" for fk in ("from_agency", "to_agency") for name in ("slug", "name")
+    ]
+    return (
+        rows.select_related(None)
+        .select_related("from_agency", "to_agency")
+        .only(*HandoffSerializer.Meta.model_columns, *agency_columns)
+    )
+
+
+@contextmanager
+def _locked_if_match(request: Request, staff: Staff, handoff_id: int) -> Iterator[None]:
+    """If-Match against the hop's current version, held locked until the service has acted.
+
+    The services take no expected version, so the check and the transition share one
+    transaction here: the row lock makes "still the version the client saw" hold until the
+    service (which locks the same row again, in the same transaction) has changed it. Only
+    hops the caller's agency takes part in are looked at, so a stale ETag on someone else's
+    hop is still a 404, not a 412.
+    """
+    with transaction.atomic():
+        handoff = (
+            Handoff.objects.select_for_update()
+            .filter(pk=handoff_id)
+            .filter(Q(from_agency=staff.agency) | Q(to_agency=staff.agency, sent_at__isnull=False))
+            .only("pk", "version")
+            .first()
+        )
+        if handoff is None:
+            raise NotFound()
+        check_if_match(request, handoff)
+        yield
+
+
+def _handoff_response(
+    request: Request, handoff: Handoff, code: int = status.HTTP_200_OK
+) -> Response:
+    data = HandoffSerializer(handoff, context={"agency": principal_agency(request)}).data
+    return Response(data, status=code, headers={"ETag": etag_for(handoff)})
+
+
+HANDOFF_EXAMPLE = {
+    "id": 12,
+    "sheet": 7,
+    "parent": None,
+    "direction": "received",
+    "from_agency": {"slug": "adachi-fukushi-marugoto-soudan", "name": "足立区福祉まるごと相談課"},
+    "to_agency": {"slug": "adachi-safety-net-adachi", "name": "NPO法人セーフティネットあだち"},
+    "status": "acknowledged",
+    "sections": ["basic", "consultation"],
+    "purpose": "support",
+    "urgent": False,
+    "escalation_level": 0,
+    "ack_due_at": "2026-11-26T17:00:00+09:00",
+    "created_at": "2026-11-24T10:00:00+09:00",
+    "sent_at": "2026-11-24T10:05:00+09:00",
+    "acknowledged_at": "2026-11-24T11:00:00+09:00",
+    "accepted_at": None,
+    "declined_at": None,
+    "decline_reason": "",
+    "completed_at": None,
+    "outcome": "",
+    "cancelled_at": None,
+    "cancel_reason": "",
+    "withdrawn_at": None,
+    "updated_at": "2026-11-24T11:00:00+09:00",
+    "version": 3,
+    "etag": '"12-3"',
+}
+
+
+class HandoffListCreateView(IdempotencyMixin, GenericAPIView):
+    """The caller's hops (inbox or outbox), and relaying a held sheet onward."""
+
+    permission_classes = [HasScope]
+    required_scopes = {"GET": "handoffs:read", "POST": "handoffs:write"}
+    pagination_class = KeysetPagination
+    serializer_class = HandoffSerializer
+
+    @extend_schema(
+        operation_id="handoffs_list",
+        summary="List the caller's handoffs, newest first",
+        description="`box=inbox` (default): hops sent to the caller's agency, newest sent "
+        "first. `box=outbox`: hops the agency created, newest first. One indexed query per "
+        "page; follow `next` for older hops.",
+        parameters=[
+            OpenApiParameter("box", str, enum=["inbox", "outbox"], default="inbox"),
+            OpenApiParameter(
+                "status",
+                str,
+                enum=Status.values,
+                many=True,
+                explode=True,
+                description="Only hops in these states (repeat it, or separate by commas).",
+            ),
+            OpenApiParameter("updated_since", OpenApiTypes.DATETIME),
+            *PAGINATION_PARAMETERS,
+        ],
+        responses={200: HandoffSerializer(many=True), **problem_responses(*READ_PROBLEMS)},
+    )
+    def get(self, request: Request) -> Response:
+        params = _list_params(request)
+        selector = (
+            selectors.handoffs_inbox_for
+            if params["box"] == "inbox"
+            else selectors.handoffs_outbox_for
+        )
+        agency = principal_agency(request)
+        rows = selector(
+            agency=agency, statuses=params.get("status"), updated_since=params.get("updated_since")
+        )
+        page = self.paginate_queryset(_list_columns(rows))
+        return self.get_paginated_response(
+            HandoffSerializer(page, many=True, context={"agency": agency}).data
+        )
+
+    @extend_schema(
+        operation_id="handoffs_create",
+        summary="Relay a sheet onward to another agency",
+        description="Creates a hop from the caller's agency for a sheet it holds (owns, or "
+        "received with the sections it wants to pass on) and sends it: the consent gate "
+        "applies as in the web UI. An agency that requires a supervisor's sign-off gets "
+        "the hop in `awaiting_approval`. A refusal by the consent gate answers 422 and "
+        "leaves the hop as a draft of the sender (its id in `handoff_id`), the refusal "
+        "audited.",
+        request=HandoffCreateSerializer,
+        responses={
+            201: OpenApiResponse(HandoffSerializer),
+            **problem_responses(400, 401, 403, 404, 409, 422, 429),
+        },
+        examples=[
+            OpenApiExample(
+                "relay onward",
+                value={
+                    "sheet": 7,
+                    "to_agency": "shinjuku-hikikomori-consultation",
+                    "sections": ["basic", "consultation"],
+                    "purpose": "support",
+                    "message": "ご本人の希望により、居場所の利用についてご相談します。",
+                },
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        data = _valid(HandoffCreateSerializer, request.data)
+        staff = principal_staff(request)
+        draft = services.handoff_create(
+            staff=staff,
+            sheet_id=data["sheet"],
+            to_agency=_to_agency(data["to_agency"]),
+            sections=data["sections"],
+            purpose=data["purpose"],
+            message=data["message"],
+        )
+        handoff = services.handoff_submit(staff=staff, handoff_id=draft.pk)
+        response = _handoff_response(request, handoff, status.HTTP_201_CREATED)
+        response["Location"] = reverse("api:handoff-detail", args=[handoff.pk], request=request)
+        return response
+
+
+class HandoffDetailView(APIView):
+    """One hop, with the content of the sections it shares; the read is audited."""
+
+    permission_classes = [HasScope]
+    required_scopes = {"GET": "handoffs:read"}
+
+    @extend_schema(
+        operation_id="handoffs_retrieve",
+        summary="Read one handoff and the sections it shares (audited)",
+        description="A receiver sees the content of the shared sections while the hop is "
+        "open (sent, acknowledged, accepted, completed); after a decline, cancellation or "
+        "consent withdrawal it sees the hop without content. A section not shared is absent. "
+        "Another agency's hop is 404. Every read writes an audit event.",
+        responses={200: HandoffDetailSerializer, **problem_responses(*READ_PROBLEMS)},
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        view = services.handoff_view(staff=principal_staff(request), handoff_id=pk)
+        context = {"agency": principal_agency(request), "content": view.content}
+        data = HandoffDetailSerializer(view.handoff, context=context).data
+        return Response(data, headers={"ETag": etag_for(view.handoff)})
+
+
+class HandoffActionView(IdempotencyMixin, APIView):
+    """Base of the transitions: validate the body, check If-Match, call the service."""
+
+    permission_classes = [HasScope]
+    required_scopes = {"POST": "handoffs:write"}
+    body: type[serializers.Serializer] = NoteSerializer
+    act: Callable[..., Handoff]
+
+    def post(self, request: Request, pk: int) -> Response:
+        data = _valid(self.body, request.data)
+        staff = principal_staff(request)
+        with _locked_if_match(request, staff, pk):
+            handoff = type(self).act(staff=staff, handoff_id=pk, **data)
+        return _handoff_response(request, handoff)
+
+
+def _action_schema(name: str, summary: str, description: str, body: Any) -> Any:
+    return extend_schema_view(
+        post=extend_schema(
+            operation_id=f"handoffs_{name}",
+            summary=summary,
+            description=description
+            + " Send the ETag you fetched in If-Match to act only on that version (412 "
+            "otherwise); send an Idempotency-Key to make a retry safe.",
+            parameters=[IF_MATCH],
+            request=body,
+            responses={
+                200: OpenApiResponse(
+                    HandoffSerializer,
+                    examples=[OpenApiExample(name, HANDOFF_EXAMPLE, response_only=True)],
+                ),
+                **problem_responses(*ACTION_PROBLEMS),
+            },
+        )
+    )
+
+
+@_action_schema(
+    "acknowledge",
+    "Acknowledge a received handoff",
+    "The receiving agency confirms it has seen the hop; escalation stops.",
+    NoteSerializer,
+)
+class HandoffAcknowledgeView(HandoffActionView):
+    act = staticmethod(services.handoff_acknowledge)
+
+
+@_action_schema(
+    "accept",
+    "Accept a received handoff",
+    "The receiving agency takes the person on (acknowledging it too, if not yet done).",
+    NoteSerializer,
+)
+class HandoffAcceptView(HandoffActionView):
+    act = staticmethod(services.handoff_accept)
+
+
+@_action_schema(
+    "decline",
+    "Decline a received handoff",
+    "With a structured reason (and a note, required for 'other'); the receiving agency "
+    "loses access to the content and the sender is notified.",
+    DeclineSerializer,
+)
+class HandoffDeclineView(HandoffActionView):
+    body = DeclineSerializer
+    act = staticmethod(services.handoff_decline)
+
+
+@_action_schema(
+    "complete",
+    "Record the outcome of an accepted handoff",
+    "Closes the loop: the sender sees the outcome.",
+    CompleteSerializer,
+)
+class HandoffCompleteView(HandoffActionView):
+    body = CompleteSerializer
+    act = staticmethod(services.handoff_complete)
+
+
+@_action_schema(
+    "cancel",
+    "Cancel a handoff the caller's agency sent",
+    "Sender only, before completion; the receiving agency loses access and is notified.",
+    CancelSerializer,
+)
+class HandoffCancelView(HandoffActionView):
+    body = CancelSerializer
+    act = staticmethod(services.handoff_cancel)
+
+
+class SheetDetailView(APIView):
+    """The sections of a sheet the caller's agency may see; the read is audited."""
+
+    permission_classes = [HasScope]
+    required_scopes = {"GET": "sheets:read"}
+
+    @extend_schema(
+        operation_id="sheets_retrieve",
+        summary="Read the visible sections of a sheet (audited)",
+        description="The owner sees every section; a receiving agency the union of what "
+        "its open hops share. A sheet the agency cannot see is 404.",
+        responses={200: SheetSerializer, **problem_responses(*READ_PROBLEMS)},
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        view = services.sheet_view(staff=principal_staff(request), sheet_id=pk)
+        return Response(SheetSerializer(view).data)

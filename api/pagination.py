@@ -1,0 +1,166 @@
+"""Keyset (cursor) pagination over a queryset's own order: one indexed range query per page.
+
+DRF's CursorPagination keys on the first ordering field and skips ties with an OFFSET, so a
+deep page in a list with equal timestamps rescans; this paginator keys on every ordering field
+(for the inbox: sent_at, id), so page 1,000 costs what page 1 costs. The queryset must be
+ordered (the selectors are) by fields that end in a unique one (id) and are never null.
+
+The cursor is opaque to clients: base64url of the last row's ordering values, as JSON.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import date, datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Model, Q, QuerySet
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import BasePagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
+
+from api.problems import bilingual
+
+MAX_CURSOR_LENGTH = 512
+
+
+def _encode(values: list[Any]) -> str:
+    plain = [v.isoformat() if isinstance(v, datetime | date) else v for v in values]
+    raw = json.dumps(plain, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _invalid_cursor() -> ValidationError:
+    return ValidationError(
+        {"cursor": [bilingual("カーソルが正しくありません。", "The cursor is not valid.")]},
+        code="invalid_cursor",
+    )
+
+
+def _decode(cursor: str, model: type[Model], fields: list[str]) -> list[Any]:
+    if len(cursor) > MAX_CURSOR_LENGTH:
+        raise _invalid_cursor()
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        values = json.loads(raw)
+    except (binascii.Error, ValueError):
+        raise _invalid_cursor() from None
+    if not isinstance(values, list) or len(values) != len(fields):
+        raise _invalid_cursor()
+    try:
+        parsed = [
+            model._meta.get_field(f).to_python(v) for f, v in zip(fields, values, strict=True)
+        ]
+    except (DjangoValidationError, TypeError, ValueError):
+        raise _invalid_cursor() from None
+    if any(v is None or isinstance(v, dict | list) for v in parsed):
+        raise _invalid_cursor()
+    return parsed
+
+
+def _after(ordering: list[tuple[str, bool]], values: list[Any]) -> Q:
+    """Rows strictly after `values` in `ordering` (field, descending), lexicographically."""
+    condition = Q()
+    equal = Q()
+    for (field, descending), value in zip(ordering, values, strict=True):
+        condition |= equal & Q(**{f"{field}__{'lt' if descending else 'gt'}": value})
+        equal &= Q(**{field: value})
+    # The same bound on the first field alone lets the index range start at the cursor.
+    first, descending = ordering[0]
+    return Q(**{f"{first}__{'lte' if descending else 'gte'}": values[0]}) & condition
+
+
+class KeysetPagination(BasePagination):
+    """`?cursor=...&page_size=N`; answers {"next": url or null, "results": [...]}."""
+
+    page_size = 50
+    max_page_size = 100
+    cursor_query_param = "cursor"
+    page_size_query_param = "page_size"
+
+    def __init__(self) -> None:
+        self.next_cursor: str | None = None
+        self.request: Request | None = None
+
+    def _page_size(self, request: Request) -> int:
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not raw.isdigit() or not 1 <= int(raw) <= self.max_page_size:
+            raise ValidationError(
+                {
+                    self.page_size_query_param: [
+                        bilingual(
+                            f"1〜{self.max_page_size}の整数を指定してください。",
+                            f"Give an integer from 1 to {self.max_page_size}.",
+                        )
+                    ]
+                }
+            )
+        return int(raw)
+
+    def paginate_queryset(
+        self, queryset: QuerySet[Any], request: Request, view: Any = None
+    ) -> list[Any]:
+        self.request = request
+        ordering = [(f.lstrip("-"), f.startswith("-")) for f in queryset.query.order_by]
+        if not ordering:
+            raise TypeError("KeysetPagination needs an explicitly ordered queryset")
+        fields = [f for f, _descending in ordering]
+        size = self._page_size(request)
+        cursor = request.query_params.get(self.cursor_query_param)
+        if cursor:
+            queryset = queryset.filter(_after(ordering, _decode(cursor, queryset.model, fields)))
+        rows = list(queryset[: size + 1])
+        self.next_cursor = None
+        if len(rows) > size:
+            rows = rows[:size]
+            self.next_cursor = _encode([getattr(rows[-1], f) for f in fields])
+        return rows
+
+    def get_next_link(self) -> str | None:
+        if self.next_cursor is None or self.request is None:
+            return None
+        url = self.request.build_absolute_uri()
+        return replace_query_param(url, self.cursor_query_param, self.next_cursor)
+
+    def get_paginated_response(self, data: Any) -> Response:
+        return Response({"next": self.get_next_link(), "results": data})
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "required": ["next", "results"],
+            "properties": {
+                "next": {
+                    "type": "string",
+                    "nullable": True,
+                    "format": "uri",
+                    "description": "The next page, or null on the last page.",
+                },
+                "results": schema,
+            },
+        }
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": self.cursor_query_param,
+                "required": False,
+                "in": "query",
+                "description": "Opaque cursor from `next` of the previous page.",
+                "schema": {"type": "string", "maxLength": MAX_CURSOR_LENGTH},
+            },
+            {
+                "name": self.page_size_query_param,
+                "required": False,
+                "in": "query",
+                "description": f"Rows per page (default {self.page_size}).",
+                "schema": {"type": "integer", "minimum": 1, "maximum": self.max_page_size},
+            },
+        ]
