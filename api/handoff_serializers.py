@@ -210,6 +210,17 @@ class HandoffCreateSerializer(serializers.Serializer):
     message = serializers.CharField(
         max_length=NOTE_MAX_LENGTH, required=False, default="", allow_blank=True
     )
+    consent = serializers.IntegerField(
+        min_value=1,
+        max_value=2**63 - 1,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text=(
+            "The consent record or approved lawful basis to send under. If given, only it may "
+            "cover the send; if omitted, any record in force that covers it."
+        ),
+    )
 
 
 class NoteSerializer(serializers.Serializer):

@@ -254,6 +254,7 @@ class HandoffListCreateView(IdempotencyMixin, GenericAPIView):
             sections=data["sections"],
             purpose=data["purpose"],
             message=data["message"],
+            consent_id=data["consent"],
         )
         handoff = services.handoff_submit(staff=staff, handoff_id=draft.pk)
         response = _handoff_response(request, handoff, status.HTTP_201_CREATED)

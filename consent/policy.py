@@ -47,8 +47,13 @@ def permits(
     purpose: str,
     at: datetime,
     lock: bool = False,
+    record_id: int | None = None,
 ) -> PolicyDecision:
-    """Decide whether `sections` of the sheet may be shared with `recipient` for `purpose`."""
+    """Decide whether `sections` of the sheet may be shared with `recipient` for `purpose`.
+
+    With `record_id`, only that record may give permission (the sender named it); recorded
+    refusals still apply whichever record is named.
+    """
     wanted = frozenset(sections)
     if not wanted:
         return _refuse("no-sections", _("共有する項目が選ばれていません。"))
@@ -77,7 +82,11 @@ def permits(
                 refused,
             )
 
-    permits_ = [r for r in records if r.decision == Decision.PERMIT]
+    permits_ = [
+        r
+        for r in records
+        if r.decision == Decision.PERMIT and (record_id is None or r.pk == record_id)
+    ]
     in_force = [r for r in permits_ if r.in_force_at(at)]
     for record in in_force:
         if (

@@ -43,6 +43,14 @@ class Handoff(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
     version = models.PositiveIntegerField(default=1)
     urgent = models.BooleanField(default=False)
+    # The record the sender named (optional): if set, only it may cover the send.
+    requested_consent = models.ForeignKey(
+        "consent.ConsentRecord",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
     # The consent record or approved lawful basis under which it was sent.
     consent = models.ForeignKey(
         "consent.ConsentRecord",

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from agencies.models import Agency, Role
 from audit.models import AuditAction
+from consent.models import ConsentRecord
 from consent.policy import PolicyDecision, permits
 from consent.vocabulary import Purpose
 from relay import access, escalation
@@ -98,6 +99,7 @@ def handoff_create(
     purpose: str,
     message: str = "",
     parent_id: int | None = None,
+    consent_id: int | None = None,
 ) -> Handoff:
     """Draft a hop from the staff member's agency. A receiver relays onward the same way."""
     staff.require_role(*SENDERS, api_scope="handoffs:write")
@@ -116,6 +118,11 @@ def handoff_create(
         raise InvalidInput(field="sections", not_readable=sorted(set(section_list) - readable))
     if purpose not in Purpose.values:
         raise InvalidInput(field="purpose")
+    requested = None
+    if consent_id is not None:
+        requested = ConsentRecord.objects.filter(pk=consent_id, sheet=sheet).first()
+        if requested is None:
+            raise InvalidInput(field="consent")
     if to_agency.pk == staff.agency.pk:
         raise InvalidInput("自分の機関には送付できません。", field="to_agency")
     if not to_agency.accepts_referrals:
@@ -144,6 +151,7 @@ def handoff_create(
         message=message.strip(),
         urgent=sheet.urgency == Urgency.URGENT,
         created_by=staff.user,
+        requested_consent=requested,
     )
     access.grant_sender(handoff=handoff)
     handoff_event(
@@ -170,6 +178,7 @@ def _send_locked(handoff: Handoff, staff: Staff, *, approved: bool) -> PolicyDec
         sections=handoff.sections,
         purpose=handoff.purpose,
         at=now,
+        record_id=handoff.requested_consent_id,
         lock=True,
     )
     if not decision:
@@ -242,6 +251,7 @@ def _submit_or_approve(staff: Staff, handoff_id: int, *, approving: bool) -> Han
                     sections=handoff.sections,
                     purpose=handoff.purpose,
                     at=timezone.now(),
+                    record_id=handoff.requested_consent_id,
                 )
                 if decision:
                     _move(

@@ -230,3 +230,44 @@ def test_expired_records_are_marked_expired_once(net) -> None:
     record.refresh_from_db()
     assert record.status == ConsentStatus.EXPIRED
     assert AuditEvent.objects.filter(action=AuditAction.CONSENT_EXPIRED).count() == 1
+
+
+def test_a_named_record_is_the_only_one_that_may_cover_the_send(net) -> None:
+    """The sender names a lawful basis still waiting for approval: the broader consent that
+    would cover the send does not stand in for it."""
+    sheet = net.sheet()
+    net.consent(sheet)
+    basis = services.lawful_basis_record(
+        staff=net.counselor,
+        sheet_id=sheet.pk,
+        basis=Basis.SUPPORT_COUNCIL,
+        reason="支援会議での検討",
+        recipients=[net.npo],
+        sections=["basic"],
+        purposes=[Purpose.SUPPORT],
+        valid_until=timezone.now() + timedelta(days=30),
+    )
+    hop = services.handoff_create(
+        staff=net.counselor,
+        sheet_id=sheet.pk,
+        to_agency=net.npo,
+        sections=["basic"],
+        purpose=Purpose.SUPPORT,
+        consent_id=basis.pk,
+    )
+    with pytest.raises(ConsentDoesNotCover) as refused:
+        services.handoff_submit(staff=net.counselor, handoff_id=hop.pk)
+    assert refused.value.context["reason"] == "basis-not-approved"
+    other_sheet = net.sheet()
+    from relay.errors import InvalidInput
+
+    with pytest.raises(InvalidInput) as wrong_sheet:
+        services.handoff_create(
+            staff=net.counselor,
+            sheet_id=other_sheet.pk,
+            to_agency=net.npo,
+            sections=["basic"],
+            purpose=Purpose.SUPPORT,
+            consent_id=basis.pk,
+        )
+    assert wrong_sheet.value.field == "consent"
