@@ -106,7 +106,9 @@ if EMBEDDED:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": str(VAR_DIR / "tsunagu.sqlite3"),
+            # TSUNAGU_DATABASE_PATH: another file, e.g. the test database for a worker that
+            # a test starts (its settings must resolve to the file the test process uses).
+            "NAME": env.str("TSUNAGU_DATABASE_PATH", default=str(VAR_DIR / "tsunagu.sqlite3")),
             # IMMEDIATE serialises writers, so the audit chain cannot fork on SQLite either.
             "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
         }
@@ -178,7 +180,7 @@ if env.str("EMAIL_URL", default=""):
     vars().update(env.email_url("EMAIL_URL"))
 else:
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
-    EMAIL_FILE_PATH = str(VAR_DIR / "mail")
+    EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="tsunagu@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
@@ -259,7 +261,16 @@ TSUNAGU = {
         default=[0, 5, 300, 1800, 7200, 18000, 36000, 36000],
     ),
     # A claimed delivery is retried by the sweeper if its worker died, after this lease.
+    # Keep it well above WEBHOOK_TIMEOUT_SECONDS (and the SMTP timeout).
     "DELIVERY_LEASE_SECONDS": env.int("DELIVERY_LEASE_SECONDS", default=60),
+    # The sweeper leaves rows younger than this to the task enqueued on commit, so a busy
+    # queue is not flooded with duplicates (which would find nothing to claim anyway).
+    "SWEEP_GRACE_SECONDS": env.int("NOTIFICATION_SWEEP_GRACE_SECONDS", default=10),
+    # Retries due sooner than this are also handed to the broker with a countdown; later
+    # ones wait for the sweeper (long broker countdowns are redelivered by Redis).
+    "SHORT_RETRY_SECONDS": env.int("NOTIFICATION_SHORT_RETRY_SECONDS", default=60),
+    # After a secret rotation the previous secret keeps signing (second signature) this long.
+    "WEBHOOK_SECRET_OVERLAP_HOURS": env.int("WEBHOOK_SECRET_OVERLAP_HOURS", default=24),
     "ESCALATION": {
         "coordinator_agency": env.str("ESCALATION_COORDINATOR_AGENCY", default=""),
     },
