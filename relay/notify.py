@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import transaction
 from django.urls import NoReverseMatch, reverse
 
-from agencies.models import Agency, EndpointState
+from agencies.models import Agency, EndpointState, WebhookEndpoint
 from audit.context import Actor
 from audit.models import AuditAction
 from audit.services import audit_record
@@ -22,6 +22,7 @@ from relay.models.outbox import Channel
 
 
 def handoff_links(handoff: Handoff) -> dict[str, str]:
+    """Where the receiver reads the hop: the web UI and the partner API (ids only)."""
     try:
         web = reverse("relay:handoff-detail", args=[handoff.pk])
     except NoReverseMatch:
@@ -79,12 +80,15 @@ def notify_agency(
                 payload=payload,
             )
         )
-    endpoint = getattr(agency, "webhook", None)
-    if (
+    # Queried, not read from agency.webhook: that reverse accessor caches "none" on the
+    # instance, and an endpoint configured since would be missed.
+    has_endpoint = (
         Channel.WEBHOOK in wanted
-        and endpoint is not None
-        and endpoint.state != EndpointState.DISABLED
-    ):
+        and WebhookEndpoint.objects.filter(agency=agency)
+        .exclude(state=EndpointState.DISABLED)
+        .exists()
+    )
+    if has_endpoint:
         messages.append(
             OutboxMessage(
                 event_type=event_type,
