@@ -8,14 +8,16 @@ each due hop once.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from agencies.models import Agency
 from audit.context import Actor
 from audit.models import AuditAction
+from relay.business_time import default_calendar
 from relay.delivery import supervisor_emails
 from relay.escalation import next_after
 from relay.events import handoff_event
@@ -25,6 +27,7 @@ from relay.notify import handoff_payload, notify_agency
 from relay.states import Status
 
 SYSTEM = Actor.system("escalation")
+DIGEST_EVENT = "digest.overdue"
 
 
 def _emails(*values: str | None) -> list[str]:
@@ -80,14 +83,20 @@ def _notify_level(hop: Handoff, level: int, notify: str) -> list[int]:
 
 
 def _escalate_one(hop: Handoff, now: datetime) -> None:
-    levels = hop.escalation_policy.get("levels", [])
+    levels = hop.escalation_policy.get("levels") or []
+    if not levels:
+        hop.next_escalation_at = None
+        hop.save(update_fields=["next_escalation_at", "updated_at"])
+        return
     level = hop.escalation_level + 1
     if level == 1 and not hop.receiver_notified and len(levels) > 1:
         level = 2  # the receiver could not be notified: go straight above it
-    spec = levels[min(level, len(levels)) - 1]
-    told = _notify_level(hop, min(level, len(levels)), spec["notify"])
-    hop.escalation_level = min(level, len(levels))
-    hop.next_escalation_at = next_after(hop.escalation_policy, level=level, fired_at=now)
+    fired = min(level, len(levels))
+    told = _notify_level(hop, fired, levels[fired - 1]["notify"])
+    hop.escalation_level = fired
+    next_at = next_after(hop.escalation_policy, level=level, fired_at=now)
+    # A level configured with no delay fires at the next sweep, not again in this one.
+    hop.next_escalation_at = max(next_at, now + timedelta(seconds=1)) if next_at else None
     hop.save(update_fields=["escalation_level", "next_escalation_at", "updated_at"])
     handoff_event(
         AuditAction.HANDOFF_ESCALATED,
@@ -101,7 +110,12 @@ def _escalate_one(hop: Handoff, now: datetime) -> None:
 
 
 def escalate_due(*, now: datetime | None = None, batch: int = 200) -> int:
-    """Escalate every hop whose next escalation time has come; returns how many."""
+    """Escalate every hop whose next escalation time has come; returns how many.
+
+    Each batch is one transaction: rows claimed with FOR UPDATE SKIP LOCKED (another sweep
+    running at the same time takes other rows), escalated, and their next time moved past
+    `now`, so neither this loop nor a second sweep picks them again.
+    """
     now = now or timezone.now()
     total = 0
     while True:
@@ -110,7 +124,7 @@ def escalate_due(*, now: datetime | None = None, batch: int = 200) -> int:
                 Handoff.objects.select_for_update(skip_locked=True, of=("self",))
                 .select_related("to_agency", "from_agency", "sent_by", "consent")
                 .filter(next_escalation_at__lte=now, status=Status.SENT)
-                .order_by("next_escalation_at", "id")[:batch]
+                .order_by("next_escalation_at")[:batch]
             )
             for hop in hops:
                 _escalate_one(hop, now)
@@ -120,59 +134,77 @@ def escalate_due(*, now: datetime | None = None, batch: int = 200) -> int:
 
 
 def remind_missing_outcomes(*, now: datetime | None = None, batch: int = 200) -> int:
-    """Closed loop: tell the sender when an accepted hop still has no outcome."""
+    """Closed loop: tell the sender when an accepted hop still has no outcome (once)."""
     now = now or timezone.now()
-    with transaction.atomic():
-        hops = list(
-            Handoff.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("to_agency", "from_agency", "consent")
-            .filter(outcome_reminder_at__lte=now, status=Status.ACCEPTED)
-            .order_by("outcome_reminder_at", "id")[:batch]
-        )
-        for hop in hops:
-            hop.outcome_reminder_at = None
-            hop.save(update_fields=["outcome_reminder_at", "updated_at"])
-            notify_agency(
-                "handoff.outcome_reminder",
-                agency=hop.from_agency,
-                handoff=hop,
-                payload=handoff_payload("handoff.outcome_reminder", hop),
-                actor=SYSTEM,
-                channels=[Channel.EMAIL],
+    total = 0
+    while True:
+        with transaction.atomic():
+            hops = list(
+                Handoff.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("to_agency", "from_agency", "sent_by", "consent")
+                .filter(outcome_reminder_at__lte=now, status=Status.ACCEPTED)
+                .order_by("outcome_reminder_at", "id")[:batch]
             )
-    return len(hops)
+            for hop in hops:
+                hop.outcome_reminder_at = None
+                hop.save(update_fields=["outcome_reminder_at", "updated_at"])
+                sender = hop.from_agency
+                notify_agency(
+                    "handoff.outcome_reminder",
+                    agency=sender,
+                    handoff=hop,
+                    payload=handoff_payload("handoff.outcome_reminder", hop),
+                    actor=SYSTEM,
+                    email_to=_emails(sender.intake_email, hop.sent_by.email if hop.sent_by else ""),
+                    channels=[Channel.EMAIL],
+                )
+        total += len(hops)
+        if len(hops) < batch:
+            return total
 
 
 def send_overdue_digests(*, now: datetime | None = None) -> int:
-    """One e-mail per agency listing its overdue handoffs; at most one per agency per day."""
+    """One e-mail per agency listing its overdue handoffs; at most one per agency per day.
+
+    Not on weekends and public holidays: Monday's digest lists what is still open.
+    """
     now = now or timezone.now()
-    today_start = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    local = timezone.localtime(now)
+    if not default_calendar().is_business_day(local.date()):
+        return 0
+    today_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
     overdue: dict[int, list[int]] = {}
     for agency_id, hop_id in (
         Handoff.objects.filter(status=Status.SENT, ack_due_at__lt=now)
-        .order_by("to_agency_id", "ack_due_at")
+        .order_by("to_agency_id", "ack_due_at", "id")
         .values_list("to_agency_id", "id")
     ):
         overdue.setdefault(agency_id, []).append(hop_id)
     sent = 0
     for agency_id, hop_ids in overdue.items():
         with transaction.atomic():
+            # The lock makes "already sent today?" and the send one step per agency.
             agency = Agency.objects.select_for_update().get(pk=agency_id)
             already = OutboxMessage.objects.filter(
-                agency=agency, event_type="digest.overdue", created_at__gte=today_start
+                agency=agency, event_type=DIGEST_EVENT, created_at__gte=today_start
             ).exists()
-            if already:
+            recipients = _emails(agency.intake_email, *supervisor_emails(agency.pk))
+            if already or not recipients:
                 continue
             notify_agency(
-                "digest.overdue",
+                DIGEST_EVENT,
                 agency=agency,
                 handoff=None,
                 payload={
-                    "type": "digest.overdue",
-                    "data": {"count": len(hop_ids), "handoff_ids": hop_ids},
+                    "type": DIGEST_EVENT,
+                    "data": {
+                        "count": len(hop_ids),
+                        "handoff_ids": hop_ids,
+                        "url": f"{settings.SITE_URL}/",
+                    },
                 },
                 actor=SYSTEM,
-                email_to=_emails(agency.intake_email, *supervisor_emails(agency.pk)),
+                email_to=recipients,
                 channels=[Channel.EMAIL],
                 in_app=False,
             )
