@@ -17,6 +17,7 @@ import random
 import secrets
 import socket
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -424,6 +425,17 @@ def supervisor_emails(agency_id: int) -> list[str]:
         ).values_list("user__email", flat=True)
         if email
     )
+
+
+def supervisor_emails_by_agency(agency_ids: Iterable[int]) -> dict[int, list[str]]:
+    """supervisor_emails for many agencies in one query."""
+    found: dict[int, set[str]] = {}
+    for agency_id, email in Membership.objects.filter(
+        agency_id__in=list(agency_ids), role=Role.SUPERVISOR
+    ).values_list("agency_id", "user__email"):
+        if email:
+            found.setdefault(agency_id, set()).add(email)
+    return {agency_id: sorted(emails) for agency_id, emails in found.items()}
 
 
 def _endpoint_recovered(message: OutboxMessage) -> None:

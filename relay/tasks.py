@@ -12,6 +12,8 @@ from relay import delivery
 log = logging.getLogger(__name__)
 # One quick retry (a pooled connection gone stale after a broker restart), then give up: the
 # request that committed must not wait on a dead broker, the sweeper catches up.
+FAN_OUT_ABOVE = 20
+FAN_OUT_CHUNK = 500
 _RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 
 
@@ -43,6 +45,33 @@ def enqueue_deliveries(ids: list[str], *, countdown: float | None = None) -> int
             )
             return done
     return len(ids)
+
+
+def enqueue_after_commit(ids: list[str]) -> None:
+    """A few rows: one delivery task each, at once. Many (an escalation sweep's batch): one
+    fan-out task per chunk, so the committing process publishes a handful of messages."""
+    if len(ids) <= FAN_OUT_ABOVE:
+        enqueue_deliveries(ids)
+        return
+    for start in range(0, len(ids), FAN_OUT_CHUNK):
+        chunk = ids[start : start + FAN_OUT_CHUNK]
+        try:
+            enqueue_outbox_messages.apply_async(
+                args=[chunk], retry=True, retry_policy=_RETRY_POLICY
+            )
+        except Exception as exc:  # as in enqueue_deliveries: the sweeper catches up
+            log.warning(
+                "broker unavailable, %d outbox row(s) left for the sweeper: %s",
+                len(ids) - start,
+                type(exc).__name__,
+            )
+            return
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def enqueue_outbox_messages(message_ids: list[str]) -> int:
+    """Fan out many new outbox rows into one delivery task each."""
+    return enqueue_deliveries(message_ids)
 
 
 @shared_task(acks_late=True, ignore_result=True)
