@@ -6,8 +6,10 @@ redis-server, a SIGKILLed worker, a receiver that fails or is gone."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from agencies.models import EndpointState
 from audit.models import AuditAction, AuditEvent
@@ -174,3 +176,31 @@ def test_a_receiver_answering_410_is_disabled_and_its_supervisors_are_told(
     assert "410" in mail_text(told)
     hop.refresh_from_db()
     assert hop.receiver_notified is False
+
+
+def test_an_escalation_sweeps_notifications_are_fanned_out_and_delivered(
+    net, endpoint, receiver, broker, start_worker, mail_dir
+) -> None:
+    """GIVEN 24 hops past their deadline WHEN one sweep escalates them THEN their 48
+    notifications leave the sweep as a single fan-out task, and the worker delivers them:
+    one signed webhook per hop, one e-mail per hop."""
+    from relay.services.escalations import escalate_due
+
+    hops = [send(net) for _ in range(24)]
+    Handoff.objects.filter(pk__in=[h.pk for h in hops]).update(
+        next_escalation_at=timezone.now() - timedelta(minutes=1)
+    )
+    worker = start_worker(broker)
+    assert escalate_due() == 24
+    escalated = OutboxMessage.objects.filter(event_type="handoff.escalated")
+    assert escalated.count() == 48
+    wait_for(settled(event_type="handoff.escalated"), timeout=60, what="48 deliveries")
+    assert set(escalated.values_list("state", flat=True)) == {DeliveryState.DELIVERED}
+    bodies = [json.loads(r.body) for r in receiver.webhooks()]
+    assert sorted(b["data"]["handoff_id"] for b in bodies if b["type"] == "handoff.escalated") == (
+        sorted(h.pk for h in hops)
+    )
+    assert all(independent_verify(endpoint.secret, r.headers, r.body) for r in receiver.webhooks())
+    mails = [m for m in read_mail(mail_dir) if "期限" in mail_text(m)]
+    assert len(mails) == 24
+    assert "relay.tasks.enqueue_outbox_messages[" in worker.log_path.read_text()

@@ -11,10 +11,11 @@ import time_machine
 from django.db import connection
 
 from audit.models import AuditAction, AuditEvent
+from audit.services import audit_verify
 from relay import services
 from relay.business_time import TOKYO
 from relay.choices import Urgency
-from relay.models import Handoff, OutboxMessage
+from relay.models import Handoff, InAppNotification, OutboxMessage
 from relay.services.escalations import escalate_due, remind_missing_outcomes, send_overdue_digests
 from tests.conftest import requires_postgres
 
@@ -113,6 +114,38 @@ def test_levels_fire_at_business_times_across_a_weekend_and_a_holiday(net, coord
         [coordinator.pk],
         [coordinator.pk],
     ]
+    # The sweep appends its audit events in bulk: the chain still verifies end to end.
+    verified, broken = audit_verify()
+    assert broken is None and verified == AuditEvent.objects.count()
+
+
+def test_an_escalation_is_one_audit_event_like_every_hop_event_with_what_it_queued(
+    net, endpoint
+) -> None:
+    """The issue's "writes the audit event and the outbox rows": one HANDOFF_ESCALATED event,
+    shaped like every other hop event, naming the outbox rows and channels it queued."""
+    hop = send_at(net, SENT_AT)
+    sent = AuditEvent.objects.get(action=AuditAction.HANDOFF_SENT, object_id=str(hop.pk))
+    last_before = AuditEvent.objects.order_by("-id").first().id
+    assert sweep_at(jst(11, 25, 15)) == 1
+    (escalated,) = AuditEvent.objects.filter(id__gt=last_before)
+    assert escalated.action == AuditAction.HANDOFF_ESCALATED
+    for name in ("object_type", "sheet_id", "recipient_agency_id", "sections", "lawful_basis"):
+        assert getattr(escalated, name) == getattr(sent, name)
+    assert escalated.actor_kind == "system" and escalated.actor_label == "escalation"
+    assert escalated.detail["consent_id"] == sent.detail["consent_id"]
+    assert escalated.detail["status"] == "sent" and escalated.detail["level"] == 1
+    assert escalated.detail["next_escalation_at"] == jst(11, 26, 15).isoformat()
+    rows = OutboxMessage.objects.filter(event_type="handoff.escalated")
+    assert sorted(r.channel for r in rows) == ["email", "webhook"]
+    assert escalated.detail["notifications"] == [
+        {
+            "agency_id": net.npo.pk,
+            "outbox_ids": [str(r.pk) for r in rows.order_by("channel")],
+            "channels": ["email", "in_app", "webhook"],
+        }
+    ]
+    assert InAppNotification.objects.filter(event_type="handoff.escalated").count() == 1
 
 
 def test_running_the_sweep_twice_escalates_once(net) -> None:
