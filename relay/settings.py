@@ -196,6 +196,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(_queue_dir),
         "processed_folder": str(_processed_dir),
         "store_processed": False,
+        # kombu polls the folder, once a second by default, and a worker with prefetch 1 then
+        # takes at most one message a second: too slow even for the demo's sweeps.
+        "polling_interval": env.float("CELERY_POLLING_INTERVAL", default=0.1),
     }
 else:
     # Retry times live in the database; the broker only carries "do this row now".
