@@ -13,6 +13,7 @@ import hmac
 import ipaddress
 import json
 import logging
+import os
 import random
 import secrets
 import socket
@@ -165,6 +166,7 @@ class Result:
     gone: bool = False  # 410: the receiver asks us to stop
     permanent: bool = False  # retrying cannot help (unsafe or invalid endpoint)
     skipped: bool = False  # nothing to send to any more (endpoint disabled or removed)
+    endpoint_failing: bool = False  # the endpoint was marked failing when we sent
 
 
 def _send_email(message: OutboxMessage) -> Result:
@@ -234,6 +236,26 @@ def webhook_request(message: OutboxMessage, endpoint: WebhookEndpoint) -> tuple[
     return headers, body
 
 
+_client: tuple[int, httpx.Client] | None = None
+
+
+def _http_client() -> httpx.Client:
+    """One client per process (making one loads the CA bundle: ~20 ms, more than a local
+    delivery). No keep-alive: a connection opened to a pinned address with one name's TLS
+    identity must not carry another name's webhook."""
+    global _client
+    if _client is None or _client[0] != os.getpid():  # not inherited across a fork
+        _client = (
+            os.getpid(),
+            httpx.Client(
+                follow_redirects=False,
+                trust_env=False,
+                limits=httpx.Limits(max_keepalive_connections=0),
+            ),
+        )
+    return _client[1]
+
+
 def post_webhook(url: str, *, headers: dict[str, str], body: bytes) -> Result:
     """POST to a checked endpoint, connecting to the checked address; never follows redirects.
 
@@ -249,18 +271,15 @@ def post_webhook(url: str, *, headers: dict[str, str], body: bytes) -> Result:
         headers = {**headers, "host": parts.netloc.rsplit("@", 1)[-1]}
         if parts.scheme == "https":
             extensions["sni_hostname"] = parts.hostname
-    timeout = settings.TSUNAGU["WEBHOOK_TIMEOUT_SECONDS"]
     try:
-        with (
-            httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client,
-            client.stream(
-                "POST",
-                pinned_url(url, address),
-                content=body,
-                headers=headers,
-                extensions=extensions,
-            ) as response,
-        ):
+        with _http_client().stream(
+            "POST",
+            pinned_url(url, address),
+            content=body,
+            headers=headers,
+            extensions=extensions,
+            timeout=settings.TSUNAGU["WEBHOOK_TIMEOUT_SECONDS"],
+        ) as response:
             status = response.status_code
             retry_after = response.headers.get("retry-after")
     except httpx.HTTPError as exc:
@@ -281,7 +300,9 @@ def _send_webhook(message: OutboxMessage) -> Result:
     if endpoint is None or endpoint.state == EndpointState.DISABLED:
         return Result(ok=False, error="endpoint disabled or removed", skipped=True)
     headers, body = webhook_request(message, endpoint)
-    return post_webhook(endpoint.url, headers=headers, body=body)
+    result = post_webhook(endpoint.url, headers=headers, body=body)
+    result.endpoint_failing = endpoint.state == EndpointState.FAILING
+    return result
 
 
 def deliver(message_id: str) -> str:
@@ -327,10 +348,13 @@ def _audit_common(message: OutboxMessage) -> dict:
 @transaction.atomic
 def record_result(message: OutboxMessage, result: Result, *, latency_ms: int) -> str:
     """Log the attempt and move the row on: delivered, retry at next_attempt_at, or failed."""
-    message = (
-        OutboxMessage.objects.select_for_update(of=("self",))
-        .select_related("agency", "handoff")
-        .get(pk=message.pk)
+    # Lock the row (the claim's copy, with its agency and hop, serves for the rest) and
+    # read what may have changed since the claim.
+    message.state, message.attempts = (
+        OutboxMessage.objects.select_for_update()
+        .filter(pk=message.pk)
+        .values_list("state", "attempts")
+        .get()
     )
     now = timezone.now()
     DeliveryAttempt.objects.create(
@@ -363,7 +387,7 @@ def record_result(message: OutboxMessage, result: Result, *, latency_ms: int) ->
                 "attempts": message.attempts,
             },
         )
-        if message.channel == Channel.WEBHOOK:
+        if result.endpoint_failing:
             _endpoint_recovered(message)
         return "delivered"
     message.last_error = result.error[:300]

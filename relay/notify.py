@@ -83,12 +83,14 @@ def outbox_rows(
         "payload": payload,
     }
     rows = []
+    # The webhook first: the rows are enqueued in this order, and a partner system acts on
+    # the webhook at once, while an e-mail waits for a person anyway.
+    if Channel.WEBHOOK in wanted and has_webhook:
+        rows.append({"id": uuid.uuid4(), "channel": Channel.WEBHOOK, "recipients": [], **common})
     if Channel.EMAIL in wanted and recipients:
         rows.append(
             {"id": uuid.uuid4(), "channel": Channel.EMAIL, "recipients": recipients, **common}
         )
-    if Channel.WEBHOOK in wanted and has_webhook:
-        rows.append({"id": uuid.uuid4(), "channel": Channel.WEBHOOK, "recipients": [], **common})
     return rows
 
 

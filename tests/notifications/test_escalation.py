@@ -141,7 +141,7 @@ def test_an_escalation_is_one_audit_event_like_every_hop_event_with_what_it_queu
     assert escalated.detail["notifications"] == [
         {
             "agency_id": net.npo.pk,
-            "outbox_ids": [str(r.pk) for r in rows.order_by("channel")],
+            "outbox_ids": [str(r.pk) for r in rows.order_by("-channel")],  # webhook first
             "channels": ["email", "in_app", "webhook"],
         }
     ]
