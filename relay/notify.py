@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.db import transaction
@@ -23,6 +23,34 @@ from relay.models import Handoff, InAppNotification, OutboxMessage
 from relay.models.outbox import Channel
 
 
+class AgencyLike(Protocol):
+    """What a notification reads of an agency."""
+
+    @property
+    def pk(self) -> Any: ...
+    @property
+    def slug(self) -> str: ...
+    @property
+    def intake_email(self) -> str: ...
+
+
+class HandoffLike(Protocol):
+    """What a notification reads of a hop: a Handoff, or the sweep's lighter row."""
+
+    @property
+    def pk(self) -> Any: ...
+    @property
+    def sheet_id(self) -> Any: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def urgent(self) -> bool: ...
+    @property
+    def from_agency(self) -> AgencyLike: ...
+    @property
+    def to_agency(self) -> AgencyLike: ...
+
+
 @functools.cache
 def _web_path_template() -> str:
     """The web UI's path of a hop, with "{pk}" for its id (reverse once, not per message)."""
@@ -33,7 +61,7 @@ def _web_path_template() -> str:
         return "/handoffs/{pk}/"
 
 
-def handoff_links(handoff: Handoff) -> dict[str, str]:
+def handoff_links(handoff: HandoffLike) -> dict[str, str]:
     """Where the receiver reads the hop: the web UI and the partner API (ids only)."""
     return {
         "url": settings.SITE_URL + _web_path_template().format(pk=handoff.pk),
@@ -41,7 +69,7 @@ def handoff_links(handoff: Handoff) -> dict[str, str]:
     }
 
 
-def handoff_payload(event_type: str, handoff: Handoff, **extra: Any) -> dict[str, Any]:
+def handoff_payload(event_type: str, handoff: HandoffLike, **extra: Any) -> dict[str, Any]:
     """The webhook/e-mail body: ids, states and links only."""
     return {
         "type": event_type,
@@ -61,8 +89,8 @@ def handoff_payload(event_type: str, handoff: Handoff, **extra: Any) -> dict[str
 def outbox_rows(
     event_type: str,
     *,
-    agency: Agency,
-    handoff: Handoff | None,
+    agency: AgencyLike,
+    handoff: HandoffLike | None,
     payload: dict[str, Any],
     email_to: Iterable[str] | None,
     channels: Iterable[str],
@@ -97,8 +125,8 @@ def outbox_rows(
 def queued_event(
     event_type: str,
     *,
-    agency: Agency,
-    handoff: Handoff | None,
+    agency: AgencyLike,
+    handoff: HandoffLike | None,
     actor: Actor,
     rows: list[dict[str, Any]],
     in_app: bool,

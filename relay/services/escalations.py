@@ -60,7 +60,7 @@ def _insert(model: type[models.Model], rows: list[dict[str, Any]]) -> None:
         model._default_manager.bulk_create([model(**row) for row in rows], batch_size=1000)
         return
     json_fields = {f.attname for f in fields if isinstance(f, models.JSONField)}
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
     table = connection.ops.quote_name(model._meta.db_table)
     # Defaults once per call (a callable default, like uuid4 or now, once per row).
     static = {f.attname: f.get_default() for f in fields if not callable(f.default)}
@@ -324,7 +324,8 @@ def _notify_level(
             ),
         ]
     # The coordinator (or, when none is configured, the sender's supervisors).
-    target = known.coordinators.get(hop.escalation_policy.get("coordinator_agency_id")) or sender
+    coordinator_id = hop.escalation_policy.get("coordinator_agency_id")
+    target: Any = (coordinator_id and known.coordinators.get(coordinator_id)) or sender
     return [
         batch.notify(
             event,
