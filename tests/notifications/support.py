@@ -317,9 +317,11 @@ class Worker:
 def filesystem_broker_options(var_dir: Path) -> dict[str, Any]:
     """kombu filesystem transport folders under `var_dir`, laid out as settings.py does."""
     queue, processed = var_dir / "celery" / "queue", var_dir / "celery" / "processed"
-    queue.mkdir(parents=True, exist_ok=True)
-    processed.mkdir(parents=True, exist_ok=True)
+    control = var_dir / "celery" / "control"
+    for folder in (queue, processed, control):
+        folder.mkdir(parents=True, exist_ok=True)
     return {
+        "control_folder": str(control),
         "data_folder_in": str(queue),
         "data_folder_out": str(queue),
         "processed_folder": str(processed),
