@@ -18,6 +18,7 @@ import random
 import secrets
 import socket
 import time
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -141,6 +142,10 @@ def pinned_url(url: str, address: str | None) -> str:
 
 def claim(message_id: str, *, now: datetime | None = None) -> OutboxMessage | None:
     """Take the row for this worker for one lease, if it is due and nobody holds it."""
+    try:
+        uuid.UUID(str(message_id))
+    except ValueError:
+        return None  # not one of ours: nothing to claim
     now = now or timezone.now()
     lease = timedelta(seconds=settings.TSUNAGU["DELIVERY_LEASE_SECONDS"])
     taken = (

@@ -124,6 +124,7 @@ def test_two_claims_for_one_row_one_wins(net, endpoint, receiver) -> None:
     assert first is not None
     assert delivery.claim(str(row.pk)) is None
     assert delivery.deliver(str(row.pk)) == "not-claimed"
+    assert delivery.deliver("not-a-uuid") == "not-claimed"  # a stray task is dropped quietly
     assert receiver.webhooks() == []
 
     row.refresh_from_db()
