@@ -307,6 +307,9 @@ def main() -> None:
     parser.add_argument("--sheets", type=int, default=100_000)
     parser.add_argument("--agencies", type=int, default=1_000)
     parser.add_argument("--empty-runs", type=int, default=50)
+    parser.add_argument(
+        "--workers", type=int, default=None, help="sweeper threads (default: the setting)"
+    )
     parser.add_argument("--regenerate", action="store_true")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
@@ -315,6 +318,7 @@ def main() -> None:
 
     ensure_database()
     setup_django()
+    from django.conf import settings
     from django.db import connection
 
     from audit.models import AuditEvent
@@ -343,20 +347,24 @@ def main() -> None:
 
     audit_before = AuditEvent.objects.count()
     with connection.execute_wrapper(count_queries):
-        started = time.perf_counter()
-        escalated = escalate_due(now=SWEEP_AT)
-        elapsed = time.perf_counter() - started
+        started, cpu = time.perf_counter(), time.process_time()
+        escalated = escalate_due(now=SWEEP_AT, workers=args.workers)
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     figures = {
         "handoffs": Handoff.objects.count(),
         "due": due,
         "escalated": escalated,
+        "workers": args.workers or settings.TSUNAGU["ESCALATION_SWEEP_WORKERS"],
         "sweep_s": round(elapsed, 2),
+        "sweep_python_cpu_s": round(cpu, 2),
         "per_handoff_ms": round(elapsed * 1000 / max(escalated, 1), 3),
-        "queries": queries,
+        # The sweeping thread's statements (helper threads have connections of their own).
+        "queries_main_thread": queries,
         "audit_events": AuditEvent.objects.count() - audit_before,
         "outbox_rows": OutboxMessage.objects.count(),
         "empty_before": before,
         "empty_after": empty_sweeps(SWEEP_AT, args.empty_runs),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
     }
     print(json.dumps(figures, indent=2))
     if args.json:

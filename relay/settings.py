@@ -277,6 +277,8 @@ TSUNAGU = {
     "SHORT_RETRY_SECONDS": env.int("NOTIFICATION_SHORT_RETRY_SECONDS", default=60),
     # After a secret rotation the previous secret keeps signing (second signature) this long.
     "WEBHOOK_SECRET_OVERLAP_HOURS": env.int("WEBHOOK_SECRET_OVERLAP_HOURS", default=24),
+    # Threads that share a large escalation backlog (PostgreSQL; SKIP LOCKED keeps them apart).
+    "ESCALATION_SWEEP_WORKERS": env.int("ESCALATION_SWEEP_WORKERS", default=2),
     "ESCALATION": {
         "coordinator_agency": env.str("ESCALATION_COORDINATOR_AGENCY", default=""),
     },

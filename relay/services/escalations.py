@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -430,19 +431,58 @@ def _escalate_batch(ids: list[int], now: datetime) -> None:
     batch.write()
 
 
-def escalate_due(*, now: datetime | None = None, batch: int = 500) -> int:
+def escalate_due(
+    *, now: datetime | None = None, batch: int = 500, workers: int | None = None
+) -> int:
     """Escalate every hop whose next escalation time has come; returns how many.
 
     Each batch is one transaction: due ids found through the partial index on
     next_escalation_at and locked with FOR UPDATE SKIP LOCKED (a sweep running at the same
     time takes other rows), escalated, and their next time moved past `now`, so neither this
-    loop nor a second sweep picks them again. Each batch starts where the last one ended,
-    so the index entries left behind by the rows just moved are not scanned again.
+    loop nor a second sweep picks them again.
+
+    When the first batch is full (a backlog) on PostgreSQL, `workers` threads (default
+    TSUNAGU["ESCALATION_SWEEP_WORKERS"]), each with its own connection, share the rest: one
+    computes while another waits on the database. Inside a caller's transaction, never.
     """
     now = now or timezone.now()
+    if workers is None:
+        workers = settings.TSUNAGU.get("ESCALATION_SWEEP_WORKERS", 2)
+    first = _sweep(now=now, batch=batch, batches=1)
+    if first < batch:
+        return first
+    if workers <= 1 or connection.vendor != "postgresql" or connection.in_atomic_block:
+        return first + _sweep(now=now, batch=batch)
+    counts: list[int] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            counts.append(_sweep(now=now, batch=batch))
+        except BaseException as exc:  # re-raised in the caller's thread
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    helpers = [threading.Thread(target=run, daemon=True) for _ in range(workers - 1)]
+    for helper in helpers:
+        helper.start()
+    run_here = _sweep(now=now, batch=batch)
+    for helper in helpers:
+        helper.join()
+    if errors:
+        raise errors[0]
+    return first + run_here + sum(counts)
+
+
+def _sweep(*, now: datetime, batch: int, batches: int | None = None) -> int:
+    """Escalate due hops batch by batch (at most `batches`); each batch starts where the last
+    one ended, so the index entries left behind by the rows just moved are not scanned
+    again."""
     total = 0
     since = None
-    while True:
+    done = 0
+    while batches is None or done < batches:
         with transaction.atomic():
             due = Handoff.objects.select_for_update(skip_locked=True).filter(
                 next_escalation_at__lte=now, status=Status.SENT
@@ -455,9 +495,11 @@ def escalate_due(*, now: datetime | None = None, batch: int = 500) -> int:
             if claimed:
                 _escalate_batch([pk for pk, _ in claimed], now)
         total += len(claimed)
+        done += 1
         if len(claimed) < batch:
-            return total
+            break
         since = claimed[-1][1]
+    return total
 
 
 def remind_missing_outcomes(*, now: datetime | None = None, batch: int = 200) -> int:

@@ -285,3 +285,15 @@ def test_two_concurrent_sweeps_escalate_each_hop_once(net) -> None:
         assert len(escalations(hop)) == 1
     assert set(Handoff.objects.values_list("escalation_level", flat=True)) == {1}
     assert OutboxMessage.objects.filter(event_type="handoff.escalated").count() == 12
+
+
+@requires_postgres
+@pytest.mark.usefixtures("transactional_db")
+def test_a_backlog_is_shared_by_sweeper_threads_each_hop_once(net) -> None:
+    """GIVEN 15 due hops, batches of 2 WHEN one sweep runs with 3 threads THEN the first
+    batch reveals a backlog, the threads share the rest, and every hop escalates once."""
+    hops = [send_at(net, SENT_AT) for _ in range(15)]
+    assert escalate_due(now=jst(11, 25, 15), batch=2, workers=3) == 15
+    assert all(len(escalations(hop)) == 1 for hop in hops)
+    verified, broken = audit_verify()
+    assert broken is None and verified == AuditEvent.objects.count()
