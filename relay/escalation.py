@@ -44,6 +44,7 @@ def policy_for(agency_policy: dict[str, Any]) -> dict[str, Any]:
 
 
 def calendar_for(snapshot: dict[str, Any]) -> BusinessCalendar:
+    """The business calendar of a policy snapshot: opening hours and the agency's closed days."""
     return BusinessCalendar(
         day_start=time.fromisoformat(snapshot.get("day_start", "09:00")),
         day_end=time.fromisoformat(snapshot.get("day_end", "17:00")),
@@ -96,7 +97,9 @@ def stop_clock() -> dict[str, Any]:
 
 def next_after(snapshot: dict[str, Any], *, level: int, fired_at: datetime) -> datetime | None:
     """When the level after `level` is due, counted from when `level` fired; None: no more."""
-    levels = snapshot["levels"]
+    levels = snapshot.get("levels") or []
+    if not levels:
+        return None
     if level < len(levels):
         hours = levels[level]["after_hours"]
     elif snapshot.get("repeat_hours"):
@@ -107,6 +110,7 @@ def next_after(snapshot: dict[str, Any], *, level: int, fired_at: datetime) -> d
 
 
 def start_outcome_clock(*, handoff: Handoff, accepted_at: datetime) -> dict[str, Any]:
+    """Fields to set on acceptance: when to remind the sender if no outcome is recorded."""
     hours = (handoff.escalation_policy or {}).get("outcome_reminder_hours")
     if not hours:
         return {"outcome_reminder_at": None}

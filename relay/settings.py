@@ -115,7 +115,9 @@ if EMBEDDED:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": str(VAR_DIR / "tsunagu.sqlite3"),
+            # TSUNAGU_DATABASE_PATH: another file, e.g. the test database for a worker that
+            # a test starts (its settings must resolve to the file the test process uses).
+            "NAME": env.str("TSUNAGU_DATABASE_PATH", default=str(VAR_DIR / "tsunagu.sqlite3")),
             # IMMEDIATE serialises writers, so the audit chain cannot fork on SQLite either.
             "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
         }
@@ -202,7 +204,7 @@ if env.str("EMAIL_URL", default=""):
     vars().update(env.email_url("EMAIL_URL"))
 else:
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
-    EMAIL_FILE_PATH = str(VAR_DIR / "mail")
+    EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="tsunagu@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
@@ -213,11 +215,17 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     _processed_dir = VAR_DIR / "celery" / "processed"
     _queue_dir.mkdir(parents=True, exist_ok=True)
     _processed_dir.mkdir(parents=True, exist_ok=True)
+    _control_dir = VAR_DIR / "celery" / "control"  # kombu's default is ./control in the cwd
+    _control_dir.mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "control_folder": str(_control_dir),
         "data_folder_in": str(_queue_dir),
         "data_folder_out": str(_queue_dir),
         "processed_folder": str(_processed_dir),
         "store_processed": False,
+        # kombu polls the folder, once a second by default, and a worker with prefetch 1 then
+        # takes at most one message a second: too slow even for the demo's sweeps.
+        "polling_interval": env.float("CELERY_POLLING_INTERVAL", default=0.1),
     }
 else:
     # Retry times live in the database; the broker only carries "do this row now".
@@ -299,7 +307,18 @@ TSUNAGU = {
         default=[0, 5, 300, 1800, 7200, 18000, 36000, 36000],
     ),
     # A claimed delivery is retried by the sweeper if its worker died, after this lease.
+    # Keep it well above WEBHOOK_TIMEOUT_SECONDS (and the SMTP timeout).
     "DELIVERY_LEASE_SECONDS": env.int("DELIVERY_LEASE_SECONDS", default=60),
+    # The sweeper leaves rows younger than this to the task enqueued on commit, so a busy
+    # queue is not flooded with duplicates (which would find nothing to claim anyway).
+    "SWEEP_GRACE_SECONDS": env.int("NOTIFICATION_SWEEP_GRACE_SECONDS", default=10),
+    # Retries due sooner than this are also handed to the broker with a countdown; later
+    # ones wait for the sweeper (long broker countdowns are redelivered by Redis).
+    "SHORT_RETRY_SECONDS": env.int("NOTIFICATION_SHORT_RETRY_SECONDS", default=60),
+    # After a secret rotation the previous secret keeps signing (second signature) this long.
+    "WEBHOOK_SECRET_OVERLAP_HOURS": env.int("WEBHOOK_SECRET_OVERLAP_HOURS", default=24),
+    # Threads that share a large escalation backlog (PostgreSQL; SKIP LOCKED keeps them apart).
+    "ESCALATION_SWEEP_WORKERS": env.int("ESCALATION_SWEEP_WORKERS", default=2),
     "ESCALATION": {
         "coordinator_agency": env.str("ESCALATION_COORDINATOR_AGENCY", default=""),
     },

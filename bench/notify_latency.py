@@ -1,0 +1,308 @@
+"""Benchmark: from the commit of a send to the webhook arriving at the receiver (issue 5).
+
+Starts a local HTTP receiver and one Celery worker process (prefork, concurrency 1) on the
+configured database and broker, prepares N draft handoffs, then sends them at a steady rate
+(each send a real handoff_submit: consent check, state change, audit, access grant, outbox
+rows for e-mail and webhook) and measures, for every send, the time from the moment its
+transaction committed to the moment its signed webhook arrived. Prints p50 / p95 / p99.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/tsunagu_bench_latency \\
+    CELERY_BROKER_URL=redis://127.0.0.1:6379/5 CELERY_QUEUE=wt_notify_bench \\
+    SECRET_KEY=bench-only-0123456789abcdefghijklmnopqrstuvwxyz \\
+    .venv/bin/python bench/notify_latency.py --sends 1000 --rate 20
+
+Without DATABASE_URL it runs on the embedded default (SQLite, filesystem broker) under a
+temporary var/ directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "relay.settings")
+# The receiver is on 127.0.0.1 over http: allowed for this benchmark only.
+os.environ["WEBHOOK_ALLOW_PRIVATE"] = "true"
+os.environ["WEBHOOK_ALLOW_HTTP"] = "true"
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+
+class Receiver:
+    """Records when each webhook-id first arrives (and checks its signature)."""
+
+    def __init__(self) -> None:
+        self.arrived: dict[str, float] = {}
+        self.bad_signatures = 0
+        self.secret = ""
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                now = time.time()
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                from relay.delivery import verify_signature
+
+                with receiver.lock:
+                    if not verify_signature(receiver.secret, headers, body):
+                        receiver.bad_signatures += 1
+                    receiver.arrived.setdefault(headers.get("webhook-id", ""), now)
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}/hooks"
+
+
+def ensure_database() -> None:
+    """On PostgreSQL, create the benchmark database if it does not exist."""
+    if not os.environ.get("DATABASE_URL"):
+        return
+    import environ
+    import psycopg
+
+    url = environ.Env.db_url_config(os.environ["DATABASE_URL"])
+    name = url["NAME"]
+    if not name.startswith(("tsunagu_bench", "bench")):
+        sys.exit(f"refusing to use database {name!r}: its name must start with tsunagu_bench")
+    with psycopg.connect(
+        host=url.get("HOST") or "127.0.0.1",
+        port=url.get("PORT") or 5432,
+        user=url.get("USER") or "postgres",
+        password=url.get("PASSWORD") or None,
+        dbname="postgres",
+        autocommit=True,
+    ) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def start_worker(log_path: Path) -> subprocess.Popen:
+    from django.conf import settings
+
+    log = log_path.open("wb")
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "relay",
+            "worker",
+            "-P",
+            "prefork",
+            "-c",
+            "1",
+            "-Q",
+            settings.CELERY_TASK_DEFAULT_QUEUE,
+            "-n",
+            f"bench-{os.getpid()}@%h",
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+            "-l",
+            "INFO",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "EMAIL_FILE_PATH": str(log_path.parent / "mail")},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while b" ready." not in log_path.read_bytes():
+        if worker.poll() is not None or time.monotonic() > deadline:
+            sys.exit("worker did not start:\n" + log_path.read_text()[-3000:])
+        time.sleep(0.1)
+    return worker
+
+
+def prepare(sends: int, receiver: Receiver) -> tuple[object, list[int]]:
+    """A ward desk, an NPO with a webhook endpoint at the receiver, and N draft hops."""
+    from datetime import timedelta
+
+    from django.contrib.auth.models import User
+    from django.utils import timezone
+
+    from agencies.models import Agency, AgencyKind, Membership, Role
+    from consent.vocabulary import Purpose
+    from relay import services
+    from relay.actors import Staff
+    from relay.services import webhooks
+
+    stamp = str(int(time.time()))
+    ward = Agency.objects.create(
+        slug=f"lat-ward-{stamp}", name="区相談窓口", kind=AgencyKind.WARD_DESK,
+        municipality="足立区", requires_supervisor_approval=False,
+    )  # fmt: skip
+    npo = Agency.objects.create(
+        slug=f"lat-npo-{stamp}", name="NPO", kind=AgencyKind.NPO_FREE_SCHOOL,
+        municipality="足立区", intake_email=f"intake@lat-npo-{stamp}.example",
+    )  # fmt: skip
+    counselor = User.objects.create(username=f"lat-counselor-{stamp}")
+    supervisor = User.objects.create(username=f"lat-supervisor-{stamp}")
+    Membership.objects.create(user=counselor, agency=ward, role=Role.COUNSELOR)
+    Membership.objects.create(user=supervisor, agency=npo, role=Role.SUPERVISOR)
+    staff = Staff.for_user(counselor)
+    configured = webhooks.webhook_configure(staff=Staff.for_user(supervisor), url=receiver.url)
+    receiver.secret = configured.secret or ""
+    sheet = services.sheet_create(
+        staff=staff,
+        data={
+            "subject_initials": "L.T", "grade": "j1", "consulted_on": "2026-11-20",
+            "consulter": "guardian", "consultation": "benchmark", "categories": [],
+        },
+    )  # fmt: skip
+    services.consent_record(
+        staff=staff, sheet_id=sheet.pk, grantors=["guardian"], method="written",
+        recipients=[npo], recipient_kinds=[], sections=["basic", "consultation"],
+        purposes=[Purpose.SUPPORT], valid_until=timezone.now() + timedelta(days=30),
+    )  # fmt: skip
+    drafts = [
+        services.handoff_create(
+            staff=staff,
+            sheet_id=sheet.pk,
+            to_agency=npo,
+            sections=["basic", "consultation"],
+            purpose=Purpose.SUPPORT,
+        ).pk
+        for _ in range(sends)
+    ]
+    return staff, drafts
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sends", type=int, default=1000)
+    parser.add_argument("--rate", type=float, default=20.0, help="sends per second")
+    parser.add_argument("--warmup", type=int, default=20, help="sends not measured, first")
+    parser.add_argument("--timeout", type=float, default=120.0)
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="tsunagu-latency-"))
+    if not os.environ.get("DATABASE_URL"):
+        os.environ["TSUNAGU_VAR_DIR"] = str(workdir / "var")
+    ensure_database()
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import transaction
+
+    from relay.celery import app
+    from relay.models import OutboxMessage
+    from relay.models.outbox import Channel
+    from relay.services import handoff_submit
+
+    call_command("migrate", verbosity=0)
+    with app.connection_for_write() as conn:  # nothing left over from an earlier run
+        conn.default_channel.queue_purge(app.conf.task_default_queue)
+    receiver = Receiver()
+    staff, drafts = prepare(args.warmup + args.sends, receiver)
+    worker = start_worker(workdir / "worker.log")
+    # Warm-up: the worker's first tasks import modules and open connections.
+    for draft in drafts[: args.warmup]:
+        handoff_submit(staff=staff, handoff_id=draft)
+    drafts = drafts[args.warmup :]
+    deadline = time.monotonic() + args.timeout
+    while len(receiver.arrived) < args.warmup and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1)
+    committed: dict[str, float] = {}
+    submit_ms: list[float] = []
+    try:
+        interval = 1.0 / args.rate
+        started = time.monotonic()
+        for n, draft in enumerate(drafts):
+            time.sleep(max(0.0, started + n * interval - time.monotonic()))
+            at: list[float] = []
+            began = time.perf_counter()
+            # The outer transaction commits the send; our callback, registered first, runs
+            # first after the commit, before the send's own enqueue.
+            with transaction.atomic():
+                transaction.on_commit(lambda at=at: at.append(time.time()))
+                handoff_submit(staff=staff, handoff_id=draft)
+            submit_ms.append((time.perf_counter() - began) * 1000)
+            webhook_id = (
+                OutboxMessage.objects.filter(handoff_id=draft, channel=Channel.WEBHOOK)
+                .values_list("id", flat=True)
+                .get()
+            )
+            committed[str(webhook_id)] = at[0]
+        sending_s = time.monotonic() - started
+        deadline = time.monotonic() + args.timeout
+        while len(receiver.arrived.keys() & committed.keys()) < len(committed):
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+        with app.connection_for_write() as conn:
+            conn.default_channel.queue_purge(app.conf.task_default_queue)
+
+    if not committed:
+        sys.exit("nothing was sent")
+    latencies = [
+        (receiver.arrived[i] - committed[i]) * 1000 for i in committed if i in receiver.arrived
+    ]
+    figures = {
+        "database": "postgresql" if os.environ.get("DATABASE_URL") else "sqlite",
+        "broker": app.conf.broker_url.split("://")[0],
+        "sends": len(committed),
+        "rate_per_s": args.rate,
+        "sending_s": round(sending_s, 1),
+        "delivered": len(latencies),
+        "bad_signatures": receiver.bad_signatures,
+        "latency_ms": {}
+        if not latencies
+        else {
+            "p50": round(percentile(latencies, 50), 1),
+            "p95": round(percentile(latencies, 95), 1),
+            "p99": round(percentile(latencies, 99), 1),
+            "max": round(max(latencies), 1),
+            "mean": round(statistics.fmean(latencies), 1),
+        },
+        "send_ms": {
+            "p50": round(percentile(submit_ms, 50), 1),
+            "p95": round(percentile(submit_ms, 95), 1),
+        },
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+    }
+    print(json.dumps(figures, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,206 @@
+"""End to end with real processes: a `celery worker` on the test database and a real broker
+(Redis in the PostgreSQL run; the filesystem transport in the embedded run and in its own
+test), a local HTTP receiver, and e-mail written to files. Faults are real too: a stopped
+redis-server, a SIGKILLed worker, a receiver that fails or is gone."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from agencies.models import EndpointState
+from audit.models import AuditAction, AuditEvent
+from relay import delivery, tasks
+from relay.models import DeliveryAttempt, Handoff, OutboxMessage
+from relay.models.outbox import Channel, DeliveryState
+from tests.notifications.conftest import PERSONAL, settled
+from tests.notifications.support import (
+    independent_verify,
+    mail_text,
+    publishing_to,
+    read_mail,
+    wait_for,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("transactional_db")]
+
+
+def send(net) -> Handoff:
+    sheet = net.sheet()
+    net.consent(sheet)
+    return net.send(sheet)
+
+
+def webhook_row(hop: Handoff) -> OutboxMessage:
+    return OutboxMessage.objects.get(handoff=hop, channel=Channel.WEBHOOK)
+
+
+def assert_one_signed_webhook_and_one_email(hop, endpoint, receiver, mail_dir) -> None:
+    (request,) = receiver.webhooks()
+    row = webhook_row(hop)
+    assert request.headers["webhook-id"] == str(row.pk)
+    assert delivery.verify_signature(endpoint.secret, request.headers, request.body)
+    assert independent_verify(endpoint.secret, request.headers, request.body)
+    body = json.loads(request.body)
+    assert body["type"] == "handoff.sent" and body["data"]["handoff_id"] == hop.pk
+
+    (mail,) = wait_for(lambda: read_mail(mail_dir), timeout=10, what="the e-mail file")
+    assert mail["to"] == hop.to_agency.intake_email
+    text = mail_text(mail)
+    assert "新しい引き継ぎ" in text and f"#{hop.pk}" in text
+    for personal in PERSONAL:
+        assert personal not in text and personal not in request.body.decode()
+    assert AuditEvent.objects.filter(action=AuditAction.NOTIFICATION_DELIVERED).count() == 2
+
+
+def test_a_send_reaches_the_receiver_once_signed_and_the_email_lands(
+    net, endpoint, receiver, broker, start_worker, mail_dir
+) -> None:
+    """GIVEN a running worker WHEN a hop is sent THEN after commit the receiver gets exactly
+    one webhook that verifies with the endpoint's secret, and the intake e-mail is written."""
+    start_worker(broker)
+    hop = send(net)
+    wait_for(settled(handoff=hop), what="both notifications to settle")
+    assert set(OutboxMessage.objects.filter(handoff=hop).values_list("state", flat=True)) == {
+        DeliveryState.DELIVERED
+    }
+    assert_one_signed_webhook_and_one_email(hop, endpoint, receiver, mail_dir)
+
+
+def test_the_embedded_filesystem_broker_delivers_the_same_way(
+    net, endpoint, receiver, filesystem_broker, start_worker, mail_dir
+) -> None:
+    """The embedded default: kombu's filesystem transport (no server), a real worker."""
+    start_worker(filesystem_broker)
+    hop = send(net)
+    wait_for(settled(handoff=hop), what="both notifications to settle")
+    assert_one_signed_webhook_and_one_email(hop, endpoint, receiver, mail_dir)
+
+
+def test_a_send_while_redis_is_down_succeeds_and_the_sweeper_delivers_later(
+    net, endpoint, receiver, private_redis, start_worker, mail_dir, caplog
+) -> None:
+    """GIVEN a worker on a redis-server that then stops WHEN a hop is sent THEN the send
+    commits (no error), nothing is lost: once Redis is back, the sweeper delivers it."""
+    broker_env = {"CELERY_BROKER_URL": private_redis.url}
+    with publishing_to(private_redis.url, {}):
+        from tests.notifications.conftest import Broker
+
+        start_worker(Broker(url=private_redis.url, env=broker_env))
+        private_redis.stop()
+
+        hop = send(net)  # no exception: the broker is only needed after commit
+        assert hop.status == "sent"
+        assert "left for the sweeper" in caplog.text
+        assert OutboxMessage.objects.filter(handoff=hop, state=DeliveryState.PENDING).count() == 2
+        assert receiver.webhooks() == []
+
+        private_redis.start()
+        # The beat would run this every 15 s; here the test runs the sweep itself.
+        wait_for(lambda: tasks.sweep_outbox() == 2, timeout=30, what="the sweep to enqueue")
+        wait_for(settled(handoff=hop), what="the swept notifications to settle")
+    assert_one_signed_webhook_and_one_email(hop, endpoint, receiver, mail_dir)
+
+
+def test_a_worker_killed_mid_delivery_is_replaced_and_the_receiver_dedups(
+    net, endpoint, receiver, broker, start_worker
+) -> None:
+    """GIVEN a receiver that hangs, so the worker is inside the HTTP call WHEN the worker is
+    SIGKILLed and a new one started THEN after the lease runs out the sweeper redelivers
+    under the same webhook-id, and a receiver that dedups accepts it once."""
+    receiver.hang = True
+    worker = start_worker(broker, DELIVERY_LEASE_SECONDS="2")
+    hop = send(net)
+    row = webhook_row(hop)
+    wait_for(receiver.webhooks, what="the first webhook to arrive")
+    worker.kill()
+    receiver.release()
+    row.refresh_from_db()
+    assert row.state == DeliveryState.PENDING and row.locked_until is not None
+
+    start_worker(broker, DELIVERY_LEASE_SECONDS="2")
+
+    def redelivered() -> bool:
+        tasks.sweep_outbox()  # what beat does every 15 s
+        return settled(pk=row.pk)()
+
+    wait_for(redelivered, timeout=40, what="the redelivery after the lease")
+    requests = receiver.webhooks()
+    assert len(requests) == 2
+    assert {r.headers["webhook-id"] for r in requests} == {str(row.pk)}
+    assert all(independent_verify(endpoint.secret, r.headers, r.body) for r in requests)
+    assert list(receiver.accepted) == [str(row.pk)]
+    row.refresh_from_db()
+    assert row.state == DeliveryState.DELIVERED and row.attempts == 1
+
+
+def test_a_receiver_failing_with_500_gets_it_on_a_retry_and_attempts_are_logged(
+    net, endpoint, receiver, broker, start_worker
+) -> None:
+    receiver.plan = [500, 500]
+    start_worker(broker, NOTIFICATION_RETRY_SCHEDULE="0,1,1,1")
+    hop = send(net)
+    row = webhook_row(hop)
+    wait_for(settled(pk=row.pk), what="the retried webhook to settle")
+    row.refresh_from_db()
+    assert row.state == DeliveryState.DELIVERED and row.attempts == 3
+    attempts = DeliveryAttempt.objects.filter(message=row).order_by("attempted_at")
+    assert [(a.status_code, a.succeeded) for a in attempts] == [
+        (500, False),
+        (500, False),
+        (200, True),
+    ]
+    assert {r.headers["webhook-id"] for r in receiver.webhooks()} == {str(row.pk)}
+    assert len(receiver.accepted) == 1
+
+
+def test_a_receiver_answering_410_is_disabled_and_its_supervisors_are_told(
+    net, endpoint, receiver, broker, start_worker, mail_dir
+) -> None:
+    receiver.plan = [410]
+    start_worker(broker)
+    hop = send(net)
+    wait_for(settled(pk=webhook_row(hop).pk), what="the webhook to settle")
+    endpoint.endpoint.refresh_from_db()
+    assert endpoint.endpoint.state == EndpointState.DISABLED
+    assert AuditEvent.objects.filter(action=AuditAction.WEBHOOK_DISABLED).count() == 1
+    wait_for(settled(event_type="webhook.disabled"), what="the supervisors' e-mail")
+
+    def to_supervisor() -> list:
+        return [m for m in read_mail(mail_dir) if m["to"] == "npo-supervisor@example.invalid"]
+
+    (told,) = wait_for(to_supervisor, timeout=10, what="the supervisors' e-mail file")
+    assert "410" in mail_text(told)
+    hop.refresh_from_db()
+    assert hop.receiver_notified is False
+
+
+def test_an_escalation_sweeps_notifications_are_fanned_out_and_delivered(
+    net, endpoint, receiver, broker, start_worker, mail_dir
+) -> None:
+    """GIVEN 24 hops past their deadline WHEN one sweep escalates them THEN their 48
+    notifications leave the sweep as a single fan-out task, and the worker delivers them:
+    one signed webhook per hop, one e-mail per hop."""
+    from relay.services.escalations import escalate_due
+
+    hops = [send(net) for _ in range(24)]
+    Handoff.objects.filter(pk__in=[h.pk for h in hops]).update(
+        next_escalation_at=timezone.now() - timedelta(minutes=1)
+    )
+    worker = start_worker(broker)
+    assert escalate_due() == 24
+    escalated = OutboxMessage.objects.filter(event_type="handoff.escalated")
+    assert escalated.count() == 48
+    wait_for(settled(event_type="handoff.escalated"), timeout=60, what="48 deliveries")
+    assert set(escalated.values_list("state", flat=True)) == {DeliveryState.DELIVERED}
+    bodies = [json.loads(r.body) for r in receiver.webhooks()]
+    assert sorted(b["data"]["handoff_id"] for b in bodies if b["type"] == "handoff.escalated") == (
+        sorted(h.pk for h in hops)
+    )
+    assert all(independent_verify(endpoint.secret, r.headers, r.body) for r in receiver.webhooks())
+    mails = [m for m in read_mail(mail_dir) if "期限" in mail_text(m)]
+    assert len(mails) == 24
+    assert "relay.tasks.enqueue_outbox_messages[" in worker.log_path.read_text()
