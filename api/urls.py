@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from api import directory, handoffs, views
+from api import directory, handoffs, views, webhooks
 
 app_name = "api"
 
@@ -28,6 +28,13 @@ urlpatterns = [
     path("sheets/<int:pk>/", handoffs.SheetDetailView.as_view(), name="sheet-detail"),
     path("agencies/", directory.AgencyListView.as_view(), name="agency-list"),
     path("agencies/<slug:slug>/", directory.AgencyDetailView.as_view(), name="agency-detail"),
+    path("webhook/", webhooks.WebhookView.as_view(), name="webhook"),
+    path("webhook/test/", webhooks.WebhookTestView.as_view(), name="webhook-test"),
+    path(
+        "webhook/rotate-secret/",
+        webhooks.WebhookRotateSecretView.as_view(),
+        name="webhook-rotate-secret",
+    ),
     # Keep last: anything else under /api/v1/ is a not-found problem.
     re_path(r"^.*$", views.NotFoundView.as_view(), name="not-found"),
 ]

@@ -16,6 +16,7 @@ from api.models import APIKey
 from api.scopes import ALL_SCOPES
 from relay import services
 from relay.models import Handoff
+from relay.services import webhooks
 from tests.api.helpers import assert_problem, bearer
 from tests.relay.conftest import Network
 
@@ -24,6 +25,23 @@ pytestmark = pytest.mark.django_db
 
 def _accept(net: Network, hop: Handoff) -> None:
     services.handoff_accept(staff=net.npo_intake, handoff_id=hop.pk)
+
+
+# Loopback, and nothing listens there: no test ever sends a webhook off this machine.
+HOOK_URL = "http://127.0.0.1:9/tsunagu-hook"
+
+
+def _webhook(net: Network, hop: Handoff) -> None:
+    webhooks.webhook_configure(staff=net.npo_supervisor, url=HOOK_URL)
+
+
+@pytest.fixture(autouse=True)
+def _local_webhooks_allowed(settings) -> None:
+    settings.TSUNAGU = {
+        **settings.TSUNAGU,
+        "WEBHOOK_ALLOW_PRIVATE": True,
+        "WEBHOOK_ALLOW_HTTP": True,
+    }
 
 
 @dataclass(frozen=True)
@@ -92,6 +110,38 @@ ENDPOINTS = [
     Endpoint("agencies-list", "get", "/api/v1/agencies/", "directory:read", "npo", other=200),
     Endpoint(
         "agencies-retrieve", "get", "/api/v1/agencies/npo/", "directory:read", "npo", other=200
+    ),
+    # The webhook endpoint is always the caller's own: another agency has none (404), and
+    # setting one creates its own.
+    Endpoint(
+        "webhook-retrieve", "get", "/api/v1/webhook/", "webhooks:manage", "npo", setup=_webhook
+    ),
+    Endpoint(
+        "webhook-update",
+        "put",
+        "/api/v1/webhook/",
+        "webhooks:manage",
+        "npo",
+        body={"url": HOOK_URL},
+        ok=201,
+        other=201,
+    ),
+    Endpoint(
+        "webhook-test",
+        "post",
+        "/api/v1/webhook/test/",
+        "webhooks:manage",
+        "npo",
+        setup=_webhook,
+        ok=202,
+    ),
+    Endpoint(
+        "webhook-rotate-secret",
+        "post",
+        "/api/v1/webhook/rotate-secret/",
+        "webhooks:manage",
+        "npo",
+        setup=_webhook,
     ),
 ]
 
