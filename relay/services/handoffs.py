@@ -89,6 +89,17 @@ def _move(
     return handoff
 
 
+def _tell(event: str, handoff: Handoff, *, agency: Agency, staff: Staff, **extra: Any) -> None:
+    """Queue the notification of a transition (ids and links only) to one side of the hop."""
+    notify_agency(
+        event,
+        agency=agency,
+        handoff=handoff,
+        payload=handoff_payload(event, handoff, **extra),
+        actor=staff.audit_actor(),
+    )
+
+
 @transaction.atomic
 def handoff_create(
     *,
@@ -202,13 +213,7 @@ def _send_locked(handoff: Handoff, staff: Staff, *, approved: bool) -> PolicyDec
         handoff.sheet.first_sent_at = now
         handoff.sheet.save(update_fields=["first_sent_at"])
     access.grant_receiver(handoff=handoff, actor=staff.audit_actor())
-    notify_agency(
-        "handoff.sent",
-        agency=handoff.to_agency,
-        handoff=handoff,
-        payload=handoff_payload("handoff.sent", handoff),
-        actor=staff.audit_actor(),
-    )
+    _tell("handoff.sent", handoff, agency=handoff.to_agency, staff=staff)
     return decision
 
 
@@ -371,13 +376,7 @@ def handoff_decline(*, staff: Staff, handoff_id: int, reason: str, note: str = "
         reason=reason,
     )
     access.revoke_receiver(handoff=handoff, actor=staff.audit_actor())
-    notify_agency(
-        "handoff.declined",
-        agency=handoff.from_agency,
-        handoff=handoff,
-        payload=handoff_payload("handoff.declined", handoff, reason=reason),
-        actor=staff.audit_actor(),
-    )
+    _tell("handoff.declined", handoff, agency=handoff.from_agency, staff=staff, reason=reason)
     return handoff
 
 
@@ -403,13 +402,7 @@ def handoff_complete(*, staff: Staff, handoff_id: int, outcome: str, note: str =
         },
         outcome=outcome,
     )
-    notify_agency(
-        "handoff.completed",
-        agency=handoff.from_agency,
-        handoff=handoff,
-        payload=handoff_payload("handoff.completed", handoff, outcome=outcome),
-        actor=staff.audit_actor(),
-    )
+    _tell("handoff.completed", handoff, agency=handoff.from_agency, staff=staff, outcome=outcome)
     return handoff
 
 
@@ -437,13 +430,7 @@ def handoff_cancel(*, staff: Staff, handoff_id: int, reason: str, note: str = ""
         reason=reason,
     )
     if was_sent and access.revoke_receiver(handoff=handoff, actor=staff.audit_actor()):
-        notify_agency(
-            "handoff.cancelled",
-            agency=handoff.to_agency,
-            handoff=handoff,
-            payload=handoff_payload("handoff.cancelled", handoff),
-            actor=staff.audit_actor(),
-        )
+        _tell("handoff.cancelled", handoff, agency=handoff.to_agency, staff=staff)
     return handoff
 
 
