@@ -336,4 +336,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "relay.tasks.send_overdue_digests",
         "schedule": crontab(hour=8, minute=30),
     },
+    "expire-consents": {
+        "task": "relay.tasks.expire_consents",
+        "schedule": crontab(minute=5),
+    },
 }

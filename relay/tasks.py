@@ -102,3 +102,11 @@ def send_overdue_digests() -> int:
     from relay.services.escalations import send_overdue_digests as send
 
     return send()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def expire_consents() -> int:
+    """Mark consent records past their validity as expired (audited)."""
+    from relay.services.consents import consents_expire_due
+
+    return consents_expire_due()

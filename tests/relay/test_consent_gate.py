@@ -271,3 +271,12 @@ def test_a_named_record_is_the_only_one_that_may_cover_the_send(net) -> None:
             consent_id=basis.pk,
         )
     assert wrong_sheet.value.field == "consent"
+
+
+def test_consent_expiry_runs_on_the_beat_schedule(settings) -> None:
+    from relay.celery import app
+    from relay.tasks import expire_consents
+
+    entry = settings.CELERY_BEAT_SCHEDULE["expire-consents"]
+    assert entry["task"] == expire_consents.name
+    assert expire_consents.name in app.tasks
