@@ -115,6 +115,12 @@ class Handoff(models.Model):
                 name="handoff_approval_idx",
                 condition=models.Q(status="awaiting_approval"),
             ),
+            # The hourly outcome reminder reads due rows through this, not a scan.
+            models.Index(
+                fields=["outcome_reminder_at"],
+                name="handoff_outcome_due_idx",
+                condition=models.Q(outcome_reminder_at__isnull=False),
+            ),
         ]
         constraints = [
             models.CheckConstraint(
