@@ -171,30 +171,3 @@ class Membership(models.Model):
     @property
     def is_supervisor(self) -> bool:
         return self.role == Role.SUPERVISOR
-
-
-class EndpointState(models.TextChoices):
-    ACTIVE = "active", _("有効")
-    FAILING = "failing", _("配信失敗中")
-    DISABLED = "disabled", _("停止")
-
-
-class WebhookEndpoint(models.Model):
-    """Where an agency's system receives signed notifications (Standard Webhooks)."""
-
-    agency = models.OneToOneField(Agency, on_delete=models.CASCADE, related_name="webhook")
-    url = models.URLField(_("URL"), max_length=500)
-    secret = models.CharField(max_length=80)
-    # During rotation both secrets sign, so a receiver can switch without losing messages.
-    previous_secret = models.CharField(max_length=80, blank=True)
-    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
-    state = models.CharField(max_length=10, choices=EndpointState.choices, default="active")
-    state_reason = models.CharField(max_length=200, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        verbose_name = _("Webhook送信先")
-        verbose_name_plural = _("Webhook送信先")
-
-    def __str__(self) -> str:
-        return f"webhook of agency {self.agency_id}"

@@ -9,5 +9,5 @@ class ApiConfig(AppConfig):
 
     def ready(self) -> None:
         # The OpenAPI extension for API key authentication, and the workflow's errors
-        # (relay.errors) as problem types: both register themselves on import.
+        # (agencies.errors) as problem types: both register themselves on import.
         from api import schema, workflow_problems  # noqa: F401

@@ -28,6 +28,8 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
+from agencies.actors import Staff
+from agencies.errors import NotFound
 from agencies.models import Agency
 from api.etag import check_if_match, etag_for
 from api.handoff_serializers import (
@@ -48,8 +50,6 @@ from api.principal import principal_agency, principal_staff
 from api.problems import bilingual
 from api.schema import ACTION_PROBLEMS, READ_PROBLEMS, problem_responses
 from relay import selectors, services
-from relay.actors import Staff
-from relay.errors import NotFound
 from relay.models import Handoff
 from relay.states import Status
 

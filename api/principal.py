@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from agencies.actors import Staff
 from agencies.models import Agency, Membership
 from api.models import APIKey
 from audit.context import Actor, ActorKind
-from relay.actors import Staff
 
 
 class APIPrincipal:
@@ -109,7 +109,7 @@ def principal_id(request: Any) -> str | None:
 
 def principal_staff(request: Any) -> Staff:
     """The caller as the workflow's services see it: an API key with its scopes, or a user
-    with their role (relay.errors.NotAllowed for a user in no agency)."""
+    with their role (agencies.errors.NotAllowed for a user in no agency)."""
     user = request.user
     if isinstance(user, APIPrincipal):
         return Staff.for_api_key(

@@ -83,7 +83,7 @@ def register_problem(
     For the workflow's errors, from the API side (relay must not import api), e.g. in a module
     imported by ApiConfig.ready():
 
-        register_problem(relay.errors.ConsentMissing, type_slug="consent-missing",
+        register_problem(agencies.errors.ConsentMissing, type_slug="consent-missing",
                          status=409, title_ja="同意の範囲外です", title_en="Not covered by consent")
 
     The detail is `exc.detail_for(language)` when the exception has it, else `str(exc)`.

@@ -1,6 +1,6 @@
 """The caller's webhook endpoint: read or set it, send a test event, rotate its secret.
 
-Each view parses, calls one service of relay.services.webhooks (which checks the role or the
+Each view parses, calls one service of notifications.services (which checks the role or the
 `webhooks:manage` scope and audits), and serialises. A secret is in a response only when it
 was just made: on creating the endpoint and on rotation.
 """
@@ -15,13 +15,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from agencies.models import EndpointState, WebhookEndpoint
+from agencies.errors import NotFound
 from api.idempotency import IdempotencyMixin
 from api.permissions import HasScope
 from api.principal import principal_staff
 from api.schema import ACTION_PROBLEMS, READ_PROBLEMS, problem_responses
-from relay.errors import NotFound
-from relay.services import webhooks
+from notifications import services as webhooks
+from notifications.models import EndpointState, WebhookEndpoint
 
 SCOPE = webhooks.API_SCOPE
 

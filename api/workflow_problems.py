@@ -1,4 +1,4 @@
-"""The workflow's errors (relay.errors) as problem types, with English details.
+"""The workflow's errors (agencies.errors) as problem types, with English details.
 
 relay must not import the API, so the registration lives here (imported by ApiConfig.ready).
 A workflow error's text is Japanese; the English detail is picked from what the error carries:
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from agencies import errors
 from api.problems import register_problem, register_problem_members
-from relay import errors
 
 # (class, slug, status, Japanese title, English title). ConsentWithdrawn subclasses
 # ConsentDoesNotCover: each has its own registration, so each keeps its own type.

@@ -33,7 +33,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "relay.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tsunagu.settings")
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 # The sweep's "now": Wednesday 2026-11-25 15:00 JST. Due rows are due before it.
@@ -93,10 +93,12 @@ def generate(*, handoffs: int, sheets: int, agencies: int) -> None:
     from django.db import connection, transaction
     from django.utils import timezone
 
-    from agencies.models import Agency, AgencyKind, Membership, Role, WebhookEndpoint
+    from agencies.actors import Staff
+    from agencies.models import Agency, AgencyKind, Membership, Role
     from consent.vocabulary import Purpose
-    from relay import delivery, services
-    from relay.actors import Staff
+    from notifications import signing
+    from notifications.models import WebhookEndpoint
+    from relay import services
 
     started = time.perf_counter()
     ward = Agency.objects.create(
@@ -149,7 +151,7 @@ def generate(*, handoffs: int, sheets: int, agencies: int) -> None:
             WebhookEndpoint(
                 agency=agency,
                 url=f"https://partner-{i}.example/hooks/tsunagu",
-                secret=delivery.new_webhook_secret(),
+                secret=signing.new_webhook_secret(),
             )
             for i, agency in enumerate(receivers)
             if i % 5 == 0
@@ -322,7 +324,8 @@ def main() -> None:
     from django.db import connection
 
     from audit.models import AuditEvent
-    from relay.models import Handoff, OutboxMessage
+    from notifications.models import OutboxMessage
+    from relay.models import Handoff
     from relay.services.escalations import escalate_due
 
     count = Handoff.objects.count()
@@ -376,7 +379,7 @@ def purge_queue() -> None:
     """Drop the deliveries the sweep enqueued: no worker runs in this benchmark."""
     from django.conf import settings
 
-    from relay.celery import app
+    from tsunagu.celery import app
 
     with app.connection_for_write() as conn:
         dropped = conn.default_channel.queue_purge(settings.CELERY_TASK_DEFAULT_QUEUE)

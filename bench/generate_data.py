@@ -82,7 +82,7 @@ def django_env(url: str) -> dict[str, str]:
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/14"),
         "CACHE_URL": os.environ.get("CACHE_URL", "redis://127.0.0.1:6379/15"),
-        "DJANGO_SETTINGS_MODULE": "relay.settings",
+        "DJANGO_SETTINGS_MODULE": "tsunagu.settings",
     }
 
 

@@ -31,7 +31,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "relay.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tsunagu.settings")
 # The receiver is on 127.0.0.1 over http: allowed for this benchmark only.
 os.environ["WEBHOOK_ALLOW_PRIVATE"] = "true"
 os.environ["WEBHOOK_ALLOW_HTTP"] = "true"
@@ -53,7 +53,7 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("content-length", "0")))
                 now = time.time()
                 headers = {k.lower(): v for k, v in self.headers.items()}
-                from relay.delivery import verify_signature
+                from notifications.signing import verify_signature
 
                 with receiver.lock:
                     if not verify_signature(receiver.secret, headers, body):
@@ -109,7 +109,7 @@ def start_worker(log_path: Path) -> subprocess.Popen:
             "-m",
             "celery",
             "-A",
-            "relay",
+            "tsunagu",
             "worker",
             "-P",
             "prefork",
@@ -145,11 +145,11 @@ def prepare(sends: int, receiver: Receiver) -> tuple[object, list[int]]:
     from django.contrib.auth.models import User
     from django.utils import timezone
 
+    from agencies.actors import Staff
     from agencies.models import Agency, AgencyKind, Membership, Role
     from consent.vocabulary import Purpose
+    from notifications import services as webhooks
     from relay import services
-    from relay.actors import Staff
-    from relay.services import webhooks
 
     stamp = str(int(time.time()))
     ward = Agency.objects.create(
@@ -216,10 +216,9 @@ def main() -> None:
     from django.core.management import call_command
     from django.db import transaction
 
-    from relay.celery import app
-    from relay.models import OutboxMessage
-    from relay.models.outbox import Channel
+    from notifications.models import Channel, OutboxMessage
     from relay.services import handoff_submit
+    from tsunagu.celery import app
 
     call_command("migrate", verbosity=0)
     with app.connection_for_write() as conn:  # nothing left over from an earlier run

@@ -13,7 +13,7 @@ from typing import Any
 from django.core.wsgi import get_wsgi_application
 from django.db import connection
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "relay.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tsunagu.settings")
 django_application = get_wsgi_application()
 ENABLED = os.environ.get("TSUNAGU_QUERY_COUNT") == "1"
 

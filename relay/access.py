@@ -15,7 +15,7 @@ from agencies.models import Agency
 from audit.context import Actor
 from audit.models import AuditAction
 from consent.vocabulary import Section
-from relay.events import access_event
+from relay.audit_events import access_event
 from relay.models import Handoff, ReferralSheet, SheetAccess
 
 VIEW_SHEET = "relay.view_referralsheet"

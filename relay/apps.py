@@ -7,3 +7,9 @@ class RelayConfig(AppConfig):
 
     name = "relay"
     verbose_name = _("つなぐシートと引き継ぎ")
+
+    def ready(self) -> None:
+        from notifications.signals import receiver_not_notified
+        from relay.receivers import on_receiver_not_notified
+
+        receiver_not_notified.connect(on_receiver_not_notified, dispatch_uid="relay")

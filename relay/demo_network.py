@@ -12,10 +12,10 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from agencies.actors import Staff
 from agencies.models import Agency
 from consent.vocabulary import Basis, Purpose
 from relay import services
-from relay.actors import Staff
 from relay.models import Handoff, ReferralSheet
 from relay.services.escalations import escalate_due
 

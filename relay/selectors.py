@@ -13,7 +13,8 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from agencies.models import Agency
-from relay.models import Handoff, InAppNotification, ReferralSheet, SheetAccess
+from notifications.models import InAppNotification
+from relay.models import Handoff, ReferralSheet, SheetAccess
 from relay.states import NOT_YET_SENT, Status
 
 _HANDOFF_RELATED = ("sheet", "from_agency", "to_agency")

@@ -1,4 +1,4 @@
-"""Relay models: sheets, handoffs, the indexed access path, and the notification outbox."""
+"""Relay models: sheets, handoffs, the indexed access path."""
 
 from relay.models.access import (
     HandoffGroupObjectPermission,
@@ -8,17 +8,13 @@ from relay.models.access import (
     SheetUserObjectPermission,
 )
 from relay.models.handoffs import Handoff
-from relay.models.outbox import DeliveryAttempt, InAppNotification, OutboxMessage
 from relay.models.sheets import Attachment, ReferralSheet, SheetVersion
 
 __all__ = [
     "Attachment",
-    "DeliveryAttempt",
     "Handoff",
     "HandoffGroupObjectPermission",
     "HandoffUserObjectPermission",
-    "InAppNotification",
-    "OutboxMessage",
     "ReferralSheet",
     "SheetAccess",
     "SheetGroupObjectPermission",

@@ -16,6 +16,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from agencies.actors import SENDERS, Staff
+from agencies.errors import IllegalTransition, InvalidInput, NotAllowed, NotFound
 from agencies.models import Agency, AgencyKind, Role
 from audit.models import AuditAction
 from audit.services import audit_record
@@ -29,12 +31,10 @@ from consent.models import (
     Method,
 )
 from consent.vocabulary import Basis, Purpose
+from notifications.notify import handoff_payload, notify_agency
 from relay import access
-from relay.actors import SENDERS, Staff
-from relay.errors import IllegalTransition, InvalidInput, NotAllowed, NotFound
-from relay.events import handoff_event
+from relay.audit_events import handoff_event
 from relay.models import Handoff, ReferralSheet
-from relay.notify import handoff_payload, notify_agency
 from relay.sections import normalise_sections
 from relay.states import OPEN_FOR_RECEIVER, Status
 

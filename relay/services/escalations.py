@@ -25,18 +25,18 @@ from agencies.models import Agency
 from audit import chain
 from audit.context import Actor, current_request
 from audit.models import AuditAction, AuditEvent
-from relay.business_time import default_calendar
-from relay.delivery import supervisor_emails, supervisor_emails_by_agency
-from relay.escalation import next_after
-from relay.models import Handoff, InAppNotification, OutboxMessage
-from relay.models.outbox import Channel
-from relay.notify import (
+from notifications.delivery import supervisor_emails, supervisor_emails_by_agency
+from notifications.models import Channel, InAppNotification, OutboxMessage
+from notifications.notify import (
     agencies_with_webhook,
     enqueue_on_commit,
     handoff_payload,
     notify_agency,
     outbox_rows,
 )
+from relay.business_time import default_calendar
+from relay.escalation import next_after
+from relay.models import Handoff
 from relay.states import Status
 
 SYSTEM = Actor.system("escalation")
@@ -356,7 +356,7 @@ def _level_to_fire(hop: _Hop) -> tuple[int, int, dict[str, Any]] | None:
 
 
 def _escalated_event(hop: _Hop, *, repeat: bool, notified: list[dict[str, Any]]) -> dict[str, Any]:
-    """HANDOFF_ESCALATED, in the shape relay.events.handoff_event gives every hop event, with
+    """HANDOFF_ESCALATED, in the shape relay.audit_events.handoff_event gives every hop event, with
     the notifications the escalation queued."""
     return {
         "action": AuditAction.HANDOFF_ESCALATED,
@@ -579,3 +579,12 @@ def send_overdue_digests(*, now: datetime | None = None) -> int:
             )
             sent += 1
     return sent
+
+
+def handoffs_mark_receiver_not_notified(*, handoff_ids: list[int]) -> int:
+    """A hop's arrival could not be announced to its receiver: escalation goes over it.
+
+    Called (through notifications.signals.receiver_not_notified) inside the delivery's
+    transaction when a "handoff.sent" message fails for good or is cancelled.
+    """
+    return Handoff.objects.filter(pk__in=handoff_ids).update(receiver_notified=False)

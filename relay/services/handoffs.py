@@ -9,15 +9,8 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from agencies.models import Agency, Role
-from audit.models import AuditAction
-from consent.models import ConsentRecord
-from consent.policy import PolicyDecision, permits
-from consent.vocabulary import Purpose
-from relay import access, escalation
-from relay.actors import READERS, RECEIVERS, SENDERS, Staff
-from relay.choices import Urgency
-from relay.errors import (
+from agencies.actors import READERS, RECEIVERS, SENDERS, Staff
+from agencies.errors import (
     ConsentDoesNotCover,
     ConsentWithdrawn,
     IllegalTransition,
@@ -25,9 +18,16 @@ from relay.errors import (
     NotAllowed,
     NotFound,
 )
-from relay.events import handoff_event
+from agencies.models import Agency, Role
+from audit.models import AuditAction
+from consent.models import ConsentRecord
+from consent.policy import PolicyDecision, permits
+from consent.vocabulary import Purpose
+from notifications.notify import handoff_payload, notify_agency
+from relay import access, escalation
+from relay.audit_events import handoff_event
+from relay.choices import Urgency
 from relay.models import Handoff, ReferralSheet
-from relay.notify import handoff_payload, notify_agency
 from relay.sections import normalise_sections, sheet_content
 from relay.states import (
     NOT_YET_SENT,

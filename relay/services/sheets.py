@@ -10,14 +10,14 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
+from agencies.actors import READERS, SENDERS, Staff
 from agencies.categories import CATEGORY_CODES
+from agencies.errors import InvalidInput, NotFound, SheetLocked
 from audit.models import AuditAction
 from consent.vocabulary import Section
 from relay import access
-from relay.actors import READERS, SENDERS, Staff
+from relay.audit_events import sheet_event
 from relay.choices import Connection, PreferredConsultee
-from relay.errors import InvalidInput, NotFound, SheetLocked
-from relay.events import sheet_event
 from relay.models import Attachment, ReferralSheet, SheetVersion
 from relay.sections import CONTENT_FIELDS, SECTION_FIELDS, full_snapshot, sheet_content
 

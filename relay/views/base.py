@@ -14,9 +14,9 @@ from django.http import Http404, HttpRequest
 from django.http.response import HttpResponseBase
 from django.utils.translation import gettext as _
 
+from agencies.actors import Staff
+from agencies.errors import NotAllowed, NotFound
 from agencies.models import Role
-from relay.actors import Staff
-from relay.errors import NotAllowed, NotFound
 
 PAGE_SIZE = 25
 

@@ -11,12 +11,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from agencies.actors import SENDERS, Staff
+from agencies.errors import IllegalTransition, InvalidInput, NotFound
 from agencies.models import Agency, AgencyKind, Role
 from consent.models import ConsentRecord, Grantor
 from consent.vocabulary import SPECIAL_CARE_SECTIONS, Purpose, Section
 from relay import services
-from relay.actors import SENDERS, Staff
-from relay.errors import IllegalTransition, InvalidInput, NotFound
 from relay.forms import (
     CONSENT_FORM_VERSION,
     ConsentForm,

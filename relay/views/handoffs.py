@@ -17,13 +17,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from agencies.actors import READERS, RECEIVERS, SENDERS, Staff
+from agencies.errors import ConsentDoesNotCover, IllegalTransition, InvalidInput, NotAllowed
 from agencies.models import Agency, Role
 from audit.models import AuditAction, AuditEvent
 from consent.models import ConsentStatus
 from consent.vocabulary import Basis
 from relay import services
-from relay.actors import READERS, RECEIVERS, SENDERS, Staff
-from relay.errors import ConsentDoesNotCover, IllegalTransition, InvalidInput, NotAllowed
 from relay.forms import CancelForm, CompleteForm, DeclineForm, NoteForm, ReturnForm
 from relay.models import Handoff
 from relay.reports import READ_ACTIONS, handoff_timeline

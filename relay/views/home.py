@@ -6,8 +6,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from agencies.actors import SENDERS, Staff
 from agencies.models import Role
-from relay.actors import SENDERS, Staff
 from relay.selectors import (
     handoffs_awaiting_approval_for,
     handoffs_inbox_for,

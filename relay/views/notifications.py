@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 
-from relay.actors import READERS, Staff
+from agencies.actors import READERS, Staff
 from relay.selectors import notifications_for
 from relay.views.base import paginate, staff_view
 from relay.views.templatetags.tsunagu import SEEN_KEY

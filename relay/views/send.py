@@ -18,12 +18,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from agencies.actors import SENDERS, Staff
+from agencies.errors import ConsentDoesNotCover, InvalidInput, NotFound, WorkflowError
 from agencies.models import Agency, Role
 from consent.policy import permits
 from consent.vocabulary import SPECIAL_CARE_SECTIONS, Purpose, Section
 from relay import access, services
-from relay.actors import SENDERS, Staff
-from relay.errors import ConsentDoesNotCover, InvalidInput, NotFound, WorkflowError
 from relay.forms import SendForm
 from relay.models import ReferralSheet
 from relay.services.sheets import SheetView

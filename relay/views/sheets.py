@@ -12,11 +12,11 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from agencies.actors import READERS, SENDERS, Staff
+from agencies.errors import InvalidInput, NotFound, SheetLocked
 from agencies.models import Role
 from consent.vocabulary import SPECIAL_CARE_SECTIONS, Section
 from relay import services
-from relay.actors import READERS, SENDERS, Staff
-from relay.errors import InvalidInput, NotFound, SheetLocked
 from relay.forms import AttachmentForm, SheetForm
 from relay.models import ReferralSheet
 from relay.sections import SECTION_FIELDS

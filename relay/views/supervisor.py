@@ -21,13 +21,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from agencies.actors import Staff
+from agencies.errors import IllegalTransition, InvalidInput
 from agencies.models import Agency, Role
 from audit.models import AuditAction, AuditEvent
 from audit.services import audit_record_now, audit_verify
 from consent.vocabulary import Purpose
 from relay import services
-from relay.actors import Staff
-from relay.errors import IllegalTransition, InvalidInput
 from relay.forms import AuditFilterForm, BasisDecisionForm, PeriodForm, ProvisionFilterForm
 from relay.reports import audit_events_visible_to, basis_text, metrics, provision_records
 from relay.selectors import handoffs_awaiting_approval_for

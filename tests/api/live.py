@@ -11,14 +11,15 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.utils import timezone
 
+from agencies.actors import Staff
 from agencies.categories import CATEGORIES
-from agencies.models import Agency, Category, WebhookEndpoint
+from agencies.models import Agency, Category
 from api.keys import api_key_create
 from api.scopes import ALL_SCOPES
 from audit.context import Actor
+from notifications.models import WebhookEndpoint
+from notifications.signing import new_webhook_secret
 from relay import services
-from relay.actors import Staff
-from relay.delivery import new_webhook_secret
 from relay.models import Handoff
 from tests.relay.conftest import SHEET_DATA
 

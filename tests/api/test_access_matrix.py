@@ -14,9 +14,9 @@ from rest_framework.test import APIClient
 from api.keys import api_key_revoke
 from api.models import APIKey
 from api.scopes import ALL_SCOPES
+from notifications import services as webhooks
 from relay import services
 from relay.models import Handoff
-from relay.services import webhooks
 from tests.api.helpers import assert_problem, bearer
 from tests.relay.conftest import Network
 

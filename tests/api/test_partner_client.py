@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from relay.delivery import webhook_request
-from relay.models import Handoff, OutboxMessage
-from relay.models.outbox import Channel
+from notifications.models import Channel, OutboxMessage
+from notifications.transport import webhook_request
+from relay.models import Handoff
 from tests.api.live import load_live_data
 
 CLIENT = Path(__file__).resolve().parents[2] / "examples" / "partner_client.py"
@@ -94,7 +94,7 @@ def test_verify_webhook_matches_tsunagus_signer() -> None:
         from partner_client import verify_webhook
     finally:
         sys.path.remove(str(CLIENT.parent))
-    from relay.delivery import new_webhook_secret, sign
+    from notifications.signing import new_webhook_secret, sign
 
     secret, body = new_webhook_secret(), b'{"type":"handoff.sent"}'
     headers = {"webhook-id": "m1", "webhook-timestamp": "1700000000"}

@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from agencies.models import WebhookEndpoint
 from audit.models import AuditAction, AuditEvent
-from relay.models import OutboxMessage
+from notifications.models import OutboxMessage, WebhookEndpoint
 from tests.api.helpers import assert_problem, bearer
 
 pytestmark = pytest.mark.django_db

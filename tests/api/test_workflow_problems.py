@@ -1,13 +1,13 @@
-"""Every workflow error (relay.errors) has its own problem type, in Japanese and English."""
+"""Every workflow error (agencies.errors) has its own problem type, in Japanese and English."""
 
 from __future__ import annotations
 
 import pytest
 from django.utils import translation
 
+from agencies import errors
 from api.problems import problem_exception_handler, problem_type_for
 from api.workflow_problems import REASONS_EN, english_detail
-from relay import errors
 
 pytestmark = pytest.mark.django_db
 

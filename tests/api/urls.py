@@ -22,7 +22,7 @@ from api.etag import check_if_match, etag_for
 from api.idempotency import IdempotencyMixin
 from api.permissions import HasScope
 from api.problems import register_problem
-from relay.urls import urlpatterns as project_urlpatterns
+from tsunagu.urls import urlpatterns as project_urlpatterns
 
 
 class ConsentNotCovering(Exception):

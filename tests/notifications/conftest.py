@@ -12,11 +12,9 @@ from pathlib import Path
 import pytest
 from django.conf import settings as django_settings
 
-from agencies.models import WebhookEndpoint
-from relay import delivery
-from relay.models import OutboxMessage
-from relay.models.outbox import DeliveryState
-from relay.services import webhooks
+from notifications import delivery
+from notifications import services as webhooks
+from notifications.models import DeliveryState, OutboxMessage, WebhookEndpoint
 from tests.notifications.support import (
     Receiver,
     RedisServer,
@@ -151,7 +149,7 @@ def start_worker(
         env.update(broker.env)
         env.update(
             {
-                "DJANGO_SETTINGS_MODULE": "relay.settings",
+                "DJANGO_SETTINGS_MODULE": "tsunagu.settings",
                 "TSUNAGU_VAR_DIR": str(e2e_dir / "var"),
                 "EMAIL_FILE_PATH": str(mail_dir),
                 "CELERY_QUEUE": django_settings.CELERY_TASK_DEFAULT_QUEUE,

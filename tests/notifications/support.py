@@ -239,7 +239,7 @@ def database_env() -> dict[str, str]:
 
 @dataclass
 class Worker:
-    """`celery -A relay worker -P solo` in a subprocess, on the test's database and broker."""
+    """`celery -A tsunagu worker -P solo` in a subprocess, on the test's database and broker."""
 
     env: dict[str, str]
     log_path: Path
@@ -257,7 +257,7 @@ class Worker:
                 "-m",
                 "celery",
                 "-A",
-                "relay",
+                "tsunagu",
                 "worker",
                 "-P",
                 "solo",
@@ -332,7 +332,7 @@ def filesystem_broker_options(var_dir: Path) -> dict[str, Any]:
 @contextlib.contextmanager
 def publishing_to(url: str, transport_options: dict[str, Any]) -> Iterator[None]:
     """Make this process's Celery app publish to `url` (the worker gets the same by env)."""
-    from relay.celery import app
+    from tsunagu.celery import app
 
     def reset() -> None:
         # kombu keeps pools in global registries keyed by broker: close and forget them all,
@@ -361,7 +361,7 @@ def publishing_to(url: str, transport_options: dict[str, Any]) -> Iterator[None]
 
 def purge_queue() -> None:
     """Drop messages left in our queue by earlier runs (their rows no longer exist)."""
-    from relay.celery import app
+    from tsunagu.celery import app
 
     # suppress: a queue that was never declared.
     with app.connection_for_write() as conn, contextlib.suppress(Exception):

@@ -11,11 +11,19 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from agencies.models import EndpointState, WebhookEndpoint
 from audit.models import AuditAction, AuditEvent
-from relay import delivery, services
-from relay.models import DeliveryAttempt, Handoff, InAppNotification, OutboxMessage
-from relay.models.outbox import Channel, DeliveryState
+from notifications import delivery, signing
+from notifications.models import (
+    Channel,
+    DeliveryAttempt,
+    DeliveryState,
+    EndpointState,
+    InAppNotification,
+    OutboxMessage,
+    WebhookEndpoint,
+)
+from relay import services
+from relay.models import Handoff
 from relay.states import CancelReason, DeclineReason
 from tests.notifications.conftest import PERSONAL
 from tests.notifications.support import independent_verify
@@ -67,7 +75,7 @@ def test_delivery_signs_the_webhook_and_says_nothing_about_the_person(
     row = _webhook_row(hop)
     assert request.headers["webhook-id"] == str(row.pk)
     assert request.headers["content-type"] == "application/json"
-    assert delivery.verify_signature(endpoint.secret, request.headers, request.body)
+    assert signing.verify_signature(endpoint.secret, request.headers, request.body)
     assert independent_verify(endpoint.secret, request.headers, request.body)
     body = json.loads(request.body)
     assert body["type"] == "handoff.sent" and body["id"] == str(row.pk)

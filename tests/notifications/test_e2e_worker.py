@@ -11,11 +11,16 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from agencies.models import EndpointState
 from audit.models import AuditAction, AuditEvent
-from relay import delivery, tasks
-from relay.models import DeliveryAttempt, Handoff, OutboxMessage
-from relay.models.outbox import Channel, DeliveryState
+from notifications import signing, tasks
+from notifications.models import (
+    Channel,
+    DeliveryAttempt,
+    DeliveryState,
+    EndpointState,
+    OutboxMessage,
+)
+from relay.models import Handoff
 from tests.notifications.conftest import PERSONAL, settled
 from tests.notifications.support import (
     independent_verify,
@@ -42,7 +47,7 @@ def assert_one_signed_webhook_and_one_email(hop, endpoint, receiver, mail_dir) -
     (request,) = receiver.webhooks()
     row = webhook_row(hop)
     assert request.headers["webhook-id"] == str(row.pk)
-    assert delivery.verify_signature(endpoint.secret, request.headers, request.body)
+    assert signing.verify_signature(endpoint.secret, request.headers, request.body)
     assert independent_verify(endpoint.secret, request.headers, request.body)
     body = json.loads(request.body)
     assert body["type"] == "handoff.sent" and body["data"]["handoff_id"] == hop.pk
@@ -203,4 +208,4 @@ def test_an_escalation_sweeps_notifications_are_fanned_out_and_delivered(
     assert all(independent_verify(endpoint.secret, r.headers, r.body) for r in receiver.webhooks())
     mails = [m for m in read_mail(mail_dir) if "期限" in mail_text(m)]
     assert len(mails) == 24
-    assert "relay.tasks.enqueue_outbox_messages[" in worker.log_path.read_text()
+    assert "notifications.tasks.enqueue_outbox_messages[" in worker.log_path.read_text()

@@ -12,10 +12,11 @@ from django.db import connection
 
 from audit.models import AuditAction, AuditEvent
 from audit.services import audit_verify
+from notifications.models import InAppNotification, OutboxMessage
 from relay import services
 from relay.business_time import TOKYO
 from relay.choices import Urgency
-from relay.models import Handoff, InAppNotification, OutboxMessage
+from relay.models import Handoff
 from relay.services.escalations import escalate_due, remind_missing_outcomes, send_overdue_digests
 from tests.conftest import requires_postgres
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 
-from relay.delivery import SECRET_PREFIX, new_webhook_secret, sign, verify_signature
+from notifications.signing import SECRET_PREFIX, new_webhook_secret, sign, verify_signature
 from tests.notifications.support import independent_verify
 
 # The test vector used by the Standard Webhooks reference libraries (and Svix's): secret,

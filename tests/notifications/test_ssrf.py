@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from relay.delivery import (
+from notifications.ssrf import (
     UnsafeEndpoint,
     check_endpoint,
     pinned_url,
-    post_webhook,
     resolve_endpoint,
 )
+from notifications.transport import post_webhook
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""relay.services.webhooks: configure an endpoint, rotate its secret, send a test event."""
+"""notifications.services: configure an endpoint, rotate its secret, send a test event."""
 
 from __future__ import annotations
 
@@ -9,13 +9,12 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from agencies.models import EndpointState, WebhookEndpoint
+from agencies.actors import Staff
+from agencies.errors import IllegalTransition, InvalidInput, NotAllowed, NotFound
 from audit.models import AuditAction, AuditEvent
-from relay import delivery
-from relay.actors import Staff
-from relay.errors import IllegalTransition, InvalidInput, NotAllowed, NotFound
-from relay.models import DeliveryAttempt
-from relay.services import webhooks
+from notifications import services as webhooks
+from notifications import signing
+from notifications.models import DeliveryAttempt, EndpointState, WebhookEndpoint
 from tests.notifications.support import independent_verify
 
 pytestmark = pytest.mark.django_db
@@ -111,7 +110,7 @@ def test_rotation_signs_with_both_secrets_for_24_hours(
     assert len(during.headers["webhook-signature"].split()) == 2
     for secret in (old, new):
         assert independent_verify(secret, during.headers, during.body)
-        assert delivery.verify_signature(secret, during.headers, during.body)
+        assert signing.verify_signature(secret, during.headers, during.body)
     assert len(after.headers["webhook-signature"].split()) == 1
     assert independent_verify(new, after.headers, after.body)
     assert not independent_verify(old, after.headers, after.body)

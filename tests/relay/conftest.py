@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from agencies.actors import Staff
 from agencies.models import Agency, AgencyKind, Role
 from consent.vocabulary import Purpose
 from relay import services
-from relay.actors import Staff
 from relay.models import ReferralSheet
 from tests.factories import AgencyFactory, MembershipFactory
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from agencies.errors import InvalidInput, NotFound, SheetLocked
 from audit.models import AuditAction, AuditEvent
 from relay import services
-from relay.errors import InvalidInput, NotFound, SheetLocked
 
 pytestmark = pytest.mark.django_db
 

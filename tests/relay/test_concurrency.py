@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from django.db import connection, connections
 
+from agencies.errors import NotFound, WorkflowError
 from audit.models import AuditAction, AuditEvent
 from audit.services import audit_verify
 from relay import services
-from relay.errors import NotFound, WorkflowError
 from relay.models import Handoff, SheetAccess
 from relay.states import Status
 from tests.conftest import requires_postgres

@@ -8,12 +8,13 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from agencies.errors import ConsentDoesNotCover, ConsentWithdrawn, NotFound
 from audit.models import AuditAction, AuditEvent
 from audit.services import audit_verify
 from consent.vocabulary import Basis, Purpose
+from notifications.models import OutboxMessage
 from relay import services
-from relay.errors import ConsentDoesNotCover, ConsentWithdrawn, NotFound
-from relay.models import Handoff, OutboxMessage, SheetAccess
+from relay.models import Handoff, SheetAccess
 from relay.states import Status
 
 pytestmark = pytest.mark.django_db
@@ -167,7 +168,7 @@ def test_lawful_basis_needs_a_supervisor_before_it_allows_sending(net) -> None:
 
 
 def test_a_counselor_cannot_approve_a_lawful_basis(net) -> None:
-    from relay.errors import NotAllowed
+    from agencies.errors import NotAllowed
 
     sheet = net.sheet()
     basis = services.lawful_basis_record(
@@ -259,7 +260,7 @@ def test_a_named_record_is_the_only_one_that_may_cover_the_send(net) -> None:
         services.handoff_submit(staff=net.counselor, handoff_id=hop.pk)
     assert refused.value.context["reason"] == "basis-not-approved"
     other_sheet = net.sheet()
-    from relay.errors import InvalidInput
+    from agencies.errors import InvalidInput
 
     with pytest.raises(InvalidInput) as wrong_sheet:
         services.handoff_create(
@@ -274,8 +275,8 @@ def test_a_named_record_is_the_only_one_that_may_cover_the_send(net) -> None:
 
 
 def test_consent_expiry_runs_on_the_beat_schedule(settings) -> None:
-    from relay.celery import app
     from relay.tasks import expire_consents
+    from tsunagu.celery import app
 
     entry = settings.CELERY_BEAT_SCHEDULE["expire-consents"]
     assert entry["task"] == expire_consents.name

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from agencies.errors import IllegalTransition, InvalidInput, NotAllowed, NotFound
 from relay import services
-from relay.errors import IllegalTransition, InvalidInput, NotAllowed, NotFound
 from relay.models import SheetAccess
 from relay.states import DeclineReason, Outcome, Status
 
@@ -70,7 +70,7 @@ def test_declining_removes_access_and_tells_the_sender(net) -> None:
         services.sheet_view(staff=net.npo_intake, sheet_id=sheet.pk)
     view = services.handoff_view(staff=net.npo_intake, handoff_id=hop.pk)
     assert view.handoff.status == Status.DECLINED and view.content == {}
-    from relay.models import OutboxMessage
+    from notifications.models import OutboxMessage
 
     assert OutboxMessage.objects.filter(agency=net.ward, event_type="handoff.declined").exists()
 
@@ -148,7 +148,7 @@ def test_relaying_onward_is_checked_the_same_way(net) -> None:
             purpose="support",
         )
     assert not_held.value.field == "sections"
-    from relay.errors import ConsentDoesNotCover
+    from agencies.errors import ConsentDoesNotCover
 
     with pytest.raises(ConsentDoesNotCover):  # welfare is not in the consent
         net.send(sheet, to=net.welfare, sections=["basic"], staff=net.npo_supervisor)
@@ -159,7 +159,7 @@ def test_relaying_onward_is_checked_the_same_way(net) -> None:
 
 
 def test_sheet_edits_after_sending_are_versioned_with_a_reason(net) -> None:
-    from relay.errors import SheetLocked
+    from agencies.errors import SheetLocked
     from relay.models import SheetVersion
 
     sheet = net.sheet()

@@ -36,7 +36,7 @@ SERVICE_VARS = (
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in SERVICE_VARS}
-    env.update({"DJANGO_SETTINGS_MODULE": "relay.settings", "TSUNAGU_VAR_DIR": str(tmp_path)})
+    env.update({"DJANGO_SETTINGS_MODULE": "tsunagu.settings", "TSUNAGU_VAR_DIR": str(tmp_path)})
     env.update(extra)
     return env
 

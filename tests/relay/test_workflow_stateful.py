@@ -23,11 +23,11 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from agencies.errors import NotFound, WorkflowError
 from audit.services import audit_verify
 from consent.models import ConsentRecord, ConsentStatus, Decision
 from consent.vocabulary import Purpose
 from relay import services
-from relay.errors import NotFound, WorkflowError
 from relay.models import ReferralSheet
 from tests.relay.conftest import SHEET_DATA, build_network
 

@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils.translation import trans_real as translation
 
-from relay.actors import Staff
+from agencies.actors import Staff
 from tests.relay.conftest import SHEET_DATA, Network, net  # re-exported: `net` is a fixture
 
 __all__ = ["SHEET_DATA", "Network", "net"]

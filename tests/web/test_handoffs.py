@@ -6,10 +6,10 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from agencies.actors import Staff
 from agencies.models import Role
 from audit.models import AuditAction, AuditEvent
 from relay import services
-from relay.actors import Staff
 from relay.models import Handoff
 from relay.states import Status
 from tests.factories import MembershipFactory

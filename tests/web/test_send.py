@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from agencies.actors import Staff
 from agencies.models import Category, Role
 from audit.models import AuditAction, AuditEvent
-from relay.actors import Staff
 from relay.models import Handoff
 from relay.states import Status
 from tests.factories import MembershipFactory

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 
+from agencies.errors import NotAllowed
 from agencies.models import Agency, Role
 from audit.context import Actor, ActorKind
-from relay.errors import NotAllowed
 
 
 @dataclass(frozen=True)

@@ -17,15 +17,14 @@ from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils import timezone
 
-from agencies.models import EndpointState, Role, WebhookEndpoint
+from agencies.actors import Staff
+from agencies.errors import IllegalTransition, InvalidInput, NotFound
+from agencies.models import Role
 from audit.models import AuditAction
 from audit.services import audit_record
-from relay import delivery
-from relay.actors import Staff
-from relay.errors import IllegalTransition, InvalidInput, NotFound
-from relay.models import OutboxMessage
-from relay.models.outbox import Channel
-from relay.notify import notify_agency
+from notifications import delivery, signing, ssrf
+from notifications.models import Channel, EndpointState, OutboxMessage, WebhookEndpoint
+from notifications.notify import notify_agency
 
 API_SCOPE = "webhooks:manage"
 MAX_URL_LENGTH = 500
@@ -73,8 +72,8 @@ def validate_webhook_url(url: str) -> str:
     except ValidationError as exc:
         raise InvalidInput("URLの形式が正しくありません。 / Not a valid URL.", field="url") from exc
     try:
-        delivery.check_endpoint(url)
-    except delivery.UnsafeEndpoint as exc:
+        ssrf.check_endpoint(url)
+    except ssrf.UnsafeEndpoint as exc:
         raise InvalidInput(
             f"このURLには送信できません({exc})。 / This URL is not allowed ({exc}).",
             field="url",
@@ -94,7 +93,7 @@ def webhook_configure(*, staff: Staff, url: str) -> WebhookSecret:
     url = validate_webhook_url(url)
     endpoint = WebhookEndpoint.objects.select_for_update().filter(agency=staff.agency).first()
     if endpoint is None:
-        secret = delivery.new_webhook_secret()
+        secret = signing.new_webhook_secret()
         endpoint = WebhookEndpoint.objects.create(agency=staff.agency, url=url, secret=secret)
         _audit(AuditAction.WEBHOOK_CONFIGURED, staff, endpoint, created=True)
         return WebhookSecret(endpoint=endpoint, secret=secret, created=True)
@@ -125,7 +124,7 @@ def webhook_rotate_secret(*, staff: Staff) -> WebhookSecret:
     if endpoint is None:
         raise NotFound()
     overlap = timedelta(hours=settings.TSUNAGU["WEBHOOK_SECRET_OVERLAP_HOURS"])
-    secret = delivery.new_webhook_secret()
+    secret = signing.new_webhook_secret()
     endpoint.previous_secret = endpoint.secret
     endpoint.previous_secret_expires_at = timezone.now() + overlap
     endpoint.secret = secret

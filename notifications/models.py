@@ -1,4 +1,5 @@
-"""Side effects recorded before they happen: the notification outbox and in-app notices.
+"""Side effects recorded before they happen: the notification outbox, its delivery attempts,
+in-app notices, and the webhook endpoints messages are delivered to.
 
 A row is written in the business transaction; a task delivers it after commit, and a sweeper
 re-enqueues what is due and undelivered. Payloads hold ids and links only, never the person's
@@ -28,6 +29,34 @@ class DeliveryState(models.TextChoices):
     CANCELLED = "cancelled", _("配信不要")
 
 
+class EndpointState(models.TextChoices):
+    ACTIVE = "active", _("有効")
+    FAILING = "failing", _("配信失敗中")
+    DISABLED = "disabled", _("停止")
+
+
+class WebhookEndpoint(models.Model):
+    """Where an agency's system receives signed notifications (Standard Webhooks)."""
+
+    agency = models.OneToOneField(Agency, on_delete=models.CASCADE, related_name="webhook")
+    url = models.URLField(_("URL"), max_length=500)
+    secret = models.CharField(max_length=80)
+    # During rotation both secrets sign, so a receiver can switch without losing messages.
+    previous_secret = models.CharField(max_length=80, blank=True)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
+    state = models.CharField(max_length=10, choices=EndpointState.choices, default="active")
+    state_reason = models.CharField(max_length=200, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "agencies_webhookendpoint"  # created by agencies/0003, moved here in state
+        verbose_name = _("Webhook送信先")
+        verbose_name_plural = _("Webhook送信先")
+
+    def __str__(self) -> str:
+        return f"webhook of agency {self.agency_id}"
+
+
 class OutboxMessage(models.Model):
     """One notification to deliver on one channel; its id is the webhook-id."""
 
@@ -51,6 +80,7 @@ class OutboxMessage(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        db_table = "relay_outboxmessage"  # created by relay/0001, moved here in state
         indexes = [
             models.Index(
                 fields=["next_attempt_at"],
@@ -75,6 +105,7 @@ class DeliveryAttempt(models.Model):
     succeeded = models.BooleanField(default=False)
 
     class Meta:
+        db_table = "relay_deliveryattempt"
         ordering = ["message", "attempted_at"]
 
     def __str__(self) -> str:
@@ -93,6 +124,7 @@ class InAppNotification(models.Model):
     read_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        db_table = "relay_inappnotification"
         indexes = [
             models.Index(fields=["agency", "-created_at", "-id"], name="inapp_agency_idx"),
         ]

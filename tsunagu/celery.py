@@ -4,7 +4,7 @@ import os
 
 from celery import Celery
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "relay.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tsunagu.settings")
 
 app = Celery("tsunagu")
 app.config_from_object("django.conf:settings", namespace="CELERY")

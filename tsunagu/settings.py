@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "audit",
     "agencies",
     "consent",
+    "notifications",
     "relay",
     "api",
     # The web UI for people (screens, login audit, template tags).
@@ -90,9 +91,9 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
-ROOT_URLCONF = "relay.urls"
-WSGI_APPLICATION = "relay.wsgi.application"
-ASGI_APPLICATION = "relay.asgi.application"
+ROOT_URLCONF = "tsunagu.urls"
+WSGI_APPLICATION = "tsunagu.wsgi.application"
+ASGI_APPLICATION = "tsunagu.asgi.application"
 
 TEMPLATES = [
     {
@@ -325,7 +326,7 @@ TSUNAGU = {
 }
 
 CELERY_BEAT_SCHEDULE = {
-    "sweep-outbox": {"task": "relay.tasks.sweep_outbox", "schedule": 15.0},
+    "sweep-outbox": {"task": "notifications.tasks.sweep_outbox", "schedule": 15.0},
     "sweep-escalations": {"task": "relay.tasks.sweep_escalations", "schedule": 60.0},
     "outcome-reminders": {"task": "relay.tasks.send_outcome_reminders", "schedule": 3600.0},
     "api-purge-idempotency-records": {

@@ -1,7 +1,7 @@
 """Recording notifications in the business transaction (the outbox), and nothing more.
 
-Delivery happens in relay.tasks after commit. A notification says what happened and where
-(ids and links): never the person's initials, name or the consultation.
+Delivery happens in notifications.tasks after commit. A notification says what happened and
+where (ids and links): never the person's initials, name or the consultation.
 """
 
 from __future__ import annotations
@@ -15,12 +15,18 @@ from django.conf import settings
 from django.db import transaction
 from django.urls import NoReverseMatch, reverse
 
-from agencies.models import Agency, EndpointState, WebhookEndpoint
+from agencies.models import Agency
 from audit.context import Actor
 from audit.models import AuditAction
 from audit.services import audit_record
-from relay.models import Handoff, InAppNotification, OutboxMessage
-from relay.models.outbox import Channel
+from notifications.enqueue import enqueue_after_commit
+from notifications.models import (
+    Channel,
+    EndpointState,
+    InAppNotification,
+    OutboxMessage,
+    WebhookEndpoint,
+)
 
 
 class AgencyLike(Protocol):
@@ -162,7 +168,7 @@ def notify_agency(
     event_type: str,
     *,
     agency: Agency,
-    handoff: Handoff | None,
+    handoff: HandoffLike | None,
     payload: dict[str, Any],
     actor: Actor,
     email_to: Iterable[str] | None = None,
@@ -184,7 +190,9 @@ def notify_agency(
     )
     messages = OutboxMessage.objects.bulk_create([OutboxMessage(**row) for row in rows])
     if in_app:
-        InAppNotification.objects.create(agency=agency, event_type=event_type, handoff=handoff)
+        InAppNotification.objects.create(
+            agency=agency, event_type=event_type, handoff_id=handoff.pk if handoff else None
+        )
     audit_record(
         **queued_event(
             event_type, agency=agency, handoff=handoff, actor=actor, rows=rows, in_app=in_app
@@ -197,10 +205,4 @@ def notify_agency(
 def enqueue_on_commit(ids: list[str]) -> None:
     """After commit, hand the rows to the broker; if it is down, the sweeper delivers later."""
     if ids:
-        transaction.on_commit(lambda: _enqueue(ids))
-
-
-def _enqueue(ids: list[str]) -> None:
-    from relay.tasks import enqueue_after_commit
-
-    enqueue_after_commit(ids)
+        transaction.on_commit(lambda: enqueue_after_commit(ids))

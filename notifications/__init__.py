@@ -1,0 +1,1 @@
+"""Notifications: the outbox, delivery (e-mail, signed webhooks), webhook endpoints, in-app."""
