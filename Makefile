@@ -30,7 +30,7 @@ lint: install
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
 typecheck: install
-	$(BIN)/mypy .
+	$(BIN)/mypy
 
 clean-var:
 	rm -rf var/

@@ -24,13 +24,15 @@ class Staff:
 
     @classmethod
     def for_user(cls, user: AbstractBaseUser | AnonymousUser) -> Staff:
-        membership = getattr(user, "membership", None) if user.is_authenticated else None
+        if not isinstance(user, User) or not user.is_authenticated:
+            raise NotAllowed()  # the anonymous user has no agency
+        membership = getattr(user, "membership", None)
         if membership is None:
             raise NotAllowed()
         return cls(
             agency=membership.agency,
             role=Role(membership.role),
-            user=user,  # type: ignore[arg-type]
+            user=user,
             label=user.get_username(),
         )
 

@@ -6,7 +6,12 @@ action. Messages carry ids and codes only, never the person's data.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:  # django-stubs is a development dependency
+    from django_stubs_ext import StrOrPromise
 
 
 class WorkflowError(Exception):
@@ -15,7 +20,7 @@ class WorkflowError(Exception):
     code = "workflow-error"
     default_message = _("この操作はできません。")
 
-    def __init__(self, message: str | None = None, **context: object) -> None:
+    def __init__(self, message: StrOrPromise | None = None, **context: object) -> None:
         self.context = context
         super().__init__(str(message or self.default_message))
 

@@ -207,11 +207,8 @@ def validate_row(raw: dict[str, Any], row_no: int) -> tuple[AgencyRecord | None,
             ints[name] = _as_int(values[name])
         except ValueError as exc:
             fail(name, f"not a whole number ({exc})")
-    if (
-        ints.get("age_min") is not None
-        and ints.get("age_max") is not None
-        and ints["age_min"] > ints["age_max"]  # type: ignore[operator]
-    ):
+    age_min, age_max = ints.get("age_min"), ints.get("age_max")
+    if age_min is not None and age_max is not None and age_min > age_max:
         fail("age_min", "greater than age_max")
     bools: dict[str, bool] = {}
     for name, default in (("accepts_referrals", True), ("requires_supervisor_approval", True)):

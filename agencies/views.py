@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import wraps
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib.auth.decorators import login_required
@@ -17,6 +17,9 @@ from django.utils.translation import gettext_lazy as _
 
 from agencies.categories import CATEGORIES
 from agencies.models import Agency, AgencyKind
+
+if TYPE_CHECKING:  # django-stubs is a development dependency
+    from django_stubs_ext import StrOrPromise
 
 
 def _member_required(view: Any) -> Any:
@@ -46,15 +49,24 @@ class DirectorySearchForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        everything = [("", _("すべて"))]
-        self.fields["kind"].choices = everything + list(AgencyKind.choices)
-        self.fields["category"].choices = everything + _category_choices()
+        everything: list[tuple[str, StrOrPromise]] = [("", _("すべて"))]
+        self._choice_field("kind").choices = everything + list(AgencyKind.choices)
+        self._choice_field("category").choices = everything + _category_choices()
         municipalities = (
             Agency.objects.order_by("municipality")
             .values_list("municipality", flat=True)
             .distinct()
         )
-        self.fields["municipality"].choices = everything + [(m, m) for m in municipalities if m]
+        self._choice_field("municipality").choices = everything + [
+            (m, m) for m in municipalities if m
+        ]
+
+    def _choice_field(self, name: str) -> forms.ChoiceField:
+        """This form's copy of a declared ChoiceField (BaseForm.fields holds plain Fields)."""
+        field = self.fields[name]
+        if not isinstance(field, forms.ChoiceField):
+            raise TypeError(f"DirectorySearchForm.{name} is not a ChoiceField")
+        return field
 
 
 @_member_required

@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.models import User
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
@@ -131,7 +132,8 @@ class APIKeyAdmin(admin.ModelAdmin):
             name=obj.name,
             scopes=obj.scopes,
             expires_at=obj.expires_at,
-            created_by=request.user,  # type: ignore[arg-type]
+            # The admin site only lets staff users in: never the anonymous user.
+            created_by=request.user if isinstance(request.user, User) else None,
             actor=user_actor(request.user),
         )
         # The admin's own redirect and log entry use `obj`: make it the saved key.

@@ -46,7 +46,7 @@ from api.handoff_serializers import (
 from api.idempotency import IdempotencyMixin
 from api.pagination import KeysetPagination
 from api.permissions import HasScope
-from api.principal import principal_agency, principal_staff
+from api.principal import principal_agency, principal_agency_required, principal_staff
 from api.problems import bilingual
 from api.schema import ACTION_PROBLEMS, READ_PROBLEMS, problem_responses
 from relay import selectors, services
@@ -207,7 +207,7 @@ class HandoffListCreateView(IdempotencyMixin, GenericAPIView):
             if params["box"] == "inbox"
             else selectors.handoffs_outbox_for
         )
-        agency = principal_agency(request)
+        agency = principal_agency_required(request)
         rows = selector(
             agency=agency, statuses=params.get("status"), updated_since=params.get("updated_since")
         )

@@ -31,10 +31,10 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
-from django.http import HttpResponse, HttpResponseBase
+from django.http import HttpResponse
 from django.http.request import RawPostDataException
 from django.utils import timezone
 
@@ -133,10 +133,10 @@ def idempotency_claim(
     raise IdempotencyKeyInProgress()
 
 
-def idempotency_complete(*, record: IdempotencyRecord, response: HttpResponseBase) -> None:
-    """Store a rendered response on the claimed record."""
+def idempotency_complete(*, record: IdempotencyRecord, response: HttpResponse) -> None:
+    """Store a rendered (not streaming) response on the claimed record."""
     record.status_code = response.status_code
-    record.response_body = response.content  # type: ignore[attr-defined]
+    record.response_body = response.content
     record.response_headers = {
         name: response[name] for name in STORED_HEADERS if response.has_header(name)
     }
@@ -178,6 +178,12 @@ def _request_body(request: Any) -> bytes:
         return repr(parts).encode()
 
 
+if TYPE_CHECKING:  # what the mixin is mixed into, for the types of its super() calls
+    from rest_framework.views import APIView as _ViewBase
+else:
+    _ViewBase = object
+
+
 class _Replay(Exception):
     """Carries a stored response from `initial()` past the view to `handle_exception()`."""
 
@@ -186,7 +192,7 @@ class _Replay(Exception):
         self.response = response
 
 
-class IdempotencyMixin:
+class IdempotencyMixin(_ViewBase):
     """Adds Idempotency-Key handling to a DRF APIView (or viewset) for `idempotent_methods`."""
 
     idempotent_methods: frozenset[str] = frozenset({"POST"})
@@ -194,7 +200,7 @@ class IdempotencyMixin:
     _idempotency_atomic: Any = None
 
     def initial(self, request: Any, *args: Any, **kwargs: Any) -> None:
-        super().initial(request, *args, **kwargs)  # type: ignore[misc]
+        super().initial(request, *args, **kwargs)
         key = request.headers.get(HEADER)
         if request.method not in self.idempotent_methods or key is None:
             return
@@ -218,14 +224,16 @@ class IdempotencyMixin:
     def handle_exception(self, exc: Exception) -> Any:
         if isinstance(exc, _Replay):
             return exc.response
-        return super().handle_exception(exc)  # type: ignore[misc]
+        return super().handle_exception(exc)
 
     def finalize_response(self, request: Any, response: Any, *args: Any, **kwargs: Any) -> Any:
-        response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
-        if self._idempotency_atomic is None:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        atomic, record = self._idempotency_atomic, self._idempotency_record
+        if atomic is None:
             return response
-        atomic, self._idempotency_atomic = self._idempotency_atomic, None
-        record, self._idempotency_record = self._idempotency_record, None
+        self._idempotency_atomic = self._idempotency_record = None
+        # initial() stores the claimed record before it opens the transaction.
+        assert record is not None  # noqa: S101
         keep = response.status_code < 500 and not response.streaming
         try:
             try:
@@ -248,7 +256,7 @@ class IdempotencyMixin:
 
     def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         try:
-            return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+            return super().dispatch(request, *args, **kwargs)
         except BaseException as error:
             # The handler raised past the exception handler (a 500): undo it, free the key.
             if self._idempotency_atomic is not None:

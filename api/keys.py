@@ -14,7 +14,7 @@ import secrets
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -68,7 +68,7 @@ def api_key_create(
     name: str,
     scopes: Iterable[str],
     expires_at: datetime | None,
-    created_by: AbstractBaseUser | None,
+    created_by: User | None,
     actor: Actor,
 ) -> tuple[APIKey, str]:
     """Issue a key for an agency's partner system; returns it with the plaintext (shown once)."""

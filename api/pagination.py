@@ -13,11 +13,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Model, Q, QuerySet
+from django.db.models import Field, Model, Q, QuerySet
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import BasePagination
 from rest_framework.request import Request
@@ -42,6 +43,14 @@ def _invalid_cursor() -> ValidationError:
     )
 
 
+def _concrete_field(model: type[Model], name: str) -> Field[Any, Any]:
+    """An ordering column of `model` (orderings are on the model's own columns)."""
+    field = model._meta.get_field(name)
+    if not isinstance(field, Field):
+        raise TypeError(f"{model.__name__}.{name} is not a concrete field")
+    return field
+
+
 def _decode(cursor: str, model: type[Model], fields: list[str]) -> list[Any]:
     if len(cursor) > MAX_CURSOR_LENGTH:
         raise _invalid_cursor()
@@ -54,7 +63,7 @@ def _decode(cursor: str, model: type[Model], fields: list[str]) -> list[Any]:
         raise _invalid_cursor()
     try:
         parsed = [
-            model._meta.get_field(f).to_python(v) for f, v in zip(fields, values, strict=True)
+            _concrete_field(model, f).to_python(v) for f, v in zip(fields, values, strict=True)
         ]
     except (DjangoValidationError, TypeError, ValueError):
         raise _invalid_cursor() from None
@@ -105,10 +114,15 @@ class KeysetPagination(BasePagination):
         return int(raw)
 
     def paginate_queryset(
-        self, queryset: QuerySet[Any], request: Request, view: Any = None
+        self, queryset: QuerySet[Any, Any] | Sequence[Any], request: Request, view: Any = None
     ) -> list[Any]:
         self.request = request
-        ordering = [(f.lstrip("-"), f.startswith("-")) for f in queryset.query.order_by]
+        if not isinstance(queryset, QuerySet):
+            raise TypeError("KeysetPagination pages a queryset, not a list")
+        order_by = [f for f in queryset.query.order_by if isinstance(f, str)]
+        if len(order_by) != len(queryset.query.order_by):
+            raise TypeError("KeysetPagination orders by field names, not expressions")
+        ordering = [(f.lstrip("-"), f.startswith("-")) for f in order_by]
         if not ordering:
             raise TypeError("KeysetPagination needs an explicitly ordered queryset")
         fields = [f for f, _descending in ordering]

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from rest_framework.exceptions import PermissionDenied
+
 from agencies.actors import Staff
 from agencies.models import Agency, Membership
 from api.models import APIKey
+from api.problems import bilingual
 from audit.context import Actor, ActorKind
 
 
@@ -85,6 +88,20 @@ def principal_agency(request: Any) -> Agency | None:
         return user.agency
     membership = user_membership(user)
     return membership.agency if membership else None
+
+
+def principal_agency_required(request: Any) -> Agency:
+    """principal_agency for views behind HasScope, which refuses callers without an agency."""
+    agency = principal_agency(request)
+    if agency is None:
+        raise PermissionDenied(
+            bilingual(
+                "機関に所属していないアカウントでは利用できません。",
+                "This account does not belong to an agency.",
+            ),
+            code="no_membership",
+        )
+    return agency
 
 
 def principal_actor(request: Any) -> Actor:

@@ -60,7 +60,11 @@ class ProblemSerializer(serializers.Serializer):
     status = serializers.IntegerField()
     detail = serializers.CharField()
     instance = serializers.CharField(help_text="The request path.")
-    errors = FieldErrorSerializer(many=True, required=False, help_text="Field errors (400).")
+    # DRF's serializer metaclass moves declared fields into _declared_fields, so this field
+    # does not shadow Serializer.errors at run time; the stubs only see the class attribute.
+    errors = FieldErrorSerializer(  # type: ignore[assignment]
+        many=True, required=False, help_text="Field errors (400)."
+    )
     reason = serializers.CharField(
         required=False,
         allow_null=True,

@@ -19,9 +19,12 @@ class APIKeyRateThrottle(SimpleRateThrottle):
     def get_rate(self) -> str | None:
         # Read at request time, not import time (DRF's default), so settings overrides apply.
         try:
-            return api_settings.DEFAULT_THROTTLE_RATES[self.scope]
+            rate = api_settings.DEFAULT_THROTTLE_RATES[self.scope]
         except KeyError:
             raise ImproperlyConfigured(f"no rate set for throttle scope {self.scope!r}") from None
+        if rate is not None and not isinstance(rate, str):
+            raise ImproperlyConfigured(f"throttle rate {self.scope!r} must be like '600/min'")
+        return rate
 
     def get_cache_key(self, request: Any, view: Any) -> str | None:
         # Several keys of one agency each get the full rate: a key is one partner system.

@@ -106,7 +106,11 @@ def workflow_problem_members(exc: BaseException, language: str) -> dict[str, Any
     members: dict[str, Any] = {"detail": detail}
     if isinstance(exc, errors.ConsentDoesNotCover):
         members["reason"] = str(exc.context.get("reason", "")) or None
-        members["missing_sections"] = list(exc.context.get("missing_sections", []))
+        missing = exc.context.get("missing_sections", ())
+        # The services pass a sorted list of section codes.
+        members["missing_sections"] = (
+            [str(s) for s in missing] if isinstance(missing, list | tuple) else []
+        )
         if "handoff_id" in exc.context:
             # A refused send leaves the hop as the sender's draft (and the refusal audited).
             members["handoff_id"] = exc.context["handoff_id"]

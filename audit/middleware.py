@@ -25,6 +25,7 @@ class RequestContextMiddleware:
         # REMOTE_ADDR only: clients can forge X-Forwarded-For unless a trusted proxy rewrites it.
         ip = request.META.get("REMOTE_ADDR")
         token = set_request(RequestContext(request_id=request_id, ip=ip))
+        # An attribute of our own on Django's request, read by views that echo the request id.
         request.request_id = request_id  # type: ignore[attr-defined]
         try:
             response = self.get_response(request)

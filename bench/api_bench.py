@@ -89,7 +89,8 @@ def deep_cursor(url: str, agency_slug: str, offset: int) -> str:
 
 def measure(base: str, key: str, paths: list[str], n: int, warmup: int) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {key}"}
-    latencies, queries = [], Counter()
+    latencies: list[float] = []
+    queries: Counter[str] = Counter()
     with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
         for i in range(warmup + n):
             path = paths[i % len(paths)]

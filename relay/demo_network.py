@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from agencies.actors import Staff
 from agencies.models import Agency
+from consent.models import ConsentRecord
 from consent.vocabulary import Basis, Purpose
 from relay import services
 from relay.models import Handoff, ReferralSheet
@@ -49,7 +50,7 @@ def _consent(
     recipients: list[str],
     sections: list[str],
     purposes: list[str] | None = None,
-):
+) -> ConsentRecord:
     return services.consent_record(
         staff=staff,
         sheet_id=sheet.pk,

@@ -6,10 +6,11 @@ Messages are in Japanese (the source language) and translated through the gettex
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django import forms
 from django.utils import timezone
+from django.utils.datastructures import MultiValueDict
 from django.utils.translation import gettext_lazy as _
 
 from agencies.models import Agency, AgencyKind
@@ -22,6 +23,29 @@ from relay.sections import CONTENT_FIELDS
 from relay.services.sheets import ALLOWED_ATTACHMENT_TYPES, MAX_ATTACHMENT_BYTES
 from relay.states import CancelReason, DeclineReason, Outcome
 from relay.views.display import category_choices, section_choices
+
+_Field = TypeVar("_Field", bound=forms.Field)
+
+
+def declared_field(form: forms.BaseForm, name: str, kind: type[_Field]) -> _Field:
+    """`form.fields[name]` as the field class the form declares it with (typed for its
+    attributes: choices, queryset); a TypeError if the form declares something else."""
+    field = form.fields[name]
+    if not isinstance(field, kind):
+        raise TypeError(f"{type(form).__name__}.{name} is not a {kind.__name__}")
+    return field
+
+
+def posted_list(form: forms.BaseForm, name: str) -> list[str]:
+    """Every value a bound form was given for `name` (a multi-valued field), as strings."""
+    data = form.data
+    if isinstance(data, MultiValueDict):
+        return [str(v) for v in data.getlist(name)]
+    value = data.get(name)
+    if value is None:
+        return []
+    return [str(v) for v in value] if isinstance(value, list | tuple) else [str(value)]
+
 
 CONSENT_FORM_VERSION = "tsunagu-consent-form-v1"
 SCANNED_FORM_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg"})
@@ -113,7 +137,7 @@ class SheetForm(forms.ModelForm):
     def __init__(self, *args: Any, locked: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.locked = locked
-        self.fields["categories"].choices = category_choices()
+        declared_field(self, "categories", forms.MultipleChoiceField).choices = category_choices()
         if not self.instance.pk:
             self.fields["consulted_on"].initial = timezone.localdate()
         for name in ("absence_days_month", "absence_days_since_april", "absence_days_last_year"):
@@ -219,7 +243,7 @@ class ConsentForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["sections"].choices = section_choices()
+        declared_field(self, "sections", forms.MultipleChoiceField).choices = section_choices()
         self.fields["valid_until"].initial = timezone.localdate() + timedelta(days=365)
         self.fields["obtained_on"].initial = timezone.localdate()
 
@@ -304,8 +328,10 @@ class SendForm(forms.Form):
 
     def __init__(self, *args: Any, agencies: Any, readable: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["recipients"].queryset = agencies
-        self.fields["sections"].choices = [c for c in section_choices() if c[0] in readable]
+        declared_field(self, "recipients", forms.ModelMultipleChoiceField).queryset = agencies
+        declared_field(self, "sections", forms.MultipleChoiceField).choices = [
+            c for c in section_choices() if c[0] in readable
+        ]
 
 
 class NoteForm(forms.Form):
@@ -404,7 +430,10 @@ class AuditFilterForm(PeriodForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["action"].choices = [("", _("すべて")), *AuditAction.choices]
+        declared_field(self, "action", forms.ChoiceField).choices = [
+            ("", _("すべて")),
+            *AuditAction.choices,
+        ]
 
 
 class ProvisionFilterForm(PeriodForm):

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import TextIO
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from agencies.models import Agency
 from audit.context import Actor
@@ -46,7 +46,7 @@ class ProvisionQuery:
     sheet_id: int | None = None
 
 
-def _hops(query: ProvisionQuery):
+def _hops(query: ProvisionQuery) -> QuerySet[Handoff]:
     qs = Handoff.objects.filter(
         sent_at__isnull=False, sent_at__gte=query.start, sent_at__lt=query.end
     )

@@ -40,7 +40,6 @@ def staff_view(*roles: Role) -> Callable[[View], View]:
                 raise PermissionDenied(_("所属する機関が登録されていません。")) from exc
             if roles and staff.role not in roles:
                 raise PermissionDenied(_("この画面を使う権限がありません。"))
-            request.staff = staff  # type: ignore[attr-defined]
             try:
                 return view(request, staff, *args, **kwargs)
             except NotFound as exc:

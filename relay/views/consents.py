@@ -24,6 +24,7 @@ from relay.forms import (
     WithdrawConsentForm,
     end_of_day,
     last_valid_day,
+    posted_list,
 )
 from relay.models import ReferralSheet
 from relay.services.sheets import SheetView
@@ -44,8 +45,8 @@ def _agency_groups(selected: set[int], suggested: set[int]) -> list[tuple[str, l
 
 
 def _selected_ids(form: ConsentForm) -> set[int]:
-    raw = form.data.getlist("recipients") if form.is_bound else []
-    return {int(v) for v in raw if str(v).isdigit()}
+    raw = posted_list(form, "recipients") if form.is_bound else []
+    return {int(v) for v in raw if v.isdigit()}
 
 
 def _consent_context(form: ConsentForm, view: SheetView) -> dict[str, Any]:
@@ -54,7 +55,7 @@ def _consent_context(form: ConsentForm, view: SheetView) -> dict[str, Any]:
     )
     suggested = {s.agency.pk for s in suggestions}
     selected = _selected_ids(form)
-    sections = form.data.getlist("sections") if form.is_bound else []
+    sections = posted_list(form, "sections") if form.is_bound else []
     return {
         "form": form,
         "sheet": view.sheet,

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from django.db import models
 from django.utils import formats
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -73,8 +74,16 @@ def join_labels(labels: list[str]) -> str:
     return _("、").join(labels)
 
 
-def _field_value(name: str, value: Any) -> str:
+def _sheet_field(name: str) -> models.Field[Any, Any]:
+    """The sheet's concrete field `name` (section content holds only concrete columns)."""
     field = ReferralSheet._meta.get_field(name)
+    if not isinstance(field, models.Field):
+        raise TypeError(f"ReferralSheet.{name} is not a concrete field")
+    return field
+
+
+def _field_value(name: str, value: Any) -> str:
+    field = _sheet_field(name)
     if value in (None, "", []):
         return ""
     if name == "categories":
@@ -103,7 +112,7 @@ def section_blocks(content: dict[str, dict[str, Any]]) -> list[SectionBlock]:
             shown = _field_value(name, value)
             if not shown:
                 continue
-            field = ReferralSheet._meta.get_field(name)
+            field = _sheet_field(name)
             rows.append(
                 Row(
                     label=str(field.verbose_name),

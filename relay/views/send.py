@@ -24,7 +24,7 @@ from agencies.models import Agency, Role
 from consent.policy import permits
 from consent.vocabulary import SPECIAL_CARE_SECTIONS, Purpose, Section
 from relay import access, services
-from relay.forms import SendForm
+from relay.forms import SendForm, posted_list
 from relay.models import ReferralSheet
 from relay.services.sheets import SheetView
 from relay.states import Status
@@ -112,8 +112,8 @@ def _send_context(
     suggestions = suggest_recipients(agencies=agencies, content=view.content)
     suggested = {s.agency.pk for s in suggestions}
     if form.is_bound:
-        selected = {int(v) for v in form.data.getlist("recipients") if v.isdigit()}
-        chosen_sections = set(form.data.getlist("sections"))
+        selected = {int(v) for v in posted_list(form, "recipients") if v.isdigit()}
+        chosen_sections = set(posted_list(form, "sections"))
     else:
         selected = set()
         chosen_sections = set(form.initial.get("sections", []))

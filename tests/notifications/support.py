@@ -94,6 +94,7 @@ class Receiver:
     def url(self) -> str:
         assert self._server is not None
         host, port = self._server.server_address[:2]
+        host = host.decode() if isinstance(host, bytes) else host
         return f"http://{host}:{port}/hooks/tsunagu"
 
     def release(self) -> None:
