@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.db import connections
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from django.utils import translation
@@ -300,6 +301,16 @@ def _detail(exc: BaseException, problem: ProblemType, language: str) -> str:
     return text or problem.title(language)
 
 
+def _roll_back_atomic_requests() -> None:
+    """What DRF's exception handler does through rest_framework.views.set_rollback: a request
+    answered with an error does not commit under ATOMIC_REQUESTS. Written out here because
+    importing rest_framework.views loads the authentication classes named in the settings,
+    which import this module (a cycle)."""
+    for db in connections.all(initialized_only=True):
+        if db.settings_dict["ATOMIC_REQUESTS"] and db.in_atomic_block:
+            db.set_rollback(True)
+
+
 def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's EXCEPTION_HANDLER: every known error as a problem, the unknown ones to Django."""
     if isinstance(exc, Http404):
@@ -336,8 +347,5 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     wait = getattr(exc, "wait", None)
     if isinstance(exc, exceptions.Throttled):
         headers["Retry-After"] = str(max(1, math.ceil(wait or 1)))
-    # Imported here: rest_framework.views imports this module's siblings through its settings.
-    from rest_framework.views import set_rollback
-
-    set_rollback()
+    _roll_back_atomic_requests()
     return Response(body, status=status, headers=headers, content_type=PROBLEM_CONTENT_TYPE)

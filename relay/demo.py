@@ -15,6 +15,7 @@ from agencies.importing import apply_records, read_rows, validate_rows
 from agencies.models import Agency, Role
 from agencies.services import membership_set
 from audit.context import Actor
+from relay.demo_network import build_demo_network
 
 FIXTURE = Path(__file__).resolve().parent.parent / "agencies" / "fixtures" / "demo_agencies.json"
 DEMO_PASSWORD = "tsunagu-demo"  # noqa: S105  (demo mode only; printed by load_demo)
@@ -88,6 +89,4 @@ def load_demo() -> DemoResult:
 
 def load_demo_network() -> int:
     """Sheets, consents and handoffs in every state; skipped if the demo sheets exist."""
-    from relay.demo_network import build_demo_network
-
     return build_demo_network()

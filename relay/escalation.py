@@ -12,6 +12,7 @@ from typing import Any
 
 from django.conf import settings
 
+from agencies.models import Agency
 from relay.business_time import BusinessCalendar
 from relay.models import Handoff
 
@@ -63,8 +64,6 @@ def start_clock(*, handoff: Handoff, sent_at: datetime) -> dict[str, Any]:
     )
     coordinator_id = None
     if policy["coordinator_agency"]:
-        from agencies.models import Agency
-
         coordinator_id = (
             Agency.objects.filter(slug=policy["coordinator_agency"])
             .values_list("pk", flat=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Any
 
 from django.conf import settings
@@ -166,8 +167,6 @@ class SheetVersion(models.Model):
 
 def attachment_path(instance: Attachment, filename: str) -> str:
     # The stored name is random: the original file name may carry personal data.
-    import uuid
-
     return f"attachments/{instance.sheet_id}/{uuid.uuid4().hex}"
 
 

@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from agencies.actors import SENDERS, Staff
 from agencies.errors import IllegalTransition, InvalidInput, NotAllowed, NotFound
 from agencies.models import Agency, AgencyKind, Role
+from audit.context import Actor
 from audit.models import AuditAction
 from audit.services import audit_record
 from consent.models import (
@@ -341,8 +342,6 @@ def consents_expire_due(*, now: datetime | None = None) -> int:
     """Mark active records past their validity as expired (the policy already ignores them by
     date; this makes the state visible). Hops already sent keep their access: expiry stops new
     sharing, withdrawal takes back what was shared."""
-    from audit.context import Actor
-
     now = now or timezone.now()
     system = Actor.system("consent_expiry")
     count = 0
