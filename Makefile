@@ -1,12 +1,15 @@
 # Tsunagu: the two commands of the README, and what they need.
 #   make demo   set up and start web + Celery worker + beat on the embedded default, demo data
 #   make test   set up and run the test suite (embedded SQLite by default; set DATABASE_URL,
-#               CELERY_BROKER_URL and SECRET_KEY to run it on PostgreSQL and Redis)
+#               CELERY_BROKER_URL and SECRET_KEY to run it on PostgreSQL and Redis). Uses the
+#               test profile in TSUNAGU_TEST_PROFILE: dev (default: fewer generated examples in
+#               the property-based tests) or ci (full strength, what .ci/run sets).
+#   make test-all   the same suite at full strength (TSUNAGU_TEST_PROFILE=ci)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test lint typecheck messages clean-var
+.PHONY: install demo test test-all lint typecheck messages clean-var
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +27,9 @@ demo: install messages
 
 test: install messages
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-all: export TSUNAGU_TEST_PROFILE = ci
+test-all: test
 
 lint: install
 	$(BIN)/ruff check .

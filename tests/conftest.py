@@ -1,5 +1,6 @@
 """Shared fixtures. Tests run against the database of the environment: SQLite by default,
-PostgreSQL when DATABASE_URL is set (as CI's second run does)."""
+PostgreSQL when DATABASE_URL is set (as CI's second run does). The workflow network, the sent
+hop, compiled catalogs and plain static files come from tests/fixtures.py (loaded below)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,19 @@ from collections.abc import Iterator
 
 import pytest
 from django.db import connection
+from hypothesis import settings as hypothesis_settings
 
 from audit.context import Actor, ActorKind
+from tests.profile import ENV, PROFILE
+
+pytest_plugins = ["tests.fixtures"]
+
+# dev (make test) or ci (make test-all, .ci/run): how many examples the slow tests generate.
+hypothesis_settings.load_profile(PROFILE.name)
+
+
+def pytest_report_header() -> str:
+    return f"test profile: {PROFILE.name} ({ENV}; make test-all runs the full ci profile)"
 
 
 def on_postgres() -> bool:

@@ -1,10 +1,10 @@
-"""Fixtures for the API tests: agencies with keys, clients, and a clean rate-limit cache."""
+"""Fixtures for the API tests: agencies with keys, clients, and a clean rate-limit cache. The
+workflow network (`net`), the `sent` hop and plain static files come from tests/fixtures.py."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Any
 
 import pytest
 from django.core.cache import cache
@@ -15,9 +15,7 @@ from api.keys import api_key_create
 from api.models import APIKey
 from api.scopes import ALL_SCOPES
 from audit.context import Actor
-from relay.models import Handoff
 from tests.factories import AgencyFactory
-from tests.relay.conftest import Network, build_network
 
 IssueKey = Callable[..., tuple[APIKey, str]]
 
@@ -28,16 +26,6 @@ def _fresh_rate_limits(db: None) -> Iterator[None]:
     cache.clear()
     yield
     cache.clear()
-
-
-@pytest.fixture(autouse=True)
-def _plain_static_files(settings: Any) -> None:
-    """Outside embedded mode static files use a manifest that only collectstatic writes; the
-    admin and the docs page render {% static %}, so tests use the plain storage."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
 
 
 @pytest.fixture
@@ -75,12 +63,6 @@ def api_client() -> APIClient:
     return APIClient()
 
 
-@pytest.fixture
-def net(db: None) -> Network:
-    """The workflow tests' network: a ward desk that refers, an NPO and two other receivers."""
-    return build_network()
-
-
 MakeKey = Callable[..., str]
 
 
@@ -100,11 +82,3 @@ def key_for(system_actor: Actor) -> MakeKey:
         return plaintext
 
     return make
-
-
-@pytest.fixture
-def sent(net: Network) -> Handoff:
-    """A hop from the ward desk to the NPO, sent under consent, sharing basic + consultation."""
-    sheet = net.sheet()
-    net.consent(sheet)
-    return net.send(sheet)

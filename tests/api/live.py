@@ -21,7 +21,7 @@ from notifications.models import WebhookEndpoint
 from notifications.signing import new_webhook_secret
 from relay import services
 from relay.models import Handoff
-from tests.relay.conftest import SHEET_DATA
+from tests.fixtures import SHEET_DATA
 
 WARD = "adachi-fukushi-marugoto-soudan"
 NPO = "adachi-safety-net-adachi"

@@ -18,7 +18,7 @@ from notifications import services as webhooks
 from relay import services
 from relay.models import Handoff
 from tests.api.helpers import assert_problem, bearer
-from tests.relay.conftest import Network
+from tests.fixtures import Network
 
 pytestmark = pytest.mark.django_db
 

@@ -1,6 +1,7 @@
 """schemathesis against the live schema: generated requests to every operation, with a valid
 key and the demo network; no 5xx, and every response matches the schema (status, content
-type, headers, body). Bounded to a few examples per operation to stay well under 3 minutes."""
+type, headers, body). Bounded to a few examples per operation (tests/profile.py: 50 in the
+ci profile, fewer for a developer's `make test`)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ import schemathesis.checks
 from hypothesis import HealthCheck, given, settings
 
 from tests.api.live import LiveData, load_live_data
+from tests.profile import PROFILE
 
-MAX_EXAMPLES = 50
+MAX_EXAMPLES = PROFILE.schemathesis_examples  # 50 in the ci profile (tests/profile.py)
 # A cursor is opaque: the schema cannot say which strings are one, so an arbitrary string is
 # "schema-valid" and still rightly refused with 400. Every other check runs.
 EXCLUDED_CHECKS = [schemathesis.checks.positive_data_acceptance]

@@ -13,8 +13,6 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
-from tests.web.conftest import ensure_compiled_messages, plain_static_storage
-
 CHROMIUM = Path("/usr/bin/chromium")
 LAUNCH_ARGS = [
     "--no-sandbox",
@@ -46,11 +44,6 @@ def _sync_orm_beside_playwright(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _compiled_messages() -> None:
-    ensure_compiled_messages()
-
-
 @pytest.fixture
 def browser() -> Iterator[object]:
     """One Chromium per test: Playwright's event loop is gone again before pytest-django
@@ -69,7 +62,6 @@ def browser() -> Iterator[object]:
 def demo(transactional_db: None, settings) -> None:
     """The demo network (68 real agencies, demo staff) in the live server's database."""
     settings.TSUNAGU = {**settings.TSUNAGU, "DEMO_ALLOWED": True}
-    plain_static_storage(settings)
     call_command("load_demo", verbosity=0)
 
 

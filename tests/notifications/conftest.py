@@ -1,5 +1,6 @@
-"""Fixtures for notification and escalation tests: the workflow network of tests/relay, a
-webhook receiver, its configured endpoint, and real worker processes for end-to-end tests."""
+"""Fixtures for notification and escalation tests (the workflow network `net` is shared, in
+tests/fixtures.py): a webhook receiver, its configured endpoint, and real worker processes
+for end-to-end tests."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from django.conf import settings as django_settings
 from notifications import delivery
 from notifications import services as webhooks
 from notifications.models import DeliveryState, OutboxMessage, WebhookEndpoint
+from tests.fixtures import Network
 from tests.notifications.support import (
     Receiver,
     RedisServer,
@@ -24,10 +26,8 @@ from tests.notifications.support import (
     publishing_to,
     purge_queue,
 )
-from tests.relay.conftest import Network
-from tests.relay.conftest import net as net  # the shared workflow fixture
 
-# The sheet's personal data (tests/relay/conftest.py SHEET_DATA): never in a notification.
+# The sheet's personal data (tests/fixtures.py SHEET_DATA): never in a notification.
 PERSONAL = ("A.T", "明石市立テスト中学校", "登校しぶり", "母と二人暮らし", "不眠", "少人数")
 
 

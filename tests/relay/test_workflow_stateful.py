@@ -29,7 +29,8 @@ from consent.models import ConsentRecord, ConsentStatus, Decision
 from consent.vocabulary import Purpose
 from relay import services
 from relay.models import ReferralSheet
-from tests.relay.conftest import SHEET_DATA, build_network
+from tests.fixtures import SHEET_DATA, build_network
+from tests.profile import PROFILE
 
 SECTIONS = ["basic", "consultation", "attendance", "home", "health"]
 section_sets = st.sets(st.sampled_from(SECTIONS), min_size=1, max_size=3).map(sorted)
@@ -200,8 +201,8 @@ def test_no_agency_reads_beyond_consent_in_random_workflows() -> None:
     run_state_machine_as_test(
         WorkflowMachine,
         settings=settings(
-            max_examples=30,
-            stateful_step_count=25,
+            max_examples=PROFILE.stateful_examples,
+            stateful_step_count=PROFILE.stateful_steps,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
         ),

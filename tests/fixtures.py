@@ -1,20 +1,38 @@
-"""A small network for workflow tests: a ward desk that refers, and three receivers."""
+"""Fixtures shared by every test directory, defined once (a pytest plugin: tests/conftest.py
+loads it with `pytest_plugins`).
+
+- `net` / `net_tx`: a small network of agencies and staff for workflow tests (a ward desk that
+  refers, and three receivers), as the Staff the services take; `build_network()`, `Network`
+  and `SHEET_DATA` are importable for tests that build it themselves.
+- `sent`: a hop from the ward desk to the NPO, sent under consent, sharing basic +
+  consultation.
+- Autouse: the gettext catalogs are compiled once per session (the English UI is tested), and
+  static files use the plain storage (pages render without collectstatic).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings as django_settings
+from django.core.management import call_command
 from django.utils import timezone
+from django.utils.translation import trans_real as translation
 
 from agencies.actors import Staff
 from agencies.models import Agency, AgencyKind, Role
 from consent.vocabulary import Purpose
 from relay import services
-from relay.models import ReferralSheet
+from relay.models import Handoff, ReferralSheet
 from tests.factories import AgencyFactory, MembershipFactory
+
+LOCALE = Path(django_settings.BASE_DIR) / "locale"
+
+# --- the workflow network ------------------------------------------------------------------
 
 SHEET_DATA: dict[str, Any] = {
     "subject_initials": "A.T",
@@ -132,3 +150,47 @@ def build_network() -> Network:
         guidance_intake=_staff(guidance, Role.INTAKE, "guidance-intake"),
         welfare_intake=_staff(welfare, Role.INTAKE, "welfare-intake"),
     )
+
+
+@pytest.fixture
+def sent(net: Network) -> Handoff:
+    """A hop from the ward desk to the NPO, sent under consent (basic, consultation and
+    attendance for the NPO), sharing basic + consultation."""
+    sheet = net.sheet()
+    net.consent(sheet)
+    return net.send(sheet)
+
+
+# --- rendering pages: catalogs and static files --------------------------------------------
+
+
+def ensure_compiled_messages() -> None:
+    """Compile the gettext catalogs if a .mo is missing or older than its .po (as `make
+    messages` does), so running pytest directly tests the English UI too."""
+    for po in LOCALE.glob("*/LC_MESSAGES/*.po"):
+        mo = po.with_suffix(".mo")
+        if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
+            call_command(
+                "compilemessages", locale=["en"], ignore_patterns=[".venv", "var"], verbosity=0
+            )
+            translation._translations = {}  # type: ignore[attr-defined]
+            return
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _compiled_messages() -> None:
+    ensure_compiled_messages()
+
+
+def plain_static_storage(settings: Any) -> None:
+    """Outside embedded mode static files use the manifest storage, which needs collectstatic;
+    tests render pages without collecting (the live server serves static files from the apps)."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture(autouse=True)
+def _plain_static_storage(settings: Any) -> None:
+    plain_static_storage(settings)
