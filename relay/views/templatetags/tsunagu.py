@@ -8,8 +8,8 @@ from typing import Any
 from django import template
 from django.http import HttpRequest
 from django.utils import formats, timezone
-from django.utils.translation import gettext
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext
 
 from consent.vocabulary import SPECIAL_CARE_SECTIONS
 from relay.selectors import notifications_for
