@@ -21,6 +21,7 @@ urlpatterns = [
     path("sheets/new/", sheets.sheet_new, name="sheet-new"),
     path("sheets/<int:sheet_id>/", sheets.sheet_detail, name="sheet-detail"),
     path("sheets/<int:sheet_id>/edit/", sheets.sheet_edit, name="sheet-edit"),
+    path("sheets/<int:sheet_id>/print/", sheets.sheet_print, name="sheet-print"),
     path("sheets/<int:sheet_id>/attachments/", sheets.attachment_new, name="attachment-new"),
     path(
         "attachments/<int:attachment_id>/download/",

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import mimetypes
+from typing import Any
 
 from django import forms
 from django.contrib import messages
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -22,7 +24,7 @@ from relay.models import ReferralSheet
 from relay.sections import SECTION_FIELDS
 from relay.selectors import handoffs_of_sheet_for, sheets_owned_by, sheets_visible_to
 from relay.views.base import paginate, staff_view
-from relay.views.display import section_blocks
+from relay.views.display import section_blocks, section_label
 from relay.views.queries import consents_of_sheet
 
 
@@ -200,3 +202,29 @@ def attachment_download(request: HttpRequest, staff: Staff, attachment_id: int) 
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+@staff_view(*READERS)
+def sheet_print(request: HttpRequest, staff: Staff, sheet_id: int) -> HttpResponse:
+    """The sheet on paper (つなぐシート/相談シート) with the manager's sign-off box, for the
+    agencies that still file paper. Only sections the reader may see; the reader may leave
+    some out (?sections=...). Audited as a read "via print"."""
+    view = services.sheet_view(staff=staff, sheet_id=sheet_id, purpose="print")
+    chosen = [s for s in request.GET.getlist("sections") if s in view.sections] or view.sections
+    content = {code: fields for code, fields in view.content.items() if code in chosen}
+    context = {
+        "view": view,
+        "sheet": view.sheet,
+        "blocks": section_blocks(content),
+        "chosen": chosen,
+        "choices": [(code, section_label(code)) for code in view.sections],
+        "author": _person_name(view.sheet.created_by) if view.is_owner else "",
+        "today": timezone.localdate(),
+    }
+    return render(request, "relay/sheets/print.html", context)
+
+
+def _person_name(user: Any) -> str:
+    if user is None:
+        return ""
+    return user.get_full_name() or user.get_username()
