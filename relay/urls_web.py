@@ -4,6 +4,7 @@ from django.urls import path
 
 from relay.views import (
     consents,
+    filters,
     handoffs,
     home,
     notifications,
@@ -69,6 +70,9 @@ urlpatterns = [
         name="provision-records",
     ),
     path("supervisor/metrics/", supervisor.metrics_page, name="metrics"),
+    # Saved searches of the list screens
+    path("filters/save/", filters.filter_save, name="filter-save"),
+    path("filters/<int:filter_id>/delete/", filters.filter_delete, name="filter-delete"),
     # Notifications
     path("notifications/", notifications.notification_list, name="notifications"),
 ]

@@ -19,33 +19,53 @@ from agencies.errors import InvalidInput, NotFound, SheetLocked
 from agencies.models import Role
 from consent.vocabulary import SPECIAL_CARE_SECTIONS, Section
 from relay import services
-from relay.forms import AttachmentForm, SheetForm
-from relay.models import ReferralSheet
+from relay.forms import AttachmentForm, SheetFilterForm, SheetForm
+from relay.models import ListScreen, ReferralSheet
 from relay.sections import SECTION_FIELDS
-from relay.selectors import handoffs_of_sheet_for, sheets_owned_by, sheets_visible_to
-from relay.views.base import paginate, staff_view
+from relay.selectors import (
+    counselors_of,
+    handoffs_of_sheet_for,
+    saved_filters_for,
+    sheets_owned_by,
+    sheets_visible_to,
+)
+from relay.views.base import paginate, query_without_page, staff_view
 from relay.views.display import section_blocks, section_label
 from relay.views.queries import consents_of_sheet
 
 
 @staff_view(*READERS)
 def sheet_list(request: HttpRequest, staff: Staff) -> HttpResponse:
-    """The agency's own sheets and the sheets other agencies shared with it."""
+    """The agency's own sheets (searchable, filterable) and the sheets others shared with it."""
     received = []
     seen: set[int] = set()
     for row in sheets_visible_to(agency=staff.agency).filter(handoff__isnull=False)[:200]:
         if row.sheet_id not in seen:
             seen.add(row.sheet_id)
             received.append(row)
+    form = SheetFilterForm(
+        request.GET if _filtering(request) else None, counselors=counselors_of(staff.agency)
+    )
     return render(
         request,
         "relay/sheets/list.html",
         {
-            "page": paginate(request, sheets_owned_by(agency=staff.agency)),
+            "page": paginate(request, sheets_owned_by(agency=staff.agency, filters=form.filters())),
             "received": received,
             "can_create": staff.role in SENDERS,
+            "filter_form": form,
+            "filtering": _filtering(request),
+            "qs": query_without_page(request),
+            "saved_filters": saved_filters_for(user=staff.user, screen=ListScreen.SHEETS)
+            if staff.user
+            else [],
+            "screen": ListScreen.SHEETS.value,
         },
     )
+
+
+def _filtering(request: HttpRequest) -> bool:
+    return any(key != "page" and value for key, value in request.GET.items())
 
 
 def _fieldsets(form: SheetForm) -> list[dict[str, object]]:
