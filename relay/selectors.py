@@ -57,7 +57,7 @@ def handoffs_awaiting_approval_for(*, agency: Agency) -> QuerySet[Handoff]:
     """The supervisor's approval queue (partial index handoff_approval_idx)."""
     return (
         Handoff.objects.filter(from_agency=agency, status=Status.AWAITING_APPROVAL)
-        .select_related(*_HANDOFF_RELATED)
+        .select_related(*_HANDOFF_RELATED, "created_by")
         .order_by("submitted_at", "id")
     )
 

@@ -3,6 +3,7 @@
 from django.urls import path
 
 from relay.views import (
+    approvals,
     consents,
     filters,
     handoffs,
@@ -56,7 +57,8 @@ urlpatterns = [
         name="handoff-action",
     ),
     # Supervisor
-    path("supervisor/approvals/", supervisor.approvals, name="approvals"),
+    path("supervisor/approvals/", approvals.approvals, name="approvals"),
+    path("supervisor/approvals/approve/", approvals.approve_many, name="approve-many"),
     path(
         "supervisor/lawful-bases/<int:record_id>/decide/",
         supervisor.basis_decide,
