@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from django.db import models
@@ -71,7 +72,7 @@ class ActionField(models.CharField):
     """The action column: choices come from AuditAction at run time (labels, admin filters),
     but migrations do not track them, so adding an action to the vocabulary needs none."""
 
-    def deconstruct(self) -> tuple[str, str, list, dict]:  # type: ignore[override]
+    def deconstruct(self) -> tuple[str, str, Sequence[Any], dict[str, Any]]:
         name, path, args, kwargs = super().deconstruct()
         kwargs.pop("choices", None)
         return name, path, args, kwargs

@@ -9,7 +9,7 @@ from django.urls import reverse
 from relay import services
 from relay.models import SavedFilter
 from relay.search import fold
-from tests.relay.conftest import SHEET_DATA
+from tests.fixtures import SHEET_DATA
 
 pytestmark = pytest.mark.django_db
 
