@@ -1,11 +1,12 @@
 """How hard the slowest tests work: the test profile, from TSUNAGU_TEST_PROFILE.
 
-- ``dev`` (the default: ``make test``): the property-based tests draw fewer examples, so a
-  developer's run stays under the README's time budget on a 2-core machine.
+- ``dev`` (the default: ``make test``): the property-based tests draw fewer examples and the
+  browser tests (tests/e2e/, Chromium through Playwright) are skipped with that reason, so a
+  developer's run stays within its time budget on a 2-core machine (docs/benchmarks.md).
 - ``ci`` (``make test-all``, and what ``.ci/run`` sets): every test at full strength.
 
-Only the amount of generated input changes between profiles; every test runs in both and
-asserts the same things. Hypothesis settings profiles of the same names set the example count
+Apart from the browser tests, every test runs in both profiles and asserts the same things;
+only the amount of generated input changes. Hypothesis settings profiles of the same names set the example count
 of property tests that do not set their own (tests/conftest.py loads the active one).
 """
 
@@ -26,6 +27,7 @@ class Profile:
     stateful_steps: int  # ... and steps per workflow
     schemathesis_examples: int  # tests/api/test_schemathesis.py: requests per operation
     default_examples: int  # Hypothesis tests without their own max_examples
+    browser: bool  # tests/e2e/: drive Chromium
 
 
 PROFILES = {
@@ -35,6 +37,7 @@ PROFILES = {
         stateful_steps=25,
         schemathesis_examples=50,
         default_examples=100,
+        browser=True,
     ),
     "dev": Profile(
         name="dev",
@@ -42,6 +45,7 @@ PROFILES = {
         stateful_steps=20,
         schemathesis_examples=10,
         default_examples=25,
+        browser=False,
     ),
 }
 

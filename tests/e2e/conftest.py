@@ -2,6 +2,8 @@
 live_server, with the demo network loaded in the test database.
 
 Never downloads a browser: /usr/bin/chromium (Debian's package) or the tests are skipped.
+They run in the ci test profile (`make test-all`, `.ci/run`); a developer's `make test` (the
+dev profile, tests/profile.py) skips them, saying so.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.core.management import call_command
+
+from tests.profile import ENV, PROFILE
 
 CHROMIUM = Path("/usr/bin/chromium")
 LAUNCH_ARGS = [
@@ -28,11 +32,17 @@ DEMO_PASSWORD = "tsunagu-demo"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    if CHROMIUM.exists():
+    # Called with every collected item: only this directory's tests drive the browser.
+    here = Path(__file__).resolve().parent
+    if not PROFILE.browser:
+        reason = f"browser tests run in the ci profile ({ENV}=ci, make test-all)"
+    elif not CHROMIUM.exists():
+        reason = "Debian's Chromium is not installed at /usr/bin/chromium"
+    else:
         return
-    skip = pytest.mark.skip(reason="Debian's Chromium is not installed at /usr/bin/chromium")
+    skip = pytest.mark.skip(reason=reason)
     for item in items:
-        if "e2e" in item.keywords:
+        if here in item.path.resolve().parents:
             item.add_marker(skip)
 
 
