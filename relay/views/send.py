@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from agencies.actors import SENDERS, Staff
-from agencies.errors import ConsentDoesNotCover, InvalidInput, NotFound, WorkflowError
+from agencies.errors import ConsentDoesNotCover, InvalidInput, WorkflowError
 from agencies.models import Agency, Role
 from consent.policy import permits
 from consent.vocabulary import SPECIAL_CARE_SECTIONS, Purpose, Section
@@ -78,13 +78,8 @@ def _recipients_queryset(staff: Staff) -> QuerySet[Agency]:
 
 def _readable_sheet(staff: Staff, sheet_id: int) -> tuple[ReferralSheet, list[str]]:
     """The sheet and the sections the agency can pass on; 404 if it cannot see the sheet."""
-    sheet = ReferralSheet.objects.filter(pk=sheet_id).first()
-    if sheet is None or not access.can_view_sheet(agency=staff.agency, sheet=sheet):
-        raise NotFound()
-    readable = access.readable_sections(agency=staff.agency, sheet_id=sheet.pk)
-    if not readable:
-        raise NotFound()
-    return sheet, [s for s in Section.values if s in readable]
+    readable = access.sheet_for(staff=staff, sheet_id=sheet_id)
+    return readable.sheet, [s for s in Section.values if s in readable.sections]
 
 
 def _parse_choice(request: HttpRequest, staff: Staff, readable: list[str]) -> dict[str, Any]:
