@@ -15,7 +15,6 @@ Lists are relay.selectors.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -31,6 +30,7 @@ from consent.models import ConsentRecord
 from consent.vocabulary import Section
 from relay.audit_events import access_event
 from relay.models import Handoff, ReferralSheet, SheetAccess
+from relay.states import Side as Side  # re-exported: handoff_for(side=access.Side.SENDER)
 
 VIEW_SHEET = "relay.view_referralsheet"
 CHANGE_SHEET = "relay.change_referralsheet"
@@ -158,13 +158,6 @@ def sheet_owned_by(*, staff: Staff, sheet_id: int, for_update: bool = False) -> 
     if sheet is None or sheet.owner_agency_id != staff.agency.pk:
         raise NotFound()
     return sheet
-
-
-class Side(StrEnum):
-    """The side of a hop an action is taken from."""
-
-    SENDER = "sender"
-    RECEIVER = "receiver"
 
 
 def handoff_for(

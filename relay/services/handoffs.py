@@ -9,7 +9,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from agencies.actors import READERS, RECEIVERS, SENDERS, Staff
+from agencies.actors import READERS, SENDERS, Staff
 from agencies.errors import (
     ConsentDoesNotCover,
     ConsentWithdrawn,
@@ -29,6 +29,7 @@ from relay.choices import Urgency
 from relay.models import Handoff, ReferralSheet
 from relay.sections import normalise_sections, sheet_content
 from relay.states import (
+    ACTIONS,
     RECEIVER_CAN_READ,
     CancelReason,
     DeclineReason,
@@ -38,15 +39,16 @@ from relay.states import (
 )
 
 
-def _as_sender(staff: Staff, handoff_id: int) -> Handoff:
-    return access.handoff_for(
-        staff=staff, handoff_id=handoff_id, for_update=True, side=access.Side.SENDER
-    )
+def _require(staff: Staff, action: str) -> None:
+    """The roles (or API scope) the transition table names for `action`."""
+    who = ACTIONS[action]
+    staff.require_role(*who.roles, api_scope=who.api_scope)
 
 
-def _as_receiver(staff: Staff, handoff_id: int) -> Handoff:
+def _take(staff: Staff, handoff_id: int, action: str) -> Handoff:
+    """Lock the hop for `action`, acting from the side the transition table names."""
     return access.handoff_for(
-        staff=staff, handoff_id=handoff_id, for_update=True, side=access.Side.RECEIVER
+        staff=staff, handoff_id=handoff_id, for_update=True, side=ACTIONS[action].side
     )
 
 
@@ -218,7 +220,7 @@ def _submit_or_approve(staff: Staff, handoff_id: int, *, approving: bool) -> Han
             raise NotFound()
         # Lock order: sheet, then hop, then consent records (see consent_withdraw).
         ReferralSheet.objects.select_for_update().filter(pk=peek["sheet_id"]).first()
-        handoff = _as_sender(staff, handoff_id)
+        handoff = _take(staff, handoff_id, "approve" if approving else "submit")
         if approving:
             if handoff.status != Status.AWAITING_APPROVAL:
                 raise IllegalTransition(current=handoff.status)
@@ -264,21 +266,21 @@ def _submit_or_approve(staff: Staff, handoff_id: int, *, approving: bool) -> Han
 
 def handoff_submit(*, staff: Staff, handoff_id: int) -> Handoff:
     """Send a draft: straight out, or to the supervisor's approval queue if the agency asks."""
-    staff.require_role(*SENDERS, api_scope="handoffs:write")
+    _require(staff, "submit")
     return _submit_or_approve(staff, handoff_id, approving=False)
 
 
 def handoff_approve(*, staff: Staff, handoff_id: int) -> Handoff:
     """A supervisor of the sending agency signs off, and the hop is sent (consent re-checked)."""
-    staff.require_role(Role.SUPERVISOR)
+    _require(staff, "approve")
     return _submit_or_approve(staff, handoff_id, approving=True)
 
 
 @transaction.atomic
 def handoff_return_to_draft(*, staff: Staff, handoff_id: int, note: str) -> Handoff:
     """A supervisor sends a hop back to the counselor instead of approving it."""
-    staff.require_role(Role.SUPERVISOR)
-    handoff = _as_sender(staff, handoff_id)
+    _require(staff, "return")
+    handoff = _take(staff, handoff_id, "return")
     if not note.strip():
         raise InvalidInput("差し戻しの理由を記入してください。", field="note")
     return _move(
@@ -293,8 +295,8 @@ def handoff_return_to_draft(*, staff: Staff, handoff_id: int, note: str) -> Hand
 @transaction.atomic
 def handoff_acknowledge(*, staff: Staff, handoff_id: int, note: str = "") -> Handoff:
     """The receiving agency confirms it has seen the handoff; stops escalation."""
-    staff.require_role(*RECEIVERS, api_scope="handoffs:write")
-    handoff = _as_receiver(staff, handoff_id)
+    _require(staff, "acknowledge")
+    handoff = _take(staff, handoff_id, "acknowledge")
     return _move(
         handoff,
         Status.ACKNOWLEDGED,
@@ -312,8 +314,8 @@ def handoff_acknowledge(*, staff: Staff, handoff_id: int, note: str = "") -> Han
 @transaction.atomic
 def handoff_accept(*, staff: Staff, handoff_id: int, note: str = "") -> Handoff:
     """The receiving agency takes the person on (acknowledging it, if not yet done)."""
-    staff.require_role(*RECEIVERS, api_scope="handoffs:write")
-    handoff = _as_receiver(staff, handoff_id)
+    _require(staff, "accept")
+    handoff = _take(staff, handoff_id, "accept")
     now = timezone.now()
     fields: dict[str, Any] = {
         "accepted_at": now,
@@ -332,12 +334,12 @@ def handoff_accept(*, staff: Staff, handoff_id: int, note: str = "") -> Handoff:
 @transaction.atomic
 def handoff_decline(*, staff: Staff, handoff_id: int, reason: str, note: str = "") -> Handoff:
     """The receiving agency declines, with a structured reason; it loses access; sender told."""
-    staff.require_role(*RECEIVERS, api_scope="handoffs:write")
+    _require(staff, "decline")
     if reason not in DeclineReason.values:
         raise InvalidInput("辞退の理由を選んでください。", field="reason")
     if reason == DeclineReason.OTHER and not note.strip():
         raise InvalidInput("「その他」の場合は理由を記入してください。", field="note")
-    handoff = _as_receiver(staff, handoff_id)
+    handoff = _take(staff, handoff_id, "decline")
     _move(
         handoff,
         Status.DECLINED,
@@ -360,10 +362,10 @@ def handoff_decline(*, staff: Staff, handoff_id: int, reason: str, note: str = "
 @transaction.atomic
 def handoff_complete(*, staff: Staff, handoff_id: int, outcome: str, note: str = "") -> Handoff:
     """The receiver closes the loop with an outcome; the sender sees it."""
-    staff.require_role(*RECEIVERS, api_scope="handoffs:write")
+    _require(staff, "complete")
     if outcome not in Outcome.values:
         raise InvalidInput("結果を選んでください。", field="outcome")
-    handoff = _as_receiver(staff, handoff_id)
+    handoff = _take(staff, handoff_id, "complete")
     _move(
         handoff,
         Status.COMPLETED,
@@ -385,10 +387,10 @@ def handoff_complete(*, staff: Staff, handoff_id: int, outcome: str, note: str =
 @transaction.atomic
 def handoff_cancel(*, staff: Staff, handoff_id: int, reason: str, note: str = "") -> Handoff:
     """The sender withdraws its hop before completion; the receiver loses access and is told."""
-    staff.require_role(*SENDERS, api_scope="handoffs:write")
+    _require(staff, "cancel")
     if reason not in CancelReason.values:
         raise InvalidInput("取り下げの理由を選んでください。", field="reason")
-    handoff = _as_sender(staff, handoff_id)
+    handoff = _take(staff, handoff_id, "cancel")
     was_sent = handoff.sent_at is not None
     _move(
         handoff,
