@@ -177,7 +177,7 @@ def test_screens_and_endpoints_fetch_single_objects_through_relay_access(package
     offenders = []
     for rel, tree in _sources(package):
         for call, name in _calls(tree):
-            keywords = {k.arg for k in call.keywords}
+            keywords = {k.arg for k in call.keywords if k.arg is not None}
             if name.split(".")[-1] == "get_object_or_404":
                 offenders.append(f"{rel}:{call.lineno} {name}")
             elif keywords & {"pk", "id"} and keywords & _OWNERSHIP:

@@ -45,7 +45,7 @@ class LoginView(auth_views.LoginView):
 class LogoutView(auth_views.LogoutView):
     """POST only (Django's default): a link cannot sign someone out."""
 
-    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         sessions.session_sign_out(request=request)
         redirect_to = self.get_success_url()
         if redirect_to != request.get_full_path():

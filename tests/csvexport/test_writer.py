@@ -58,7 +58,7 @@ def test_without_bom_for_programs() -> None:
 
 def test_http_download_is_private_and_not_sniffed() -> None:
     response = csv_response("x.csv", ["列"], [["=1"]])
-    body = b"".join(response.streaming_content)
+    body = b"".join(response.streaming_content)  # type: ignore[arg-type]
     assert body.startswith(b"\xef\xbb\xbf")
     assert _parse(body.decode("utf-8-sig")) == [["列"], ["'=1"]]
     assert response["Content-Type"] == "text/csv; charset=utf-8"
