@@ -476,7 +476,10 @@ class SheetFilterForm(forms.Form):
 
     def __init__(self, *args: Any, counselors: list[tuple[int, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["counselor"].choices = [("", _("すべて")), *counselors]  # type: ignore[attr-defined]
+        declared_field(self, "counselor", forms.TypedChoiceField).choices = [
+            ("", _("すべて")),
+            *counselors,
+        ]
 
     def filters(self) -> dict[str, Any]:
         """The valid, non-empty filters (an invalid field is left out and shown as an error)."""
