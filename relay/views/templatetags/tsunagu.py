@@ -10,6 +10,7 @@ from django.http import HttpRequest
 from django.utils import formats, timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _lazy
 
 from consent.vocabulary import SPECIAL_CARE_SECTIONS
 from relay.selectors import notifications_for
@@ -73,6 +74,28 @@ def until(value: date | datetime | None) -> str:
 def period(start: date | datetime, end: date | datetime) -> str:
     """A half-open period [start, end) as people say it: 「2026年11月4日から2026年12月3日まで」."""
     return gettext("%(start)sから%(end)sまで") % {"start": day(start), "end": day(last_day(end))}
+
+
+OBJECT_TYPES = {
+    "sheet": _lazy("シート"),
+    "handoff": _lazy("引き継ぎ"),
+    "consent": _lazy("同意記録"),
+    "agency": _lazy("機関"),
+    "api_key": _lazy("APIキー"),
+    "membership": _lazy("職員の所属"),
+    "user": _lazy("職員"),
+    "webhook_endpoint": _lazy("Webhook送信先"),
+    "outbox": _lazy("通知"),
+    "report": _lazy("出力"),
+    "audit": _lazy("監査ログ"),
+}
+
+
+@register.simple_tag
+def object_label(object_type: str, object_id: str | int | None) -> str:
+    """What an audit event is about, as people name it: 「引き継ぎ #12」, not handoff:12."""
+    label = str(OBJECT_TYPES.get(object_type, object_type))
+    return f"{label} #{object_id}" if object_id not in (None, "") else label
 
 
 @register.filter
