@@ -9,8 +9,7 @@ from django import template
 from django.http import HttpRequest
 from django.utils import formats, timezone
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.translation import gettext
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext, pgettext_lazy
 
 from consent.vocabulary import SPECIAL_CARE_SECTIONS
 from relay.selectors import notifications_for
@@ -77,17 +76,17 @@ def period(start: date | datetime, end: date | datetime) -> str:
 
 
 OBJECT_TYPES = {
-    "sheet": _lazy("シート"),
-    "handoff": _lazy("引き継ぎ"),
-    "consent": _lazy("同意記録"),
-    "agency": _lazy("機関"),
-    "api_key": _lazy("APIキー"),
-    "membership": _lazy("職員の所属"),
-    "user": _lazy("職員"),
-    "webhook_endpoint": _lazy("Webhook送信先"),
-    "outbox": _lazy("通知"),
-    "report": _lazy("出力"),
-    "audit": _lazy("監査ログ"),
+    "sheet": pgettext_lazy("audit object", "シート"),
+    "handoff": pgettext_lazy("audit object", "引き継ぎ"),
+    "consent": pgettext_lazy("audit object", "同意記録"),
+    "agency": pgettext_lazy("audit object", "機関"),
+    "api_key": pgettext_lazy("audit object", "APIキー"),
+    "membership": pgettext_lazy("audit object", "職員の所属"),
+    "user": pgettext_lazy("audit object", "職員"),
+    "webhook_endpoint": pgettext_lazy("audit object", "Webhook送信先"),
+    "outbox": pgettext_lazy("audit object", "通知"),
+    "report": pgettext_lazy("audit object", "出力"),
+    "audit": pgettext_lazy("audit object", "監査ログ"),
 }
 
 
