@@ -32,6 +32,9 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
+from api.principal import principal_actor
+from notifications.refusals import refusal_record
+
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 DEFAULT_PROBLEM_BASE_URI = "https://tsunagu.invalid/problems/"
 
@@ -300,6 +303,28 @@ def _detail(exc: BaseException, problem: ProblemType, language: str) -> str:
     return text or problem.title(language)
 
 
+REFUSAL_STATUSES = frozenset({401, 403, 404})
+
+
+def _record_refusal(request: Any, context: dict[str, Any], slug: str, status: int) -> None:
+    """Every 401/403/404 of the API is a refusal on record (aggregated per actor and minute):
+    the object asked for is the view's and its URL id."""
+    view = context.get("view")
+    kwargs = context.get("kwargs") or {}
+    object_id = next((str(v) for k, v in kwargs.items() if k in {"pk", "id"}), None)
+    object_id = object_id or next((str(v) for v in kwargs.values()), None)
+    object_type = getattr(view, "audit_object_type", "") or (
+        type(view).__name__.removesuffix("ViewSet").removesuffix("View").lower() if view else ""
+    )
+    refusal_record(
+        actor=principal_actor(request),
+        reason=f"api.{slug}",
+        object_type=object_type[:64],
+        object_id=object_id,
+        status=status,
+    )
+
+
 def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's EXCEPTION_HANDLER: every known error as a problem, the unknown ones to Django."""
     if isinstance(exc, Http404):
@@ -313,6 +338,8 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     language = current_language()
     status = exc.status_code if isinstance(exc, exceptions.APIException) else problem.status
     request = context.get("request")
+    if status in REFUSAL_STATUSES and request is not None:
+        _record_refusal(request, context, problem.slug, status)
     body: dict[str, Any] = {
         "type": problem.uri,
         "title": problem.title(language),

@@ -35,9 +35,11 @@ def _client(seconds: float, ready: mp.Queue, go: mp.Event, out: mp.Queue) -> Non
     from relay.services import sheet_view
 
     sheet = ReferralSheet.objects.order_by("id").first()
-    assert sheet is not None, "load the demo data first (manage.py load_demo)"
-    user = get_user_model().objects.get(membership__agency=sheet.owner_agency_id,
-                                        membership__role="counselor")
+    if sheet is None:
+        raise SystemExit("load the demo data first (manage.py load_demo)")
+    user = get_user_model().objects.get(
+        membership__agency=sheet.owner_agency_id, membership__role="counselor"
+    )
     staff = Staff.for_user(user)
     sheet_view(staff=staff, sheet_id=sheet.pk)  # connected, warm
     ready.put(1)
