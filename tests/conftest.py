@@ -32,14 +32,17 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: N
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> None:
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
     """PostgreSQL: grant the application role (db_roles --apply) on the test database, then
-    run every test connected as it, as production does."""
+    run every test connected as it, as production does; the owner drops it at the end."""
     if not on_postgres():
+        yield
         return
     with django_db_blocker.unblock():
         call_command("db_roles", "--apply", "--app-role", pg_roles.app()[0], verbosity=0)
     pg_roles.connect_as(*pg_roles.app())
+    yield
+    pg_roles.connect_as(*pg_roles.owner())
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -59,9 +62,29 @@ def transactional_db(transactional_db: None) -> Iterator[None]:
     """
     yield
     if on_postgres():
-        pg_roles.connect_as(*pg_roles.owner())
-        with connection.cursor() as cursor:
-            cursor.execute("SET session_replication_role = replica")
+        _flush_as_owner()
+
+
+def _flush_as_owner() -> None:
+    pg_roles.connect_as(*pg_roles.owner())
+    with connection.cursor() as cursor:
+        cursor.execute("SET session_replication_role = replica")
+
+
+@pytest.fixture(autouse=True)
+def _transaction_marker_flush_as_owner(
+    request: pytest.FixtureRequest, django_db_blocker: Any
+) -> Iterator[None]:
+    """The same for tests marked django_db(transaction=True), whose flush is set up by
+    pytest-django's own autouse fixture (before this one, so torn down after it)."""
+    yield
+    marker = request.node.get_closest_marker("django_db")
+    transactional = marker is not None and (
+        marker.kwargs.get("transaction") or (marker.args and marker.args[0])
+    )
+    if transactional and on_postgres() and not connection.in_atomic_block:
+        with django_db_blocker.unblock():
+            _flush_as_owner()
 
 
 @pytest.fixture(autouse=True)

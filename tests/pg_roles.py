@@ -68,6 +68,8 @@ def owner_connection() -> Iterator[psycopg.Connection[Any]]:
         host=d["HOST"] or None,
         port=d["PORT"] or None,
         autocommit=True,
+        # A test that forgot transaction=True would wait forever on its own open transaction.
+        options="-c lock_timeout=10s",
     ) as conn:
         yield conn
 
@@ -84,5 +86,7 @@ def app_connection() -> Iterator[psycopg.Connection[Any]]:
         host=d["HOST"] or None,
         port=d["PORT"] or None,
         autocommit=True,
+        # A test that forgot transaction=True would wait forever on its own open transaction.
+        options="-c lock_timeout=10s",
     ) as conn:
         yield conn
