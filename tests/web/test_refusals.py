@@ -75,4 +75,6 @@ def test_a_burst_notifies_the_probers_supervisors_once(net, login, settings) -> 
     flush_all()
     event = AuditEvent.objects.get(action=AuditAction.ACCESS_REFUSED)
     assert event.detail["count"] == 5 and event.detail["burst"] is True
-    assert str(net.counselor.user_id) not in str(told.first().payload.get("data", {}).get("url"))
+    # Ids only in the notification: never a name or a sheet's content.
+    assert told.first().payload["data"]["actor_user_id"] == net.counselor.user_id
+    assert "Z.Z" not in str(told.first().payload)
