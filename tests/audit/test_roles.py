@@ -46,6 +46,10 @@ def events() -> list[AuditEvent]:
         "DELETE FROM audit_chainhead",
         "SET session_replication_role = replica",
         "CREATE TABLE audit_shadow (id int)",
+        # The monthly partitions: reached through the parent only, never detached by the app.
+        "DELETE FROM audit_auditevent_default",
+        "TRUNCATE audit_auditevent_default",
+        "ALTER TABLE audit_auditevent DETACH PARTITION audit_auditevent_default",
     ],
 )
 def test_the_application_role_cannot_change_or_unlock_the_trail(events, statement) -> None:
@@ -69,3 +73,16 @@ def test_the_deploy_check_warns_when_connected_as_the_owner(events, settings) ->
     assert [m.id for m in check_database_role()] == []
     pg_roles.connect_as(*pg_roles.owner())  # the next test reconnects as the app role
     assert "audit.W001" in [m.id for m in check_database_role()]
+
+
+def test_the_audit_table_is_partitioned_by_month(events) -> None:
+    with pg_roles.owner_connection() as owner:
+        kind = owner.execute(
+            "SELECT relkind FROM pg_class WHERE relname = 'audit_auditevent'"
+        ).fetchone()[0]
+        month = owner.execute(
+            "SELECT tableoid::regclass::text FROM audit_auditevent WHERE id = %s",
+            [events[0].pk],
+        ).fetchone()[0]
+    assert kind == "p"
+    assert month == f"audit_auditevent_y{events[0].occurred_at:%Y}m{events[0].occurred_at:%m}"
