@@ -50,7 +50,7 @@ def no_triggers(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("audit", "0005_chains_anchors_status")]
+    dependencies = [("audit", "0006_chains_anchors_status")]
 
     operations = [
         migrations.RunPython(heads, migrations.RunPython.noop),

@@ -27,6 +27,6 @@ def forwards(apps, schema_editor):
 
 class Migration(migrations.Migration):
     atomic = True
-    dependencies = [("audit", "0006_chain_heads_and_append_only_anchors")]
+    dependencies = [("audit", "0007_chain_heads_and_append_only_anchors")]
 
     operations = [migrations.RunPython(forwards, migrations.RunPython.noop)]
