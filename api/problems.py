@@ -27,28 +27,19 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import connections
 from django.http import Http404
-from django.utils import translation
-from django.utils.functional import lazy
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
+
+from api.language import current_language
+from api.language import pick as _pick
+from api.principal import principal_actor
+from notifications.refusals import refusal_record
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 DEFAULT_PROBLEM_BASE_URI = "https://tsunagu.invalid/problems/"
 
 
-def current_language() -> str:
-    """ "en" when the request asked for English, else "ja" (the default of the project)."""
-    language = translation.get_language() or settings.LANGUAGE_CODE
-    return "en" if language.lower().startswith("en") else "ja"
-
-
-def _pick(ja: str, en: str) -> str:
-    return en if current_language() == "en" else ja
-
-
-# A message in both languages, resolved when it is turned into text (no gettext catalog yet).
-bilingual = lazy(_pick, str)
 
 
 def problem_type_uri(slug: str) -> str:
@@ -311,6 +302,28 @@ def _roll_back_atomic_requests() -> None:
             db.set_rollback(True)
 
 
+REFUSAL_STATUSES = frozenset({401, 403, 404})
+
+
+def _record_refusal(request: Any, context: dict[str, Any], slug: str, status: int) -> None:
+    """Every 401/403/404 of the API is a refusal on record (aggregated per actor and minute):
+    the object asked for is the view's and its URL id."""
+    view = context.get("view")
+    kwargs = context.get("kwargs") or {}
+    object_id = next((str(v) for k, v in kwargs.items() if k in {"pk", "id"}), None)
+    object_id = object_id or next((str(v) for v in kwargs.values()), None)
+    object_type = getattr(view, "audit_object_type", "") or (
+        type(view).__name__.removesuffix("ViewSet").removesuffix("View").lower() if view else ""
+    )
+    refusal_record(
+        actor=principal_actor(request),
+        reason=f"api.{slug}",
+        object_type=object_type[:64],
+        object_id=object_id,
+        status=status,
+    )
+
+
 def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's EXCEPTION_HANDLER: every known error as a problem, the unknown ones to Django."""
     if isinstance(exc, Http404):
@@ -324,6 +337,8 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     language = current_language()
     status = exc.status_code if isinstance(exc, exceptions.APIException) else problem.status
     request = context.get("request")
+    if status in REFUSAL_STATUSES and request is not None:
+        _record_refusal(request, context, problem.slug, status)
     body: dict[str, Any] = {
         "type": problem.uri,
         "title": problem.title(language),

@@ -327,7 +327,39 @@ TSUNAGU = {
     },
 }
 
+# --- Audit trail ------------------------------------------------------------------------------
+def _embedded_anchor_key() -> str:
+    """A per-checkout anchor key under var/, for embedded mode only (production sets one)."""
+    path = VAR_DIR / "audit_anchor_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+# Signs the checkpoints (HMAC-SHA256). Keep it out of the database and out of its backups.
+AUDIT_ANCHOR_KEY = env.str("AUDIT_ANCHOR_KEY", default="") or (
+    _embedded_anchor_key() if EMBEDDED else ""
+)
+# Where signed checkpoints are appended (one file per month, opened O_APPEND; see
+# docs/operations.md for chattr +a, syslog and write-once buckets).
+AUDIT_ANCHOR_PATH = env.str("AUDIT_ANCHOR_PATH", default=str(VAR_DIR / "audit-anchors"))
+# Optional copy of every checkpoint to syslog: "/dev/log" or "host:port" (UDP).
+AUDIT_ANCHOR_SYSLOG = env.str("AUDIT_ANCHOR_SYSLOG", default="")
+# Parallel chains appenders spread over on PostgreSQL (1 to 64); SQLite uses one.
+AUDIT_CHAINS = env.int("AUDIT_CHAINS", default=16)
+# Months are kept in the live table at least this long (never below the APPI's 3 years).
+AUDIT_RETENTION_YEARS = max(3, env.int("AUDIT_RETENTION_YEARS", default=5))
+# Refusals by one actor in one minute at which the agency's supervisors are told.
+AUDIT_REFUSAL_BURST = env.int("AUDIT_REFUSAL_BURST", default=20)
+# The role the application connects as in production (manage.py db_roles).
+DATABASE_APP_ROLE = env.str("DATABASE_APP_ROLE", default="tsunagu_app")
+
 CELERY_BEAT_SCHEDULE = {
+    # Verify the events appended since the last run; every 5 minutes also sign a checkpoint.
+    "audit-verify": {"task": "audit.tasks.verify_new_events", "schedule": 60.0},
+    "audit-checkpoint": {"task": "audit.tasks.checkpoint", "schedule": 300.0},
+    "audit-flush-refusals": {"task": "audit.tasks.flush_refusals", "schedule": 30.0},
     "sweep-outbox": {"task": "notifications.tasks.sweep_outbox", "schedule": 15.0},
     "sweep-escalations": {"task": "relay.tasks.sweep_escalations", "schedule": 60.0},
     "outcome-reminders": {"task": "relay.tasks.send_outcome_reminders", "schedule": 3600.0},
