@@ -79,6 +79,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "audit.middleware.RequestContextMiddleware",
+    # Every error under /api/ as a problem document, and bodies too large refused unread.
+    "api.middleware.ApiProblemMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -136,6 +138,13 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (rate limits, idempotency keys): shared across processes in both modes ----------
 CACHES = {"default": env.cache_url("CACHE_URL", default=f"filecache://{VAR_DIR / 'cache'}")}
+if "redis" in CACHES["default"]["BACKEND"].lower():
+    # A Redis that hangs must cost a request a second, not a worker: the rate limit then falls
+    # back to a per-process counter (api/throttling.py).
+    _cache_timeout = env.float("CACHE_TIMEOUT_SECONDS", default=1.0)
+    CACHES["default"].setdefault("OPTIONS", {}).update(
+        {"socket_connect_timeout": _cache_timeout, "socket_timeout": _cache_timeout}
+    )
 
 # --- Auth -----------------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
@@ -251,7 +260,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # Refuses bodies over API_MAX_BODY_BYTES (413) or nested past API_JSON_MAX_DEPTH (400).
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.BoundedJSONParser"],
     "EXCEPTION_HANDLER": "api.problems.problem_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["api.throttling.APIKeyRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api_key": env.str("API_RATE_LIMIT", default="600/min")},
@@ -316,6 +326,12 @@ TSUNAGU = {
     # Retries due sooner than this are also handed to the broker with a countdown; later
     # ones wait for the sweeper (long broker countdowns are redelivered by Redis).
     "SHORT_RETRY_SECONDS": env.int("NOTIFICATION_SHORT_RETRY_SECONDS", default=60),
+    # An Idempotency-Key whose request died (killed worker) is free again after this lease;
+    # keep it above gunicorn's --timeout.
+    "IDEMPOTENCY_LEASE_SECONDS": env.int("IDEMPOTENCY_LEASE_SECONDS", default=60),
+    # The partner API's request bodies: larger ones get 413, deeper JSON 400, before parsing.
+    "API_MAX_BODY_BYTES": env.int("API_MAX_BODY_BYTES", default=1024 * 1024),
+    "API_JSON_MAX_DEPTH": env.int("API_JSON_MAX_DEPTH", default=32),
     # After a secret rotation the previous secret keeps signing (second signature) this long.
     "WEBHOOK_SECRET_OVERLAP_HOURS": env.int("WEBHOOK_SECRET_OVERLAP_HOURS", default=24),
     # Threads that share a large escalation backlog (PostgreSQL; SKIP LOCKED keeps them apart).
