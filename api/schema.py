@@ -59,7 +59,9 @@ class ProblemSerializer(serializers.Serializer):
     title = serializers.CharField(help_text="Japanese, or English with Accept-Language: en.")
     status = serializers.IntegerField()
     detail = serializers.CharField()
-    instance = serializers.CharField(help_text="The request path.")
+    instance = serializers.CharField(
+        help_text="This occurrence: urn:tsunagu:request:<id>, the X-Request-ID of the response."
+    )
     errors = FieldErrorSerializer(many=True, required=False, help_text="Field errors (400).")
     reason = serializers.CharField(
         required=False,
@@ -89,7 +91,7 @@ def _problem_example(status: int, slug: str, title: str, detail: str, **extra: A
             "title": title,
             "status": status,
             "detail": detail,
-            "instance": "/api/v1/handoffs/12/",
+            "instance": "urn:tsunagu:request:3f2a9c0e5b7d4e1f8a6b2c4d9e0f1a2b",
             **extra,
         },
         response_only=True,

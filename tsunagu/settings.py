@@ -71,14 +71,19 @@ INSTALLED_APPS = [
     "notifications",
     "relay",
     "api",
+    "ops",
     # The web UI for people (screens, login audit, template tags).
     "relay.views.apps.WebUIConfig",
 ]
 
 MIDDLEWARE = [
+    # /healthz, /readyz, /metrics: before the host check, HTTPS redirect, sessions and audit.
+    "ops.middleware.OpsEndpointsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "audit.middleware.RequestContextMiddleware",
+    # One JSON log line and the request metrics per request, with the request id.
+    "ops.middleware.RequestLogMiddleware",
     # Every error under /api/ as a problem document, and bodies too large refused unread.
     "api.middleware.ApiProblemMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -295,12 +300,35 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
 # --- Logging: ids only, never personal data ---------------------------------------------------
+# LOG_FORMAT=json (production default): one JSON object a line with the request id, route,
+# status, duration, actor kind and agency id (ops/middleware.py); plain for the embedded demo.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if EMBEDDED else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "ops.jsonlog.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {
+            "()": "ops.jsonlog.TsunaguJsonFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # The per-request line is INFO; set LOG_REQUESTS=false to keep only warnings and errors.
+    "loggers": {
+        "tsunagu.request": {
+            "level": "INFO" if env.bool("LOG_REQUESTS", default=not EMBEDDED) else "WARNING"
+        }
+    },
 }
 
 # --- Tsunagu ----------------------------------------------------------------------------------
@@ -332,6 +360,9 @@ TSUNAGU = {
     # The partner API's request bodies: larger ones get 413, deeper JSON 400, before parsing.
     "API_MAX_BODY_BYTES": env.int("API_MAX_BODY_BYTES", default=1024 * 1024),
     "API_JSON_MAX_DEPTH": env.int("API_JSON_MAX_DEPTH", default=32),
+    # /metrics answers a bearer of this token (Prometheus' `authorization` setting); unset,
+    # /metrics is 404.
+    "METRICS_TOKEN": env.str("METRICS_TOKEN", default=""),
     # After a secret rotation the previous secret keeps signing (second signature) this long.
     "WEBHOOK_SECRET_OVERLAP_HOURS": env.int("WEBHOOK_SECRET_OVERLAP_HOURS", default=24),
     # Threads that share a large escalation backlog (PostgreSQL; SKIP LOCKED keeps them apart).
