@@ -25,9 +25,7 @@ class RequestIdFilter(logging.Filter):
         if not getattr(record, "request_id", ""):
             # Django logs a 4xx/5xx after the middleware returned: read it off the request.
             request = getattr(record, "request", None)
-            record.request_id = (
-                getattr(request, "request_id", "") or current_request().request_id
-            )
+            record.request_id = getattr(request, "request_id", "") or current_request().request_id
         return True
 
 

@@ -30,8 +30,8 @@ def healthz(request: HttpRequest) -> HttpResponse:
 def readyz(request: HttpRequest) -> HttpResponse:
     """Database, migrations, cache and broker: 200 if all are ok, else 503 naming the failed."""
     checks = run_checks()
-    failed = sorted(name for name, result in checks.items() if result != "ok")
-    if failed:
+    failed = sorted(name for name, result in checks.items() if result == "failed")
+    if failed or any(result != "ok" for result in checks.values()):
         return _json({"status": "unavailable", "failed": failed, "checks": checks}, 503)
     return _json({"status": "ok", "checks": checks}, 200)
 
