@@ -2,16 +2,21 @@
 #   make demo   set up and start web + Celery worker + beat on the embedded default, demo data
 #   make test   set up and run the test suite (embedded SQLite by default; set DATABASE_URL,
 #               CELERY_BROKER_URL and SECRET_KEY to run it on PostgreSQL and Redis)
+#   make lock   re-resolve requirements*.lock from pyproject.toml (see docs/operations.md)
+#   make image-smoke  build the container image with buildah and smoke-test it (docs/containers.md)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test lint typecheck messages clean-var
+.PHONY: install demo test lint typecheck messages clean-var lock image-smoke
 
-$(BIN)/.installed: pyproject.toml
+# Every dependency, direct or not, at the version and hashes of the lock file: an update of
+# any of them (a `holidays` release moves deadlines) happens only through `make lock`.
+$(BIN)/.installed: pyproject.toml requirements-dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet --require-hashes -r requirements-dev.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
 install: $(BIN)/.installed
@@ -34,3 +39,16 @@ typecheck: install
 
 clean-var:
 	rm -rf var/
+
+# Re-resolve both lock files (universal: every platform's markers, hashes of every file).
+# uv is a dev dependency; `make lock UPGRADE=--upgrade` moves everything to the newest allowed,
+# `make lock UPGRADE="--upgrade-package holidays"` moves one package.
+UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 \
+	--generate-hashes --no-header --annotation-style line -q $(UPGRADE)
+lock: install
+	$(UV_COMPILE) -o requirements.lock
+	$(UV_COMPILE) --extra dev -o requirements-dev.lock
+
+# Build the image with buildah on a debootstrapped Debian base and smoke-test it.
+image-smoke: install
+	bin/image-smoke
