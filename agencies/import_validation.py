@@ -3,6 +3,7 @@ rules, and the importer's (NUL characters, text lengths); every problem a row/fi
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Callable, Iterable
@@ -47,6 +48,8 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "services": ("services",),
 }
 REQUIRED = ("name", "kind", "municipality")
+_KINDS = frozenset(AgencyKind.values)
+_MODEL_FIELDS = {f.name: f for f in Agency._meta.concrete_fields}
 _TRUE = {"1", "true", "yes", "y", "はい", "可"}
 _FALSE = {"0", "false", "no", "n", "いいえ", "不可", ""}
 _PHONE = re.compile(r"^[0-9０-９()（）\-‐－ +]{6,40}$")
@@ -142,7 +145,7 @@ def validate_row(raw: dict[str, Any], row_no: int) -> tuple[AgencyRecord | None,
         if not values[name]:
             fail(name, "required")
     kind = values["kind"]
-    if kind and kind not in AgencyKind.values:
+    if kind and kind not in _KINDS:
         label_to_kind = {str(label): value for value, label in AgencyKind.choices}
         if kind in label_to_kind:
             kind = label_to_kind[kind]
@@ -223,12 +226,15 @@ def validate_row(raw: dict[str, Any], row_no: int) -> tuple[AgencyRecord | None,
     }
     if ints["ack_sla_hours"] is not None:
         record_fields["ack_sla_hours"] = ints["ack_sla_hours"]
-    # The model's own field rules (lengths, URL, e-mail, choices, ranges): the same as a form's.
-    try:
-        Agency(slug=slug, **record_fields).clean_fields(exclude=["group"])
-    except ValidationError as exc:
-        for field_name, messages in exc.message_dict.items():
-            fail(field_name, " ".join(str(m) for m in messages))
+    # The model's own field rules (lengths, URL, e-mail, choices, ranges): the same as a form's,
+    # field by field (Agency.clean_fields would build a model instance for every row).
+    for field_name, value in (("slug", slug), *record_fields.items()):
+        if value is None or value == "":
+            continue
+        try:
+            _MODEL_FIELDS[field_name].clean(value, None)
+        except ValidationError as exc:
+            fail(field_name, " ".join(str(m) for m in exc.messages))
     for service in services:
         for name in ("slug", "name", "description", "eligibility", "schedule"):
             reason = _text_problem(f"service.{name}", service[name])
@@ -239,6 +245,7 @@ def validate_row(raw: dict[str, Any], row_no: int) -> tuple[AgencyRecord | None,
     return AgencyRecord(slug, record_fields, categories, services, [row_no]), []
 
 
+@functools.cache
 def _limit(name: str) -> int:
     """Characters allowed in a column: the model field's max_length, else TEXT_MAX."""
     model: type[Agency] | type[Service] = Agency
