@@ -25,7 +25,7 @@ from prometheus_client.registry import REGISTRY, Collector
 
 from audit.models import AuditAction, AuditEvent
 from consent.models import ConsentRecord, ConsentStatus
-from notifications.models import DeliveryAttempt, DeliveryState, OutboxMessage
+from notifications.models import Channel, DeliveryAttempt, DeliveryState, OutboxMessage
 from relay.models import Handoff
 from relay.states import Status
 
@@ -60,8 +60,11 @@ def _outbox() -> Iterator[Metric]:
         "Age of the oldest outbox message not yet delivered (0 when none).",
     )
     pending = OutboxMessage.objects.filter(state=DeliveryState.PENDING)
+    by_channel = dict.fromkeys(Channel.values, 0)  # every channel, 0 when none waits
     for row in pending.values("channel").annotate(n=Count("id")).order_by("channel"):
-        backlog.add_metric([row["channel"]], row["n"])
+        by_channel[row["channel"]] = row["n"]
+    for channel, count in sorted(by_channel.items()):
+        backlog.add_metric([channel], count)
     first = pending.aggregate(first=Min("created_at"))["first"]
     oldest.add_metric([], (timezone.now() - first).total_seconds() if first else 0.0)
     attempts = CounterMetricFamily(

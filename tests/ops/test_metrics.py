@@ -3,9 +3,12 @@ personal data."""
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
@@ -89,3 +92,17 @@ def test_no_personal_data_in_the_exposition(net, metrics_token) -> None:
     text = Client().get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}").content.decode()
     for value in (SHEET_DATA["subject_initials"], SHEET_DATA["school_name"], "counselor"):
         assert value not in text
+
+
+def test_every_series_of_the_grafana_dashboard_is_exported(net, metrics_token) -> None:
+    """docs/grafana-dashboard.json asks only for series that /metrics really has."""
+    dashboard = json.loads((settings.BASE_DIR / "docs" / "grafana-dashboard.json").read_text())
+    wanted = {
+        name
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"tsunagu_[a-z0-9_]+", target["expr"])
+    }
+    Client().get("/api/v1/whoami/")  # so that the request series exist
+    exported = {key.split("{")[0] for key in scrape()}
+    assert wanted - exported == set()
