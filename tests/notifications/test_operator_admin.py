@@ -30,6 +30,16 @@ ENDPOINTS = "/admin/notifications/webhookendpoint/"
 HOPS = "/admin/relay/handoff/"
 
 
+@pytest.fixture(autouse=True)
+def _plain_static_files(settings) -> None:
+    """Outside embedded mode static files use a manifest that only collectstatic writes; the
+    admin renders {% static %}, so these tests use the plain storage."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
 @pytest.fixture
 def hop(net) -> Handoff:
     """A sent hop: its e-mail notification pending in the outbox."""
