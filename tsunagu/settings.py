@@ -72,7 +72,7 @@ INSTALLED_APPS = [
     "relay",
     "api",
     "ops",
-    # The web UI for people (screens, login audit, template tags).
+    # The web UI for people (screens and template tags).
     "relay.views.apps.WebUIConfig",
 ]
 
