@@ -5,6 +5,7 @@ nobody reads. The Dockerfile keeps its promises (non-root, base image as a build
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 
 import yaml
@@ -71,3 +72,28 @@ def test_the_image_runs_as_an_unprivileged_user_on_a_configurable_base() -> None
     users = re.findall(r"^USER (\S+)$", dockerfile, re.M)
     assert users and users[-1] not in ("root", "0")
     assert "--require-hashes" in dockerfile  # installed from the lock file
+
+
+def _names(requirements: list[str]) -> set[str]:
+    return {
+        re.split(r"[\[<>=!~; ]", r, maxsplit=1)[0].lower().replace("_", "-") for r in requirements
+    }
+
+
+def test_the_lock_files_pin_every_dependency_of_pyproject() -> None:
+    """A dependency added to pyproject.toml without `make lock` would be missing from
+    `make install` (which installs only from the lock): caught here."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    for lock, needed in (
+        ("requirements.lock", project["dependencies"]),
+        (
+            "requirements-dev.lock",
+            project["dependencies"] + project["optional-dependencies"]["dev"],
+        ),
+    ):
+        text = (ROOT / lock).read_text(encoding="utf-8")
+        pinned = {
+            m.lower().replace("_", "-") for m in re.findall(r"^([A-Za-z0-9_.-]+)==", text, re.M)
+        }
+        assert _names(needed) - pinned == set(), lock
+        assert "--hash=sha256:" in text
