@@ -63,6 +63,8 @@ class AuditAction(models.TextChoices):
     NOTIFICATION_DELIVERED = "notification.delivered", _("通知を配信")
     NOTIFICATION_FAILED = "notification.failed", _("通知の配信に失敗")
     WEBHOOK_DISABLED = "webhook.disabled", _("Webhookを停止")
+    NOTIFICATION_RETRIED = "notification.retried", _("通知を再送(運用者)")
+    WEBHOOK_REENABLED = "webhook.reenabled", _("Webhookを再開(運用者)")
     DIGEST_SENT = "notification.digest_sent", _("期限超過のまとめを送信")
     # Exports and audit
     AUDIT_EXPORTED = "audit.exported", _("監査ログを出力")
