@@ -12,6 +12,7 @@ from rest_framework import serializers
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 
 from agencies.models import Agency, AgencyKind, Category, Service
+from api.fields import OutputModelSerializer
 from api.pagination import KeysetPagination
 from api.permissions import HasScope
 from api.schema import READ_PROBLEMS, problem_responses
@@ -51,7 +52,7 @@ class CategoryCodesField(serializers.ListField):
         return [category.code for category in data.all()]
 
 
-class AgencySerializer(serializers.ModelSerializer):
+class AgencySerializer(OutputModelSerializer):
     """An agency as the directory lists it: what it is, where, whom it serves."""
 
     categories = CategoryCodesField(read_only=True, help_text="Category codes it serves.")
@@ -75,7 +76,7 @@ class AgencySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ServiceSerializer(serializers.ModelSerializer):
+class ServiceSerializer(OutputModelSerializer):
     categories = CategoryCodesField(read_only=True)
 
     class Meta:
@@ -139,6 +140,7 @@ class AgencyDetailView(RetrieveAPIView):
     @extend_schema(
         operation_id="agencies_retrieve",
         summary="One agency of the directory",
+        description="Contact details and the services (programs) it offers, by slug.",
         responses={200: AgencyDetailSerializer, **problem_responses(*READ_PROBLEMS)},
     )
     def get(self, request: Any, *args: Any, **kwargs: Any) -> Any:

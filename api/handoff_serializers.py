@@ -14,6 +14,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api.etag import etag_for
+from api.fields import OutputModelSerializer
 from api.serializers import AgencyRefSerializer
 from consent.vocabulary import Purpose, Section
 from relay.models import Handoff, ReferralSheet
@@ -28,12 +29,12 @@ def _section_serializer(section: Section) -> type[serializers.Serializer]:
     names = list(SECTION_FIELDS[section])
     if not names:  # attachments: the files are listed apart, on the sheet
         return type(f"{section.name.title()}SectionSerializer", (serializers.Serializer,), {})
-    # Not read_only_fields: DRF drops allow_blank from read-only fields, and the schema would
-    # then deny the "" a blank choice field answers. These serializers only ever write out.
+    # Empty choices are written out as null (OutputModelSerializer). Every field of a section
+    # is always present in it.
     meta = type("Meta", (), {"model": ReferralSheet, "fields": names})
     return type(
         f"{section.name.title()}SectionSerializer",
-        (serializers.ModelSerializer,),
+        (OutputModelSerializer,),
         {"Meta": meta, "__doc__": f"The '{section.value}' section of a sheet."},
     )
 
@@ -43,15 +44,16 @@ SheetContentSerializer = type(
     (serializers.Serializer,),
     {
         "__doc__": "The shared sections only: a section the reader may not see is absent.",
+        "response_optional": tuple(str(section.value) for section in Section),
         **{str(section.value): _section_serializer(section)(required=False) for section in Section},
     },
 )
 
 
-class HandoffSerializer(serializers.ModelSerializer):
+class HandoffSerializer(OutputModelSerializer):
     """A hop as lists and actions show it: no content of the sheet, no free text.
 
-    Output only (fields are not read_only for the reason given in _section_serializer).
+    Output only; an empty reason or outcome is null.
     """
 
     from_agency = AgencyRefSerializer(read_only=True)
@@ -142,6 +144,9 @@ def _agency_ref(agency: Any) -> dict[str, str]:
 
 _ATTNAMES = {"sheet": "sheet_id", "parent": "parent_id"}
 _SPECIAL: dict[str, Any] = {
+    "decline_reason": lambda s, h: h.decline_reason or None,
+    "outcome": lambda s, h: h.outcome or None,
+    "cancel_reason": lambda s, h: h.cancel_reason or None,
     "from_agency": lambda s, h: _agency_ref(h.from_agency),
     "to_agency": lambda s, h: _agency_ref(h.to_agency),
     "sections": lambda s, h: list(h.sections),

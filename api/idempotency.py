@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -45,6 +46,10 @@ from api.problems import DomainProblem
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255
+# Visible ASCII, spaces inside only (a structured-field string without quotes): a key must
+# survive every HTTP stack unchanged. The schema publishes the same pattern.
+KEY_PATTERN = r"^[\x21-\x7e]([\x20-\x7e]{0,253}[\x21-\x7e])?$"
+_KEY_RE = re.compile(KEY_PATTERN)
 IDEMPOTENCY_TTL = timedelta(hours=24)
 # Longer than any request may run (gunicorn's timeout is far shorter); after it, a claim whose
 # request died is considered abandoned.
@@ -58,8 +63,10 @@ class IdempotencyKeyInvalid(DomainProblem):
     status = 400
     title_ja = "Idempotency-Key が正しくありません"
     title_en = "Invalid Idempotency-Key"
-    detail_ja = f"Idempotency-Key は1〜{MAX_KEY_LENGTH}文字で指定してください。"
-    detail_en = f"An Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters long."
+    detail_ja = f"Idempotency-Key は1〜{MAX_KEY_LENGTH}文字の半角英数記号で指定してください。"
+    detail_en = (
+        f"An Idempotency-Key must be 1 to {MAX_KEY_LENGTH} visible ASCII characters long."
+    )
 
 
 class IdempotencyKeyReused(DomainProblem):
@@ -201,7 +208,7 @@ class IdempotencyMixin:
         principal = principal_id(request)
         if principal is None:
             return  # anonymous callers have no key space of their own
-        if not key.strip() or len(key) > MAX_KEY_LENGTH:
+        if not _KEY_RE.fullmatch(key):
             raise IdempotencyKeyInvalid()
         fingerprint = request_fingerprint(
             method=request.method, path=request.get_full_path(), body=_request_body(request)
