@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
+from django import forms
 from django.db.models import Prefetch, Q, QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
@@ -15,19 +16,53 @@ from agencies.models import Agency, AgencyKind, Category, Service
 from api.fields import OutputModelSerializer
 from api.pagination import KeysetPagination
 from api.permissions import HasScope
+from api.problems import bilingual
 from api.schema import READ_PROBLEMS, problem_responses
+
+
+class StrictBooleanField(forms.Field):
+    """`true` or `false`, nothing else: an unknown or empty value is a 400, never ignored."""
+
+    def to_python(self, value: Any) -> bool | None:
+        if value is None:  # the parameter is absent
+            return None
+        if value in ("true", "false"):
+            return value == "true"
+        raise forms.ValidationError(
+            bilingual("true か false を指定してください。", "Give true or false."),
+            code="invalid",
+        )
+
+
+class StrictBooleanFilter(django_filters.BooleanFilter):
+    field_class = StrictBooleanField
+
+
+class StrictChoiceField(forms.ChoiceField):
+    """A choice; present but empty (`?kind=`) is a 400 like any value not in the list."""
+
+    def to_python(self, value: Any) -> str:
+        if value == "":
+            raise forms.ValidationError(
+                self.error_messages["invalid_choice"], code="invalid_choice", params={"value": ""}
+            )
+        return super().to_python(value)
+
+
+class StrictChoiceFilter(django_filters.ChoiceFilter):
+    field_class = StrictChoiceField
 
 
 class AgencyFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(
         method="search", max_length=100, help_text="Words in the name, description or place."
     )
-    kind = django_filters.ChoiceFilter(choices=AgencyKind.choices)
+    kind = StrictChoiceFilter(choices=AgencyKind.choices)
     category = django_filters.CharFilter(
         field_name="categories__code", max_length=40, help_text="A category code."
     )
     municipality = django_filters.CharFilter(max_length=60)
-    accepts_referrals = django_filters.BooleanFilter()
+    accepts_referrals = StrictBooleanFilter()
 
     class Meta:
         model = Agency

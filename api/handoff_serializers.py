@@ -207,13 +207,20 @@ class HandoffCreateSerializer(serializers.Serializer):
     """Relay a sheet the caller's agency holds onward to another agency."""
 
     sheet = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
-    to_agency = serializers.CharField(max_length=80, help_text="The agency's slug, or its id.")
+    to_agency = serializers.RegexField(
+        r"^[-a-zA-Z0-9_]+$", max_length=80, help_text="The agency's slug, or its id."
+    )
     sections = serializers.ListField(
         child=serializers.ChoiceField(choices=Section.choices), min_length=1, max_length=20
     )
     purpose = serializers.ChoiceField(choices=Purpose.choices)
+    # Not trimmed: the length a client sends is the length the schema bounds.
     message = serializers.CharField(
-        max_length=NOTE_MAX_LENGTH, required=False, default="", allow_blank=True
+        max_length=NOTE_MAX_LENGTH,
+        required=False,
+        default="",
+        allow_blank=True,
+        trim_whitespace=False,
     )
     consent = serializers.IntegerField(
         min_value=1,
@@ -229,8 +236,13 @@ class HandoffCreateSerializer(serializers.Serializer):
 
 
 class NoteSerializer(serializers.Serializer):
+    # Not trimmed: the length a client sends is the length the schema bounds.
     note = serializers.CharField(
-        max_length=NOTE_MAX_LENGTH, required=False, default="", allow_blank=True
+        max_length=NOTE_MAX_LENGTH,
+        required=False,
+        default="",
+        allow_blank=True,
+        trim_whitespace=False,
     )
 
 
@@ -252,8 +264,14 @@ class CancelReasonField(serializers.ChoiceField):
         super().__init__(choices=CancelReason.choices, **kwargs)
 
 
+# The workflow's rule, in the schema: a decline for "other" reason needs a note that says it.
 class DeclineSerializer(NoteSerializer):
     reason = DeclineReasonField()
+
+    schema_any_of = [
+        {"properties": {"reason": {"not": {"enum": [DeclineReason.OTHER.value]}}}},
+        {"required": ["note"], "properties": {"note": {"type": "string", "pattern": r"\S"}}},
+    ]
 
 
 class CompleteSerializer(NoteSerializer):

@@ -44,7 +44,7 @@ from api.handoff_serializers import (
     SheetSerializer,
 )
 from api.idempotency import IdempotencyMixin
-from api.pagination import KeysetPagination
+from api.pagination import CURSOR_PATTERN, MAX_CURSOR_LENGTH, KeysetPagination
 from api.permissions import HasScope
 from api.principal import principal_agency, principal_staff
 from api.problems import bilingual
@@ -77,10 +77,14 @@ IF_MATCH = OpenApiParameter(
     description="The ETag of the hop as last fetched; another version answers 412.",
 )
 PAGINATION_PARAMETERS = [
-    OpenApiParameter("cursor", str, description="Opaque cursor from `next` of the previous page."),
+    OpenApiParameter(
+        "cursor",
+        {"type": "string", "maxLength": MAX_CURSOR_LENGTH, "pattern": CURSOR_PATTERN},
+        description="Opaque cursor from `next` of the previous page.",
+    ),
     OpenApiParameter(
         "page_size",
-        int,
+        {"type": "integer", "minimum": 1, "maximum": KeysetPagination.max_page_size},
         description=f"Rows per page, 1 to {KeysetPagination.max_page_size} "
         f"(default {KeysetPagination.page_size}).",
     ),

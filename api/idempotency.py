@@ -46,9 +46,12 @@ from api.problems import DomainProblem
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255
-# Visible ASCII, spaces inside only (a structured-field string without quotes): a key must
-# survive every HTTP stack unchanged. The schema publishes the same pattern.
-KEY_PATTERN = r"^[\x21-\x7e]([\x20-\x7e]{0,253}[\x21-\x7e])?$"
+# 1 to 255 visible ASCII characters, spaces inside only (a structured-field string without
+# quotes), so that a key survives every HTTP stack unchanged. Whitespace around it is allowed
+# because HTTP servers drop it before the application sees the value (which characters count
+# is spelled out: regex engines disagree on \s). The schema publishes the same pattern.
+_AROUND = r"[\t\x0b\x0c\x1c-\x1f \x85\xa0]*"
+KEY_PATTERN = rf"^{_AROUND}[\x21-\x7e]([\x20-\x7e]{{0,253}}[\x21-\x7e])?{_AROUND}$"
 _KEY_RE = re.compile(KEY_PATTERN)
 IDEMPOTENCY_TTL = timedelta(hours=24)
 # Longer than any request may run (gunicorn's timeout is far shorter); after it, a claim whose

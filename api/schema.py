@@ -163,6 +163,10 @@ class TsunaguAutoSchema(AutoSchema):
 
     def _map_basic_serializer(self, serializer: Any, direction: str) -> dict[str, Any]:
         schema: dict[str, Any] = super()._map_basic_serializer(serializer, direction)
+        any_of = getattr(serializer, "schema_any_of", None)
+        if any_of and direction == "request":
+            # A rule across fields (DeclineSerializer: "other" needs a note).
+            schema["anyOf"] = any_of
         if direction == "response":
             # DRF writes out every readable field, so a client can rely on each one, unless
             # the serializer says a field may be absent (a problem's extension members, a

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -45,8 +45,24 @@ class WebhookEndpointSerializer(serializers.Serializer):
     )
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "format": "uri",
+        "maxLength": webhooks.MAX_URL_LENGTH,
+        "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://",
+    }
+)
+class WebhookUrlField(serializers.CharField):
+    """An http(s) URL; whether it may be delivered to (https, a public address that
+    resolves) is the service's check, at the time of the call."""
+
+
 class WebhookUrlSerializer(serializers.Serializer):
-    url = serializers.CharField(max_length=webhooks.MAX_URL_LENGTH)
+    url = WebhookUrlField(
+        max_length=webhooks.MAX_URL_LENGTH,
+        help_text="https (http only in the embedded demo); must resolve to a public address.",
+    )
 
 
 class WebhookTestSerializer(serializers.Serializer):
