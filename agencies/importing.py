@@ -1,4 +1,5 @@
-"""Reading agency directories (our JSON fixture, CSV, or an Open Referral HSDS flat export).
+"""Reading agency directories (our JSON fixture, CSV, an Open Referral HSDS flat export, or
+HSDS 3.0 organizations as agencies/hsds.py exports them).
 
 Every row is validated before anything is written; a file with a bad row imports nothing
 unless the caller asks to skip invalid rows. Rows are upserted by slug, so re-importing the
@@ -22,6 +23,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils.text import slugify
 
+from agencies import hsds
 from agencies.categories import CATEGORIES, CATEGORY_CODES
 from agencies.models import Agency, AgencyKind, Category, Service
 
@@ -98,7 +100,8 @@ def read_rows(path: Path) -> Iterator[dict[str, Any]]:
             data = data.get("agencies") or data.get("organizations") or []
         if not isinstance(data, list):
             raise ValueError("JSON must be a list of agency objects")
-        yield from data
+        for item in data:
+            yield hsds.flatten_organization(item) if hsds.is_hsds_organization(item) else item
     elif suffix in {".csv", ".tsv"}:
         text = path.read_text(encoding="utf-8-sig")
         yield from csv.DictReader(io.StringIO(text), delimiter="\t" if suffix == ".tsv" else ",")

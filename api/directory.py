@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import django_filters
 from django import forms
 from django.db.models import Prefetch, Q, QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView, RetrieveAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
+from agencies import hsds
 from agencies.models import Agency, AgencyKind, Category, Service
 from api.fields import OutputModelSerializer
 from api.pagination import KeysetPagination
@@ -180,3 +186,112 @@ class AgencyDetailView(RetrieveAPIView):
     )
     def get(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         return super().get(request, *args, **kwargs)
+
+
+HSDS_ORGANIZATION_SCHEMA = {
+    "type": "object",
+    "description": "An Open Referral HSDS 3.0 organization with its services, locations, "
+    "phones and schedules (https://docs.openreferral.org/en/latest/hsds/schema_reference.html"
+    "#organization).",
+    "required": ["id", "name", "description", "services", "locations", "phones"],
+    "properties": {
+        "id": {"type": "string", "format": "uuid"},
+        "name": {"type": "string"},
+        "description": {"type": "string"},
+        "services": {"type": "array", "items": {"type": "object"}},
+        "locations": {"type": "array", "items": {"type": "object"}},
+        "phones": {"type": "array", "items": {"type": "object"}},
+    },
+    "additionalProperties": True,
+}
+HSDS_PAGE_SCHEMA = {
+    "type": "object",
+    "description": "An HSDS 3.0 API page of organizations.",
+    "required": [
+        "total_items",
+        "total_pages",
+        "page_number",
+        "size",
+        "first_page",
+        "last_page",
+        "empty",
+        "contents",
+    ],
+    "properties": {
+        "total_items": {"type": "integer", "minimum": 0},
+        "total_pages": {"type": "integer", "minimum": 0},
+        "page_number": {"type": "integer", "minimum": 1},
+        "size": {"type": "integer", "minimum": 0},
+        "first_page": {"type": "boolean"},
+        "last_page": {"type": "boolean"},
+        "empty": {"type": "boolean"},
+        "contents": {"type": "array", "items": HSDS_ORGANIZATION_SCHEMA},
+    },
+}
+HSDS_MAX_PER_PAGE = 100
+
+
+def query_int(request: Request, name: str, *, default: int, maximum: int) -> int:
+    """A positive integer query parameter, digits only (no sign, point or spaces)."""
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        raise ValidationError(
+            {
+                name: [
+                    bilingual(
+                        f"1〜{maximum}の整数を指定してください。",
+                        f"Give an integer from 1 to {maximum}.",
+                    )
+                ]
+            }
+        )
+    return int(raw)
+
+
+class HSDSOrganizationsView(APIView):
+    """The directory in Open Referral HSDS 3.0 shape, as the HSDS API pages it."""
+
+    permission_classes = [HasScope]
+    required_scopes = {"GET": "directory:read"}
+
+    @extend_schema(
+        operation_id="hsds_organizations_list",
+        summary="The directory as Open Referral HSDS 3.0 organizations",
+        description="Organizations in slug order with their services, location (address "
+        "and hours as a schedule), phones and the services' schedules; Tsunagu's agency "
+        "kind and categories as HSDS attributes. What only this installation uses (intake "
+        "e-mail, sign-off rule) is left out; `manage.py export_directory --format hsds` "
+        "exports all of it for a round trip.",
+        parameters=[
+            OpenApiParameter(
+                "page", {"type": "integer", "minimum": 1, "maximum": 1_000_000}, default=1
+            ),
+            OpenApiParameter(
+                "per_page",
+                {"type": "integer", "minimum": 1, "maximum": HSDS_MAX_PER_PAGE},
+                default=50,
+            ),
+        ],
+        responses={200: OpenApiResponse(HSDS_PAGE_SCHEMA), **problem_responses(*READ_PROBLEMS)},
+    )
+    def get(self, request: Request) -> Response:
+        page = query_int(request, "page", default=1, maximum=1_000_000)
+        size = query_int(request, "per_page", default=50, maximum=HSDS_MAX_PER_PAGE)
+        agencies = hsds.directory_queryset()
+        total = agencies.count()
+        rows = list(agencies[(page - 1) * size : page * size])
+        pages = math.ceil(total / size)
+        return Response(
+            {
+                "total_items": total,
+                "total_pages": pages,
+                "page_number": page,
+                "size": len(rows),
+                "first_page": page == 1,
+                "last_page": page >= pages,
+                "empty": not rows,
+                "contents": hsds.export_organizations(rows, include_internal=False),
+            }
+        )

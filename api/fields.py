@@ -72,3 +72,31 @@ class OutputModelSerializer(serializers.ModelSerializer):
 
 def _without_text_limits(kwargs: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in kwargs.items() if k not in ("allow_blank",)}
+
+
+class StrictCharField(serializers.CharField):
+    """Text only: a number or a boolean in its place is a 400, not turned into text (the
+    schema says string, and a generated client would never send anything else)."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(super().to_internal_value(data))
+
+
+class StrictRegexField(serializers.RegexField):
+    """A RegexField that takes text only (see StrictCharField)."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(super().to_internal_value(data))
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer only: "5", 5.0 and true are 400s, as the schema's `integer` says."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return int(super().to_internal_value(data))

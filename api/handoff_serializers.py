@@ -6,6 +6,7 @@ in a detail, and only the sections the reader's agency may see (decided by the s
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -14,7 +15,11 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api.etag import etag_for
-from api.fields import OutputModelSerializer
+from api.fields import (
+    OutputModelSerializer,
+    StrictCharField,
+    StrictIntegerField,
+)
 from api.serializers import AgencyRefSerializer
 from consent.vocabulary import Purpose, Section
 from relay.models import Handoff, ReferralSheet
@@ -203,26 +208,54 @@ class HandoffListParamsSerializer(serializers.Serializer):
     updated_since = serializers.DateTimeField(required=False)
 
 
+SLUG_PATTERN = r"^[-a-zA-Z0-9_]+$"
+_SLUG_RE = re.compile(SLUG_PATTERN)
+MAX_ID = 2**63 - 1
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "pattern": SLUG_PATTERN, "maxLength": 80},
+            {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+        ]
+    }
+)
+class AgencyRefField(serializers.Field):
+    """An agency by slug (text) or by id (a JSON integer); returned as text for lookup."""
+
+    default_error_messages = {"invalid": "Give the agency's slug or its id."}
+
+    def to_internal_value(self, data: Any) -> str:
+        if isinstance(data, int) and not isinstance(data, bool) and 1 <= data <= MAX_ID:
+            return str(data)
+        if isinstance(data, str) and len(data) <= 80 and _SLUG_RE.fullmatch(data):
+            return data
+        self.fail("invalid")
+        raise AssertionError  # unreachable: fail() raises
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
 class HandoffCreateSerializer(serializers.Serializer):
     """Relay a sheet the caller's agency holds onward to another agency."""
 
-    sheet = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
-    to_agency = serializers.RegexField(
-        r"^[-a-zA-Z0-9_]+$", max_length=80, help_text="The agency's slug, or its id."
-    )
+    sheet = StrictIntegerField(min_value=1, max_value=MAX_ID)
+    to_agency = AgencyRefField(help_text="The agency's slug, or its id.")
     sections = serializers.ListField(
         child=serializers.ChoiceField(choices=Section.choices), min_length=1, max_length=20
     )
     purpose = serializers.ChoiceField(choices=Purpose.choices)
     # Not trimmed: the length a client sends is the length the schema bounds.
-    message = serializers.CharField(
+    message = StrictCharField(
         max_length=NOTE_MAX_LENGTH,
         required=False,
         default="",
         allow_blank=True,
         trim_whitespace=False,
     )
-    consent = serializers.IntegerField(
+    consent = StrictIntegerField(
         min_value=1,
         max_value=2**63 - 1,
         required=False,
@@ -237,7 +270,7 @@ class HandoffCreateSerializer(serializers.Serializer):
 
 class NoteSerializer(serializers.Serializer):
     # Not trimmed: the length a client sends is the length the schema bounds.
-    note = serializers.CharField(
+    note = StrictCharField(
         max_length=NOTE_MAX_LENGTH,
         required=False,
         default="",

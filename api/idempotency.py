@@ -50,7 +50,7 @@ MAX_KEY_LENGTH = 255
 # quotes), so that a key survives every HTTP stack unchanged. Whitespace around it is allowed
 # because HTTP servers drop it before the application sees the value (which characters count
 # is spelled out: regex engines disagree on \s). The schema publishes the same pattern.
-_AROUND = r"[\t\x0b\x0c\x1c-\x1f \x85\xa0]*"
+_AROUND = r"[\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0]*"
 KEY_PATTERN = rf"^{_AROUND}[\x21-\x7e]([\x20-\x7e]{{0,253}}[\x21-\x7e])?{_AROUND}$"
 _KEY_RE = re.compile(KEY_PATTERN)
 IDEMPOTENCY_TTL = timedelta(hours=24)

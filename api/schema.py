@@ -22,8 +22,10 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
+from api.idempotency import KEY_PATTERN
 from api.problems import PROBLEM_CONTENT_TYPE, problem_type_uri
 
+NO_NUL_PATTERN = r"^[^\x00]*$"
 # The language the schema is written in, whatever the request asks for.
 SCHEMA_LANGUAGE = "en"
 
@@ -139,7 +141,9 @@ IDEMPOTENT_REPLAYED = response_header(
 )
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
-    {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"^[\x21-\x7e]+$"},
+    # No maxLength: HTTP drops whitespace around a header value, so the pattern bounds the
+    # key itself (1 to 255 characters) and allows what any stack may add around it.
+    {"type": "string", "pattern": KEY_PATTERN},
     OpenApiParameter.HEADER,
     description=(
         "1 to 255 visible ASCII characters, unique per request you mean to make once (a UUID "
@@ -160,6 +164,21 @@ class TsunaguAutoSchema(AutoSchema):
         if self.method in getattr(self.view, "idempotent_methods", ()):
             parameters += [IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED]
         return parameters
+
+    def _map_serializer_field(
+        self, field: Any, direction: str, bypass_extensions: bool = False
+    ) -> dict[str, Any]:
+        schema: dict[str, Any] = super()._map_serializer_field(field, direction, bypass_extensions)
+        if (
+            direction == "request"
+            and isinstance(field, serializers.CharField)
+            and schema.get("type") == "string"
+            and "pattern" not in schema
+            and "enum" not in schema
+        ):
+            # DRF refuses a NUL character in any text; say so.
+            schema["pattern"] = NO_NUL_PATTERN
+        return schema
 
     def _map_basic_serializer(self, serializer: Any, direction: str) -> dict[str, Any]:
         schema: dict[str, Any] = super()._map_basic_serializer(serializer, direction)

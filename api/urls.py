@@ -29,6 +29,11 @@ urlpatterns = [
     path("sheets/<int:pk>/", handoffs.SheetDetailView.as_view(), name="sheet-detail"),
     path("agencies/", directory.AgencyListView.as_view(), name="agency-list"),
     path("agencies/<slug:slug>/", directory.AgencyDetailView.as_view(), name="agency-detail"),
+    path(
+        "hsds/organizations/",
+        directory.HSDSOrganizationsView.as_view(),
+        name="hsds-organizations",
+    ),
     path("webhook/", webhooks.WebhookView.as_view(), name="webhook"),
     path("webhook/test/", webhooks.WebhookTestView.as_view(), name="webhook-test"),
     path(
@@ -53,5 +58,5 @@ urlpatterns = [
         name="fhir-healthcare-service",
     ),
     # Keep last: anything else under /api/v1/ is a not-found problem.
-    re_path(r"^.*$", views.NotFoundView.as_view(), name="not-found"),
+    re_path(r"^[\s\S]*$", views.NotFoundView.as_view(), name="not-found"),
 ]

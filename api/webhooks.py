@@ -17,6 +17,7 @@ from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
 from agencies.errors import NotFound
+from api.fields import StrictCharField
 from api.idempotency import IdempotencyMixin
 from api.permissions import HasScope
 from api.principal import principal_staff
@@ -53,7 +54,7 @@ class WebhookEndpointSerializer(serializers.Serializer):
         "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://",
     }
 )
-class WebhookUrlField(serializers.CharField):
+class WebhookUrlField(StrictCharField):
     """An http(s) URL; whether it may be delivered to (https, a public address that
     resolves) is the service's check, at the time of the call."""
 

@@ -275,7 +275,8 @@ SPECTACULAR_SETTINGS = {
     "TAGS": [
         {"name": "handoffs", "description": "Hops of referral sheets: inbox, outbox, actions."},
         {"name": "sheets", "description": "The sections of a sheet the caller may see."},
-        {"name": "agencies", "description": "The agency directory (JSON, or Open Referral HSDS)."},
+        {"name": "agencies", "description": "The agency directory."},
+        {"name": "hsds", "description": "The agency directory in Open Referral HSDS 3.0 shape."},
         {"name": "fhir", "description": "Read-only HL7 FHIR R4 views of hops, referrals, "
          "consents and agencies (closed-loop referral)."},
         {"name": "webhook", "description": "The caller's webhook endpoint."},

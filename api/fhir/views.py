@@ -12,18 +12,19 @@ from typing import Any
 
 from django.db.models import Prefetch
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotAcceptable, NotFound
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agencies.models import Agency, Category, Service
+from api.directory import query_int
 from api.fhir import mapping
 from api.pagination import KeysetPagination
 from api.permissions import HasScope
 from api.principal import principal_agency, principal_staff
-from api.problems import bilingual
 from api.schema import READ_PROBLEMS, problem_responses
 from relay import selectors, services
 
@@ -32,15 +33,29 @@ MAX_COUNT = KeysetPagination.max_page_size
 
 
 class FHIRJSONRenderer(JSONRenderer):
-    """application/fhir+json (and plain JSON for clients that ask for it)."""
+    """application/fhir+json."""
 
     media_type = FHIR_MEDIA_TYPE
     format = "fhir"
 
 
-def _resource_schema(
-    resource_type: str, required: list[str], **properties: Any
-) -> dict[str, Any]:
+class FHIRContentNegotiation(DefaultContentNegotiation):
+    """FHIR JSON for `Accept: application/fhir+json`, `application/json`, `*/*` or none
+    (FHIR servers must accept plain JSON too); anything else is 406. No `?format=`."""
+
+    accepted = frozenset({FHIR_MEDIA_TYPE, "application/json", "application/*", "*/*"})
+
+    def select_renderer(
+        self, request: Any, renderers: list[Any], format_suffix: str | None = None
+    ) -> tuple[Any, str]:
+        header = request.META.get("HTTP_ACCEPT", "*/*") or "*/*"
+        offered = {part.split(";")[0].strip().lower() for part in header.split(",")}
+        if offered & self.accepted:
+            return renderers[0], FHIR_MEDIA_TYPE
+        raise NotAcceptable(available_renderers=renderers)
+
+
+def _resource_schema(resource_type: str, required: list[str], **properties: Any) -> dict[str, Any]:
     return {
         "type": "object",
         "description": f"A FHIR R4 {resource_type} "
@@ -117,7 +132,8 @@ class FHIRView(APIView):
     """Base of the FHIR endpoints: GET only, FHIR JSON, the API's keys and scopes."""
 
     permission_classes = [HasScope]
-    renderer_classes = [FHIRJSONRenderer, JSONRenderer]
+    renderer_classes = [FHIRJSONRenderer]
+    content_negotiation_class = FHIRContentNegotiation
 
     def base(self, request: Request) -> str:
         return request.build_absolute_uri("/api/v1/fhir/")
@@ -173,29 +189,11 @@ class TaskSearchView(FHIRView):
         responses=_ok(_bundle_schema(TASK_SCHEMA), "A searchset Bundle of Tasks."),
     )
     def get(self, request: Request) -> Response:
-        count = _count(request)
+        count = query_int(request, "_count", default=KeysetPagination.page_size, maximum=MAX_COUNT)
         agency = principal_agency(request)
         rows = selectors.handoffs_inbox_for(agency=agency, statuses=None, updated_since=None)
         hops = list(rows.select_related("from_agency", "to_agency")[:count])
         return Response(mapping.bundle([mapping.task(h) for h in hops], base=self.base(request)))
-
-
-def _count(request: Request) -> int:
-    raw = request.query_params.get("_count")
-    if raw is None:
-        return KeysetPagination.page_size
-    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= MAX_COUNT:
-        raise ValidationError(
-            {
-                "_count": [
-                    bilingual(
-                        f"1〜{MAX_COUNT}の整数を指定してください。",
-                        f"Give an integer from 1 to {MAX_COUNT}.",
-                    )
-                ]
-            }
-        )
-    return int(raw)
 
 
 class ConsentView(FHIRView):

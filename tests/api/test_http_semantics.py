@@ -157,3 +157,49 @@ def test_empty_reasons_and_outcomes_are_null_not_empty_strings(net, sent, key_fo
     assert body["content"]["basic"]["gender"] is None
     listed = client.get("/api/v1/handoffs/", **bearer(key_for(net.npo))).json()["results"][0]
     assert listed["decline_reason"] is None and listed["outcome"] is None
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("handoffs/{hop}/acknowledge/", {"note": 8}),
+        ("handoffs/{hop}/acknowledge/", {"note": True}),
+        ("handoffs/", {"sheet": "1", "to_agency": "x", "sections": ["basic"], "purpose": "support"}),
+        ("handoffs/", {"sheet": 1, "to_agency": True, "sections": ["basic"], "purpose": "support"}),
+        ("handoffs/", {"sheet": 1.0, "to_agency": "x", "sections": ["basic"], "purpose": "support"}),
+        ("handoffs/{hop}/decline/", {"reason": "other", "note": "   "}),
+    ],
+)
+def test_a_value_of_the_wrong_json_type_is_400_not_coerced(net, sent, key_for, path, body):
+    """GIVEN the schema's types WHEN a number is sent for text, text for a number, or a
+    decline for "other" without a note THEN 400 naming the field, and the hop is unchanged."""
+    url = "/api/v1/" + path.format(hop=sent.pk)
+    response = APIClient().post(url, body, format="json", **bearer(key_for(net.npo)))
+    assert response.status_code == 400, response.content
+    sent.refresh_from_db()
+    assert sent.status == "sent"
+
+
+@pytest.mark.parametrize(
+    "query", ["accepts_referrals=null", "accepts_referrals=", "kind=", "kind=castle"]
+)
+def test_an_unknown_or_empty_filter_value_is_400_not_ignored(net, key_for, query) -> None:
+    response = APIClient().get(f"/api/v1/agencies/?{query}", **bearer(key_for(net.npo)))
+    body = assert_problem(response, status=400, slug="validation-error")
+    assert body["errors"][0]["field"] == query.split("=")[0]
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [("", 400), ("   ", 400), ("a" * 256, 400), ("é-key", 400), ("a\tb", 400), ("k-1 2", 200),
+     ("a" * 255, 200)],
+)
+def test_the_idempotency_key_is_what_the_schema_publishes(net, sent, key_for, key, expected):
+    response = APIClient().post(
+        f"/api/v1/handoffs/{sent.pk}/acknowledge/",
+        {},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY=key,
+        **bearer(key_for(net.npo)),
+    )
+    assert response.status_code == expected, response.content
