@@ -63,6 +63,22 @@ def _component_type(schema: dict[str, Any], components: dict[str, Any]) -> str |
     return None
 
 
+def postprocess_query_text(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """A free-text query parameter (the directory's filters) refuses NUL, as Django's form
+    fields do: say so, so that a client knows it before the 400."""
+    for item in result.get("paths", {}).values():
+        for operation in item.values():
+            for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
+                schema = parameter.get("schema", {})
+                if (
+                    parameter.get("in") == "query"
+                    and schema.get("type") == "string"
+                    and not {"enum", "pattern", "format"} & set(schema)
+                ):
+                    schema["pattern"] = NO_NUL_PATTERN
+    return result
+
+
 def postprocess_nullable_types(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
     """Give every `nullable: true` a `type` sibling: OpenAPI 3.0 ignores nullable without
     one (Redocly's nullable-type-sibling), and generated clients then reject the null."""
@@ -182,10 +198,6 @@ class TsunaguAutoSchema(AutoSchema):
 
     def _map_basic_serializer(self, serializer: Any, direction: str) -> dict[str, Any]:
         schema: dict[str, Any] = super()._map_basic_serializer(serializer, direction)
-        any_of = getattr(serializer, "schema_any_of", None)
-        if any_of and direction == "request":
-            # A rule across fields (DeclineSerializer: "other" needs a note).
-            schema["anyOf"] = any_of
         if direction == "response":
             # DRF writes out every readable field, so a client can rely on each one, unless
             # the serializer says a field may be absent (a problem's extension members, a

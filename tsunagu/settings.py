@@ -290,6 +290,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "api.schema.postprocess_nullable_types",
+        "api.schema.postprocess_query_text",
     ],
     "SERVE_INCLUDE_SCHEMA": False,
     # Swagger UI and Redoc from our static files (drf-spectacular-sidecar), never from a CDN.

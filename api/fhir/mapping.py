@@ -196,7 +196,7 @@ def _answer(value: Any) -> list[dict[str, Any]]:
     if value in (None, "", [], {}):
         return []
     values = value if isinstance(value, list) else [value]
-    answers = []
+    answers: list[dict[str, Any]] = []
     for item in values:
         if isinstance(item, bool):
             answers.append({"valueBoolean": item})

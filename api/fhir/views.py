@@ -8,13 +8,14 @@ Organization and HealthcareService are the public directory.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import Prefetch
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.exceptions import NotAcceptable, NotFound
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.renderers import JSONRenderer
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -24,7 +25,7 @@ from api.directory import query_int
 from api.fhir import mapping
 from api.pagination import KeysetPagination
 from api.permissions import HasScope
-from api.principal import principal_agency, principal_staff
+from api.principal import principal_staff
 from api.schema import READ_PROBLEMS, problem_responses
 from relay import selectors, services
 
@@ -46,13 +47,14 @@ class FHIRContentNegotiation(DefaultContentNegotiation):
     accepted = frozenset({FHIR_MEDIA_TYPE, "application/json", "application/*", "*/*"})
 
     def select_renderer(
-        self, request: Any, renderers: list[Any], format_suffix: str | None = None
-    ) -> tuple[Any, str]:
+        self, request: Any, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
         header = request.META.get("HTTP_ACCEPT", "*/*") or "*/*"
         offered = {part.split(";")[0].strip().lower() for part in header.split(",")}
+        available = list(renderers)
         if offered & self.accepted:
-            return renderers[0], FHIR_MEDIA_TYPE
-        raise NotAcceptable(available_renderers=renderers)
+            return available[0], FHIR_MEDIA_TYPE
+        raise NotAcceptable(available_renderers=available)
 
 
 def _resource_schema(resource_type: str, required: list[str], **properties: Any) -> dict[str, Any]:
@@ -190,7 +192,7 @@ class TaskSearchView(FHIRView):
     )
     def get(self, request: Request) -> Response:
         count = query_int(request, "_count", default=KeysetPagination.page_size, maximum=MAX_COUNT)
-        agency = principal_agency(request)
+        agency = principal_staff(request).agency
         rows = selectors.handoffs_inbox_for(agency=agency, statuses=None, updated_since=None)
         hops = list(rows.select_related("from_agency", "to_agency")[:count])
         return Response(mapping.bundle([mapping.task(h) for h in hops], base=self.base(request)))
