@@ -5,6 +5,7 @@ Idempotent: agencies upsert by slug, users by username; running it twice changes
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,3 +92,29 @@ def load_demo_network() -> int:
     from relay.demo_network import build_demo_network
 
     return build_demo_network()
+
+
+def display_width(text: str) -> int:
+    """Columns a terminal gives `text`: East Asian wide and full-width characters take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def users_table(users: list[tuple[str, str, str]], *, password: str = DEMO_PASSWORD) -> str:
+    """The demo users as an aligned table (the agency names are Japanese: padded by width)."""
+    header = ("ユーザー名 user", "役割 role", "機関 agency")
+    rows = [header, *[(username, role, agency) for username, agency, role in users]]
+    widths = [max(display_width(row[col]) for row in rows) for col in range(2)]
+
+    def line(row: tuple[str, str, str]) -> str:
+        cells = [cell + " " * (widths[i] - display_width(cell)) for i, cell in enumerate(row[:2])]
+        return "  ".join([*cells, row[2]]).rstrip()
+
+    rule = "-" * (sum(widths) + 4 + max(display_width(row[2]) for row in rows))
+    return "\n".join(
+        [
+            f"デモ用ユーザー(パスワードはすべて {password}) / demo users (password: {password})",
+            line(header),
+            rule,
+            *(line(row) for row in rows[1:]),
+        ]
+    )

@@ -16,7 +16,7 @@ from agencies.models import Agency, AgencyKind
 from audit.models import AuditAction
 from consent.models import ChildAssent, Decision, Grantor, Method
 from consent.vocabulary import Basis, Purpose
-from relay.choices import Connection, PreferredConsultee
+from relay.choices import Connection, Grade, PreferredConsultee, Urgency
 from relay.models import ReferralSheet
 from relay.sections import CONTENT_FIELDS
 from relay.services.sheets import ALLOWED_ATTACHMENT_TYPES, MAX_ATTACHMENT_BYTES
@@ -417,3 +417,41 @@ class ProvisionFilterForm(PeriodForm):
             ("received", _("受領")),
         ],
     )
+
+
+class SheetFilterForm(forms.Form):
+    """Search and filters of the agency's own sheets (all optional)."""
+
+    q = forms.CharField(
+        label=_("イニシャル・学校名"),
+        required=False,
+        max_length=60,
+        help_text=_("全角・半角、ひらがな・カタカナ、記号の有無を区別しません。"),
+    )
+    grade = forms.ChoiceField(
+        label=_("学年"), required=False, choices=[("", _("すべて")), *Grade.choices]
+    )
+    state = forms.ChoiceField(
+        label=_("状態"),
+        required=False,
+        choices=[("", _("すべて")), ("draft", _("下書き(未送付)")), ("sent", _("送付済み"))],
+    )
+    urgency = forms.ChoiceField(
+        label=_("緊急度"), required=False, choices=[("", _("すべて")), *Urgency.choices]
+    )
+    counselor = forms.TypedChoiceField(
+        label=_("記入者"), required=False, coerce=int, empty_value=None
+    )
+    consulted_from = forms.DateField(label=_("相談日(から)"), required=False, widget=DateInput())
+    consulted_to = forms.DateField(label=_("相談日(まで)"), required=False, widget=DateInput())
+
+    def __init__(self, *args: Any, counselors: list[tuple[int, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["counselor"].choices = [("", _("すべて")), *counselors]  # type: ignore[attr-defined]
+
+    def filters(self) -> dict[str, Any]:
+        """The valid, non-empty filters (an invalid field is left out and shown as an error)."""
+        if not self.is_bound:
+            return {}
+        self.is_valid()
+        return {k: v for k, v in self.cleaned_data.items() if v not in ("", None)}

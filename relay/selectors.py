@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from agencies.models import Agency
+from agencies.models import Agency, Membership, Role
 from notifications.models import InAppNotification
-from relay.models import Handoff, ReferralSheet, SheetAccess
+from relay.models import Handoff, ReferralSheet, SavedFilter, SheetAccess
+from relay.search import fold
 from relay.states import NOT_YET_SENT, Status
 
 _HANDOFF_RELATED = ("sheet", "from_agency", "to_agency")
@@ -55,7 +57,7 @@ def handoffs_awaiting_approval_for(*, agency: Agency) -> QuerySet[Handoff]:
     """The supervisor's approval queue (partial index handoff_approval_idx)."""
     return (
         Handoff.objects.filter(from_agency=agency, status=Status.AWAITING_APPROVAL)
-        .select_related(*_HANDOFF_RELATED)
+        .select_related(*_HANDOFF_RELATED, "created_by")
         .order_by("submitted_at", "id")
     )
 
@@ -81,8 +83,35 @@ def sheets_visible_to(*, agency: Agency) -> QuerySet[SheetAccess]:
     )
 
 
-def sheets_owned_by(*, agency: Agency) -> QuerySet[ReferralSheet]:
-    return ReferralSheet.objects.filter(owner_agency=agency).order_by("-updated_at", "-id")
+def sheets_owned_by(
+    *, agency: Agency, filters: dict[str, Any] | None = None
+) -> QuerySet[ReferralSheet]:
+    """The agency's own sheets, newest first, narrowed by the sheet list's filters (q: initials
+    or school, folded as relay.search does; grade; state draft/sent; urgency; counselor; the
+    consultation date range). Only the owner's sheets: another agency's never match."""
+    qs = ReferralSheet.objects.filter(owner_agency=agency)
+    f = filters or {}
+    if f.get("q") and (needle := fold(f["q"])):
+        qs = qs.filter(search_key__contains=needle)
+    if f.get("grade"):
+        qs = qs.filter(grade=f["grade"])
+    if f.get("state") == "draft":
+        qs = qs.filter(first_sent_at__isnull=True)
+    elif f.get("state") == "sent":
+        qs = qs.filter(first_sent_at__isnull=False)
+    if f.get("urgency"):
+        qs = qs.filter(urgency=f["urgency"])
+    if f.get("counselor"):
+        qs = qs.filter(created_by_id=f["counselor"])
+    if f.get("consulted_from"):
+        qs = qs.filter(consulted_on__gte=f["consulted_from"])
+    if f.get("consulted_to"):
+        qs = qs.filter(consulted_on__lte=f["consulted_to"])
+    return qs.order_by("-updated_at", "-id")
+
+
+def saved_filters_for(*, user: Any, screen: str) -> QuerySet[SavedFilter]:
+    return SavedFilter.objects.filter(user=user, screen=screen).order_by("name")
 
 
 def notifications_for(*, agency: Agency, unread_only: bool = False) -> QuerySet[InAppNotification]:
@@ -90,3 +119,15 @@ def notifications_for(*, agency: Agency, unread_only: bool = False) -> QuerySet[
     if unread_only:
         qs = qs.filter(read_at__isnull=True)
     return qs.select_related("handoff").order_by("-created_at", "-id")
+
+
+def counselors_of(agency: Agency) -> list[tuple[int, str]]:
+    """The agency's staff who can write sheets, as (user id, name) for a filter."""
+    return [
+        (user_id, " ".join(filter(None, (last, first))) or username)
+        for user_id, username, first, last in Membership.objects.filter(
+            agency=agency, role__in=[Role.COUNSELOR, Role.SUPERVISOR]
+        )
+        .order_by("user__username")
+        .values_list("user_id", "user__username", "user__first_name", "user__last_name")
+    ]

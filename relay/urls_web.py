@@ -3,7 +3,9 @@
 from django.urls import path
 
 from relay.views import (
+    approvals,
     consents,
+    filters,
     handoffs,
     home,
     notifications,
@@ -21,6 +23,7 @@ urlpatterns = [
     path("sheets/new/", sheets.sheet_new, name="sheet-new"),
     path("sheets/<int:sheet_id>/", sheets.sheet_detail, name="sheet-detail"),
     path("sheets/<int:sheet_id>/edit/", sheets.sheet_edit, name="sheet-edit"),
+    path("sheets/<int:sheet_id>/print/", sheets.sheet_print, name="sheet-print"),
     path("sheets/<int:sheet_id>/attachments/", sheets.attachment_new, name="attachment-new"),
     path(
         "attachments/<int:attachment_id>/download/",
@@ -54,7 +57,8 @@ urlpatterns = [
         name="handoff-action",
     ),
     # Supervisor
-    path("supervisor/approvals/", supervisor.approvals, name="approvals"),
+    path("supervisor/approvals/", approvals.approvals, name="approvals"),
+    path("supervisor/approvals/approve/", approvals.approve_many, name="approve-many"),
     path(
         "supervisor/lawful-bases/<int:record_id>/decide/",
         supervisor.basis_decide,
@@ -68,6 +72,9 @@ urlpatterns = [
         name="provision-records",
     ),
     path("supervisor/metrics/", supervisor.metrics_page, name="metrics"),
+    # Saved searches of the list screens
+    path("filters/save/", filters.filter_save, name="filter-save"),
+    path("filters/<int:filter_id>/delete/", filters.filter_delete, name="filter-delete"),
     # Notifications
     path("notifications/", notifications.notification_list, name="notifications"),
 ]

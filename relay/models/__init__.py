@@ -7,6 +7,7 @@ from relay.models.access import (
     SheetGroupObjectPermission,
     SheetUserObjectPermission,
 )
+from relay.models.filters import ListScreen, SavedFilter
 from relay.models.handoffs import Handoff
 from relay.models.sheets import Attachment, ReferralSheet, SheetVersion
 
@@ -15,7 +16,9 @@ __all__ = [
     "Handoff",
     "HandoffGroupObjectPermission",
     "HandoffUserObjectPermission",
+    "ListScreen",
     "ReferralSheet",
+    "SavedFilter",
     "SheetAccess",
     "SheetGroupObjectPermission",
     "SheetUserObjectPermission",

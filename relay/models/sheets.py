@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from agencies.models import Agency
 from relay import choices
+from relay.search import search_key
 
 _INITIALS = re.compile(r"^[A-Za-zＡ-Ｚａ-ｚ](?:[ .・]?[A-Za-zＡ-Ｚａ-ｚ]){0,3}\.?$")
 
@@ -45,6 +46,9 @@ class ReferralSheet(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     first_sent_at = models.DateTimeField(null=True, blank=True)
     version = models.PositiveIntegerField(default=1)
+    # The initials and school, folded for Japanese-aware search (relay.search): written by the
+    # sheet services with the fields it is made from, searched within the owner's sheets only.
+    search_key = models.CharField(max_length=300, blank=True, editable=False)
 
     # basic
     subject_initials = models.CharField(
@@ -134,6 +138,9 @@ class ReferralSheet(models.Model):
     def __str__(self) -> str:
         # Never the person's initials or name: sheet ids only outside the sheet itself.
         return f"シート #{self.pk}"
+
+    def make_search_key(self) -> str:
+        return search_key(self.subject_initials, self.school_name)
 
     @property
     def is_locked(self) -> bool:

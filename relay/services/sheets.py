@@ -88,6 +88,7 @@ def sheet_create(*, staff: Staff, data: dict[str, Any]) -> ReferralSheet:
     staff.require_role(*SENDERS)
     sheet = ReferralSheet(owner_agency=staff.agency, created_by=staff.user)
     _apply(sheet, dict(data))
+    sheet.search_key = sheet.make_search_key()
     sheet.save()
     access.grant_owner(sheet=sheet, actor=staff.audit_actor())
     sheet_event(AuditAction.SHEET_CREATED, sheet=sheet, actor=staff.audit_actor())
@@ -119,7 +120,8 @@ def sheet_update(
         )
         sheet.version += 1
         version_detail = {"version": sheet.version}
-    sheet.save(update_fields=[*changed, "version", "updated_at"])
+    sheet.search_key = sheet.make_search_key()
+    sheet.save(update_fields=[*changed, "version", "updated_at", "search_key"])
     sections = [s for s in Section.values if set(SECTION_FIELDS[Section(s)]) & set(changed)]
     sheet_event(
         AuditAction.SHEET_UPDATED,

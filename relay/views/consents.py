@@ -141,8 +141,10 @@ def _print_context(
     valid_until: Any,
     record: ConsentRecord | None,
 ) -> dict[str, Any]:
+    explainer = record.obtained_by if record is not None else staff.user
     return {
         "agency": staff.agency,
+        "explainer": (explainer.get_full_name() or explainer.get_username()) if explainer else "",
         "sheet_id": sheet_id,
         "record": record,
         "recipients": recipients,

@@ -1,8 +1,11 @@
-"""Error pages in the site's layout (used when DEBUG is off)."""
+"""Error pages in the site's layout, in every mode."""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from collections.abc import Callable
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 
@@ -21,3 +24,28 @@ def server_error(request: HttpRequest) -> HttpResponse:
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     return render(request, "relay/errors/403_csrf.html", status=403)
+
+
+class OwnErrorPages:
+    """The site's own 404 and 403 pages for what views raise, in every mode.
+
+    With DEBUG on (the embedded demo), Django answers a view's Http404 with its technical
+    page, in English, listing every URL pattern. A person who opens another agency's
+    handoff in the demo must see the same page as in production. /api/ answers problem
+    documents of its own and is left alone.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if request.path.startswith("/api/"):
+            return None
+        if isinstance(exception, Http404):
+            return not_found(request, exception)
+        if isinstance(exception, PermissionDenied):
+            return forbidden(request, exception)
+        return None

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.shortcuts import render
+from django.templatetags.static import static
 from django.utils import timezone
 
 from agencies.actors import SENDERS, Staff
@@ -54,3 +55,9 @@ def home(request: HttpRequest, staff: Staff) -> HttpResponse:
         "now": timezone.now(),
     }
     return render(request, "relay/home.html", context)
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    """/favicon.ico, which tools and old browsers ask for: the site's icon (resolved per
+    request, so the manifest storage is read only once collectstatic has run)."""
+    return HttpResponsePermanentRedirect(static("relay/favicon.svg"))

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import mimetypes
+from typing import Any
 
 from django import forms
 from django.contrib import messages
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -17,33 +19,53 @@ from agencies.errors import InvalidInput, NotFound, SheetLocked
 from agencies.models import Role
 from consent.vocabulary import SPECIAL_CARE_SECTIONS, Section
 from relay import services
-from relay.forms import AttachmentForm, SheetForm
-from relay.models import ReferralSheet
+from relay.forms import AttachmentForm, SheetFilterForm, SheetForm
+from relay.models import ListScreen, ReferralSheet
 from relay.sections import SECTION_FIELDS
-from relay.selectors import handoffs_of_sheet_for, sheets_owned_by, sheets_visible_to
-from relay.views.base import paginate, staff_view
-from relay.views.display import section_blocks
+from relay.selectors import (
+    counselors_of,
+    handoffs_of_sheet_for,
+    saved_filters_for,
+    sheets_owned_by,
+    sheets_visible_to,
+)
+from relay.views.base import paginate, query_without_page, staff_view
+from relay.views.display import section_blocks, section_label
 from relay.views.queries import consents_of_sheet
 
 
 @staff_view(*READERS)
 def sheet_list(request: HttpRequest, staff: Staff) -> HttpResponse:
-    """The agency's own sheets and the sheets other agencies shared with it."""
+    """The agency's own sheets (searchable, filterable) and the sheets others shared with it."""
     received = []
     seen: set[int] = set()
     for row in sheets_visible_to(agency=staff.agency).filter(handoff__isnull=False)[:200]:
         if row.sheet_id not in seen:
             seen.add(row.sheet_id)
             received.append(row)
+    form = SheetFilterForm(
+        request.GET if _filtering(request) else None, counselors=counselors_of(staff.agency)
+    )
     return render(
         request,
         "relay/sheets/list.html",
         {
-            "page": paginate(request, sheets_owned_by(agency=staff.agency)),
+            "page": paginate(request, sheets_owned_by(agency=staff.agency, filters=form.filters())),
             "received": received,
             "can_create": staff.role in SENDERS,
+            "filter_form": form,
+            "filtering": _filtering(request),
+            "qs": query_without_page(request),
+            "saved_filters": saved_filters_for(user=staff.user, screen=ListScreen.SHEETS)
+            if staff.user
+            else [],
+            "screen": ListScreen.SHEETS.value,
         },
     )
+
+
+def _filtering(request: HttpRequest) -> bool:
+    return any(key != "page" and value for key, value in request.GET.items())
 
 
 def _fieldsets(form: SheetForm) -> list[dict[str, object]]:
@@ -200,3 +222,29 @@ def attachment_download(request: HttpRequest, staff: Staff, attachment_id: int) 
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+@staff_view(*READERS)
+def sheet_print(request: HttpRequest, staff: Staff, sheet_id: int) -> HttpResponse:
+    """The sheet on paper (つなぐシート/相談シート) with the manager's sign-off box, for the
+    agencies that still file paper. Only sections the reader may see; the reader may leave
+    some out (?sections=...). Audited as a read "via print"."""
+    view = services.sheet_view(staff=staff, sheet_id=sheet_id, purpose="print")
+    chosen = [s for s in request.GET.getlist("sections") if s in view.sections] or view.sections
+    content = {code: fields for code, fields in view.content.items() if code in chosen}
+    context = {
+        "view": view,
+        "sheet": view.sheet,
+        "blocks": section_blocks(content),
+        "chosen": chosen,
+        "choices": [(code, section_label(code)) for code in view.sections],
+        "author": _person_name(view.sheet.created_by) if view.is_owner else "",
+        "today": timezone.localdate(),
+    }
+    return render(request, "relay/sheets/print.html", context)
+
+
+def _person_name(user: Any) -> str:
+    if user is None:
+        return ""
+    return user.get_full_name() or user.get_username()

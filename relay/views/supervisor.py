@@ -30,30 +30,16 @@ from consent.vocabulary import Purpose
 from relay import services
 from relay.forms import AuditFilterForm, BasisDecisionForm, PeriodForm, ProvisionFilterForm
 from relay.reports import audit_events_visible_to, basis_text, metrics, provision_records
-from relay.selectors import handoffs_awaiting_approval_for
 from relay.states import DeclineReason, Status
 from relay.views.base import paginate, query_without_page, staff_view
 from relay.views.charts import bar_chart
 from relay.views.display import action_label, join_labels, section_label
-from relay.views.queries import pending_lawful_bases_for
 
 VERIFY_CACHE_KEY = "tsunagu:audit-verify"
 VERIFY_CACHE_SECONDS = 60
 
 
 # --- Approval queue -------------------------------------------------------------------------
-
-
-@staff_view(Role.SUPERVISOR)
-def approvals(request: HttpRequest, staff: Staff) -> HttpResponse:
-    return render(
-        request,
-        "relay/supervisor/approvals.html",
-        {
-            "handoffs": handoffs_awaiting_approval_for(agency=staff.agency),
-            "bases": pending_lawful_bases_for(agency=staff.agency),
-        },
-    )
 
 
 @require_POST

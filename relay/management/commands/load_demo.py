@@ -5,7 +5,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from relay.demo import DEMO_PASSWORD, load_demo
+from relay.demo import load_demo, users_table
 
 
 class Command(BaseCommand):
@@ -24,6 +24,10 @@ class Command(BaseCommand):
                 f"{result.sheets} new sheets"
             )
         )
-        self.stdout.write(f"demo users (password for all: {DEMO_PASSWORD}):")
-        for username, agency, role in result.users:
-            self.stdout.write(f"  {username:<22} {role:<10} {agency}")
+        table = users_table(result.users)
+        # Kept beside the data: bin/demo prints it again once the services are up, where it
+        # does not scroll away under the worker's start-up output.
+        users_file = settings.VAR_DIR / "demo-users.txt"
+        users_file.write_text(table + "\n", encoding="utf-8")
+        self.stdout.write(table)
+        self.stdout.write(f"({users_file})")

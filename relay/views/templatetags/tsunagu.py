@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django import template
 from django.http import HttpRequest
+from django.utils import formats, timezone
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext
 
 from consent.vocabulary import SPECIAL_CARE_SECTIONS
 from relay.selectors import notifications_for
@@ -29,6 +32,47 @@ def join_labels(labels: list[str]) -> str:
 @register.filter
 def special_care(code: str) -> bool:
     return code in SPECIAL_CARE_SECTIONS
+
+
+def last_day(value: date | datetime | None) -> date | None:
+    """The last day a period includes, given its exclusive end.
+
+    Periods are stored half-open ([from, until)): a consent "until 1 December" ends at the
+    midnight that starts 2 December. People read and sign the inclusive last day.
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return timezone.localtime(value - timedelta(microseconds=1)).date()
+    return value
+
+
+@register.filter(name="last_day")
+def last_day_filter(value: date | datetime | None) -> date | None:
+    return last_day(value)
+
+
+@register.filter
+def day(value: date | datetime | None) -> str:
+    """A day as people write it in the current language (2027年12月1日 / Dec. 1, 2027)."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, datetime):
+        value = timezone.localtime(value).date()
+    return formats.date_format(value, "DATE_FORMAT")
+
+
+@register.filter
+def until(value: date | datetime | None) -> str:
+    """An exclusive end shown as its inclusive last day: 「2027年12月1日まで」."""
+    last = last_day(value)
+    return gettext("%(day)sまで") % {"day": day(last)} if last else ""
+
+
+@register.simple_tag
+def period(start: date | datetime, end: date | datetime) -> str:
+    """A half-open period [start, end) as people say it: 「2026年11月4日から2026年12月3日まで」."""
+    return gettext("%(start)sから%(end)sまで") % {"start": day(start), "end": day(last_day(end))}
 
 
 @register.filter

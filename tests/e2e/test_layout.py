@@ -1,0 +1,155 @@
+"""The main screens at the widths people use them (a ward desk's tablet at 768 px, a laptop at
+1024, a desktop at 1280): no sideways scrolling, the send page's coverage verdicts each on one
+line, and no serious or critical accessibility violation found by axe-core."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from playwright.sync_api import Page
+
+from agencies.models import Agency
+from relay.models import Handoff, ReferralSheet
+from relay.states import Status
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+AXE = Path(settings.BASE_DIR) / "node_modules" / "axe-core" / "axe.min.js"
+WARD = "adachi-fukushi-marugoto-soudan"
+WIDTHS = (768, 1024, 1280)
+
+
+def _screens() -> dict[str, list[str]]:
+    """Who opens which path: the ward desk's counselor and supervisor, and a receiver."""
+    ward = Agency.objects.get(slug=WARD)
+    sheet = ReferralSheet.objects.filter(owner_agency=ward).order_by("id").first()
+    out = Handoff.objects.filter(from_agency=ward).exclude(status=Status.DRAFT).order_by("id")
+    hop = out.first()
+    received = Handoff.objects.filter(status=Status.SENT).exclude(from_agency=ward).first()
+    assert sheet and hop
+    screens = {
+        "adachi-counselor": [
+            "/",
+            "/sheets/",
+            f"/sheets/{sheet.pk}/",
+            f"/sheets/{sheet.pk}/edit/",
+            "/sheets/new/",
+            f"/sheets/{sheet.pk}/consent/",
+            f"/sheets/{sheet.pk}/send/",
+            f"/sheets/{sheet.pk}/print/",
+            "/handoffs/outbox/",
+            f"/handoffs/{hop.pk}/",
+            "/notifications/",
+            "/directory/",
+        ],
+        "adachi-supervisor": [
+            "/",
+            "/supervisor/approvals/",
+            "/supervisor/audit/",
+            "/supervisor/metrics/",
+            "/supervisor/provision-records/",
+        ],
+    }
+    if received is not None:
+        user = {
+            "adachi-safety-net-adachi": "safetynet-intake",
+            "yokohama-education-support-center": "yokohama-intake",
+            "akashi-kodomo-center": "kodomo-intake",
+            "akashi-free-space-torokko": "torokko-intake",
+            "shinjuku-hikikomori-consultation": "shinjuku-intake",
+        }.get(received.to_agency.slug)
+        if user:
+            screens[user] = ["/", "/handoffs/inbox/", f"/handoffs/{received.pk}/"]
+    return screens
+
+
+# A table wider than its scrolling wrapper hides columns behind a sideways scroll of its own.
+CUT_TABLES = (
+    "() => [...document.querySelectorAll('.table-wrap')]"
+    ".filter(w => w.scrollWidth > w.clientWidth + 1)"
+    ".map(w => (w.closest('section,article,div[id]') || w).id || w.className)"
+)
+
+
+def _overflow(page: Page) -> dict[str, int]:
+    return page.evaluate(
+        "() => ({scroll: document.documentElement.scrollWidth,"
+        " client: document.documentElement.clientWidth})"
+    )
+
+
+def _show_coverage(page: Page) -> None:
+    """On the send page: pick three recipients and six sections, so the grid is as wide as a
+    counselor's usual choice makes it."""
+    picker = page.locator("#recipients-picker input[name=recipients]")
+    if not picker.first.is_visible():
+        page.locator("#recipients-picker details summary").first.click()
+    for index in range(3):
+        picker.nth(index).check()
+    for section in ("basic", "consultation", "attendance", "home", "health", "wishes"):
+        page.locator(f"#sections-picker input[value={section}]").check()
+    page.locator("[data-testid=coverage]").wait_for()
+
+
+def test_no_screen_scrolls_sideways_and_verdicts_stay_on_one_line(open_as, live_server) -> None:
+    problems = []
+    for username, paths in _screens().items():
+        page = open_as(username)
+        for width in WIDTHS:
+            page.set_viewport_size({"width": width, "height": 900})
+            for path in paths:
+                page.goto(f"{live_server.url}{path}")
+                assert page.url.startswith(live_server.url), path
+                if path.endswith("/send/"):
+                    _show_coverage(page)
+                    verdicts = page.locator("[data-testid=coverage] .verdict").count()
+                    assert verdicts >= 3, f"{path}: no coverage verdicts drawn"
+                    tall = page.evaluate(
+                        "() => [...document.querySelectorAll('[data-testid=coverage] .verdict')]"
+                        ".filter(v => v.getClientRects().length !== 1"
+                        " || v.getBoundingClientRect().height >"
+                        " 1.8 * parseFloat(getComputedStyle(v).lineHeight || 20)).length"
+                    )
+                    if tall:
+                        problems.append(f"{width}px {path}: {tall} verdict(s) broken over lines")
+                size = _overflow(page)
+                if size["scroll"] > size["client"]:
+                    problems.append(f"{width}px {path} ({username}): {size}")
+                cut = page.evaluate(CUT_TABLES)
+                if cut:
+                    problems.append(f"{width}px {path} ({username}): tables cut off {cut}")
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.skipif(not AXE.exists(), reason="axe-core is installed by `make install` (npm ci)")
+def test_axe_finds_no_serious_or_critical_violation(browser, live_server, demo) -> None:
+    """axe-core, injected into each main screen (the page's CSP is bypassed for the injection
+    only), reports no violation of impact serious or critical."""
+    from tests.e2e.conftest import DEMO_PASSWORD
+
+    source = AXE.read_text(encoding="utf-8")
+    found = []
+    for username, paths in _screens().items():
+        context = browser.new_context(locale="ja-JP", bypass_csp=True)
+        page = context.new_page()
+        page.goto(f"{live_server.url}/login/")
+        page.fill("#id_username", username)
+        page.fill("#id_password", DEMO_PASSWORD)
+        page.click("form button[type=submit].btn")
+        page.wait_for_url(f"{live_server.url}/**")
+        for path in ["/login/", *paths] if username == "adachi-counselor" else paths:
+            page.goto(f"{live_server.url}{path}")
+            page.evaluate(source)
+            result = page.evaluate(
+                "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+                ".filter(v => v.impact === 'serious' || v.impact === 'critical')"
+                ".map(v => ({id: v.id, impact: v.impact,"
+                " nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}))"
+            )
+            if result:
+                found.append(f"{path} ({username}): {json.dumps(result, ensure_ascii=False)}")
+        context.close()
+    assert not found, "\n".join(found)
