@@ -29,7 +29,6 @@ from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
 from agencies.actors import Staff
-from agencies.errors import NotFound
 from agencies.models import Agency
 from api.etag import check_if_match, detail_etag_for, etag_for, not_modified
 from api.handoff_serializers import (
@@ -56,7 +55,7 @@ from api.schema import (
     location_header,
     problem_responses,
 )
-from relay import selectors, services
+from relay import access, selectors, services
 from relay.models import Handoff
 from relay.states import Status
 
@@ -137,20 +136,12 @@ def _locked_if_match(request: Request, staff: Staff, handoff_id: int) -> Iterato
 
     The services take no expected version, so the check and the transition share one
     transaction here: the row lock makes "still the version the client saw" hold until the
-    service (which locks the same row again, in the same transaction) has changed it. Only
-    hops the caller's agency takes part in are looked at, so a stale ETag on someone else's
-    hop is still a 404, not a 412.
+    service (which locks the same row again, in the same transaction) has changed it. The hop
+    is fetched through relay.access, so a stale ETag on someone else's hop is still a 404,
+    not a 412.
     """
     with transaction.atomic():
-        handoff = (
-            Handoff.objects.select_for_update()
-            .filter(pk=handoff_id)
-            .filter(Q(from_agency=staff.agency) | Q(to_agency=staff.agency, sent_at__isnull=False))
-            .only("pk", "version")
-            .first()
-        )
-        if handoff is None:
-            raise NotFound()
+        handoff = access.handoff_for(staff=staff, handoff_id=handoff_id, for_update=True)
         check_if_match(request, handoff)
         yield
 

@@ -2,6 +2,9 @@
 
 Nothing else in Tsunagu decides it. The workflow calls `permits` inside the send transaction,
 with `lock=True`, so a withdrawal racing a send waits for it (or the send sees the withdrawal).
+A screen that asks many questions about one sheet (the send screen's coverage grid) loads the
+sheet's records once with `consent_records` and asks `decide` for each cell: the same rule,
+evaluated in memory.
 """
 
 from __future__ import annotations
@@ -39,6 +42,19 @@ def _section_labels(sections: Iterable[str]) -> str:
     return "、".join(str(Section(s).label) for s in sorted(sections))
 
 
+def consent_records(*, sheet_id: int, lock: bool = False) -> list[ConsentRecord]:
+    """Every consent record and lawful basis of the sheet, with their named recipients, in the
+    order `decide` prefers them (newest first). `lock` holds them until the transaction ends."""
+    query = (
+        ConsentRecord.objects.filter(sheet_id=sheet_id)
+        .prefetch_related("recipient_agencies")
+        .order_by("-valid_from", "-id")
+    )
+    if lock:
+        query = query.select_for_update(of=("self",))
+    return list(query)
+
+
 def permits(
     *,
     sheet_id: int,
@@ -57,14 +73,29 @@ def permits(
     wanted = frozenset(sections)
     if not wanted:
         return _refuse("no-sections", _("共有する項目が選ばれていません。"))
-    query = (
-        ConsentRecord.objects.filter(sheet_id=sheet_id)
-        .prefetch_related("recipient_agencies")
-        .order_by("-valid_from", "-id")
+    return decide(
+        records=consent_records(sheet_id=sheet_id, lock=lock),
+        recipient=recipient,
+        sections=wanted,
+        purpose=purpose,
+        at=at,
+        record_id=record_id,
     )
-    if lock:
-        query = query.select_for_update(of=("self",))
-    records = list(query)
+
+
+def decide(
+    *,
+    records: list[ConsentRecord],
+    recipient: Agency,
+    sections: Iterable[str],
+    purpose: str,
+    at: datetime,
+    record_id: int | None = None,
+) -> PolicyDecision:
+    """The rule itself, over a sheet's records as `consent_records` loads them (no query)."""
+    wanted = frozenset(sections)
+    if not wanted:
+        return _refuse("no-sections", _("共有する項目が選ばれていません。"))
 
     # A recorded refusal (partial or whole) wins over any permission that overlaps it.
     for record in records:

@@ -1,22 +1,36 @@
-"""The only module that grants or revokes access to sheets and handoffs.
+"""Who may see or act on which sheet, hop or consent record: the one module that answers it,
+and the only one that grants or revokes access.
 
-Two records move together, in the caller's transaction: guardian's object permission for the
-agency's group (answers "may this agency open this sheet?") and a SheetAccess row (the indexed
-path lists read, and the sections the agency may see). Every change is audited.
+Grants: two records move together, in the caller's transaction: guardian's object permission
+for the agency's group (answers "may this agency open this sheet?") and a SheetAccess row (the
+indexed path lists read, and the sections the agency may see). Every change is audited.
+
+Lookups (`sheet_for`, `sheet_owned_by`, `handoff_for`, `consent_record_for`): services, web
+views and the API fetch a single object through these, never with their own ownership filter.
+A missing object and one the staff member's agency may not see are the same NotFound (404), so
+an id reveals nothing; an object it sees but may not act on in that role is NotAllowed (403).
+Lists are relay.selectors.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from django.db.models import QuerySet
 from django.utils import timezone
 from guardian.core import ObjectPermissionChecker
 from guardian.shortcuts import assign_perm, remove_perm
 
+from agencies.actors import Staff
+from agencies.errors import NotAllowed, NotFound
 from agencies.models import Agency
 from audit.context import Actor
 from audit.models import AuditAction
+from consent.models import ConsentRecord
 from consent.vocabulary import Section
 from relay.audit_events import access_event
 from relay.models import Handoff, ReferralSheet, SheetAccess
+from relay.states import Side as Side  # re-exported: handoff_for(side=access.Side.SENDER)
 
 VIEW_SHEET = "relay.view_referralsheet"
 CHANGE_SHEET = "relay.change_referralsheet"
@@ -108,3 +122,76 @@ def readable_sections(*, agency: Agency, sheet_id: int) -> set[str]:
     ):
         sections.update(row)
     return sections
+
+
+# --- Lookups: the one answer to "which object may this staff member or API key use" --------
+
+
+@dataclass(frozen=True)
+class ReadableSheet:
+    """A sheet and the sections the agency may read of it (never empty)."""
+
+    sheet: ReferralSheet
+    sections: set[str]
+
+
+def sheet_for(*, staff: Staff, sheet_id: int, for_update: bool = False) -> ReadableSheet:
+    """A sheet the staff member's agency may read (owns, or was sent), with what it may read."""
+    sheets: QuerySet[ReferralSheet] = ReferralSheet.objects.select_related("owner_agency")
+    if for_update:
+        sheets = sheets.select_for_update(of=("self",))
+    sheet = sheets.filter(pk=sheet_id).first()
+    if sheet is None or not can_view_sheet(agency=staff.agency, sheet=sheet):
+        raise NotFound()
+    sections = readable_sections(agency=staff.agency, sheet_id=sheet.pk)
+    if not sections:
+        raise NotFound()
+    return ReadableSheet(sheet=sheet, sections=sections)
+
+
+def sheet_owned_by(*, staff: Staff, sheet_id: int, for_update: bool = False) -> ReferralSheet:
+    """A sheet of the staff member's own agency: edits, attachments and consent are the owner's."""
+    sheets: QuerySet[ReferralSheet] = ReferralSheet.objects.all()
+    if for_update:
+        sheets = sheets.select_for_update()
+    sheet = sheets.filter(pk=sheet_id).first()
+    if sheet is None or sheet.owner_agency_id != staff.agency.pk:
+        raise NotFound()
+    return sheet
+
+
+def handoff_for(
+    *, staff: Staff, handoff_id: int, for_update: bool = False, side: Side | None = None
+) -> Handoff:
+    """A hop the staff member's agency takes part in: as its sender from the draft on, as its
+    receiver once it is sent (and after, without content, once it is declined or stopped).
+
+    With `side`, the agency must also be on that side of the hop: the receiver acting as
+    sender, or the sender as receiver, is NotAllowed (it sees the hop, it may not do that).
+    With `for_update`, the hop's row is locked until the transaction ends.
+    """
+    hops = Handoff.objects.select_related("sheet", "from_agency", "to_agency", "consent")
+    if for_update:
+        hops = hops.select_for_update(of=("self",))
+    handoff = hops.filter(pk=handoff_id).first()
+    if handoff is None or not can_view_handoff(agency=staff.agency, handoff=handoff):
+        raise NotFound()
+    if side == Side.SENDER and handoff.from_agency_id != staff.agency.pk:
+        raise NotAllowed()
+    if side == Side.RECEIVER and (
+        handoff.to_agency_id != staff.agency.pk or handoff.sent_at is None
+    ):
+        raise NotAllowed()
+    return handoff
+
+
+def consent_record_for(*, staff: Staff, record_id: int, for_update: bool = False) -> ConsentRecord:
+    """A consent record (or lawful basis) the staff member's agency recorded: only the agency
+    that obtained a consent prints, withdraws or voids it."""
+    records: QuerySet[ConsentRecord] = ConsentRecord.objects.all()
+    if for_update:
+        records = records.select_for_update()
+    record = records.filter(pk=record_id).first()
+    if record is None or record.agency_id != staff.agency.pk:
+        raise NotFound()
+    return record

@@ -9,7 +9,6 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from agencies.actors import Staff
@@ -17,6 +16,7 @@ from agencies.models import Agency
 from consent.vocabulary import Basis, Purpose
 from relay import services
 from relay.models import Handoff, ReferralSheet
+from relay.services.demo import demo_handoff_backdate
 from relay.services.escalations import escalate_due
 
 WARD = "adachi-fukushi-marugoto-soudan"
@@ -78,16 +78,6 @@ def _send(
     if approver is not None:
         hop = services.handoff_approve(staff=approver, handoff_id=hop.pk)
     return hop
-
-
-def _backdate(hop: Handoff, *, days: int) -> None:
-    """Demo only: move a hop's clock into the past so the overdue and escalated states show."""
-    shift = timedelta(days=days)
-    Handoff.objects.filter(pk=hop.pk).update(
-        sent_at=F("sent_at") - shift,
-        ack_due_at=F("ack_due_at") - shift,
-        next_escalation_at=F("next_escalation_at") - shift,
-    )
 
 
 def build_demo_network() -> int:
@@ -222,7 +212,7 @@ def build_demo_network() -> int:
         overdue = _send(
             counselor, late, "shinjuku-hikikomori-consultation", base, approver=supervisor
         )
-        _backdate(overdue, days=4)
+        demo_handoff_backdate(handoff_id=overdue.pk, days=4)
 
         # 12. A lawful basis waiting for approval (Akashi).
         akashi = _staff("akashi-counselor")

@@ -1,27 +1,185 @@
-"""Records of provision and receipt of personal data (APPI Art. 29 and 30).
+"""Records of provision and receipt of personal data (APPI Art. 29 and 30): the one module.
 
-Every sent hop is a provision by its sender and a receipt by its receiver. The export names
-the subject by initials and sheet id only, and is itself audited.
+Every sent hop is a provision by its sender and a receipt by its receiver. The supervisor's
+screen, its CSV download and `manage.py export_provision_records` all read these rows, so the
+subject is masked the same way everywhere: by sheet id, with the initials only where the agency
+keeping the record may still read the sheet's basic section. The export itself (and its audit
+event) is relay.services.exports.provision_records_export.
 """
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TextIO
+from typing import Any
 
-from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from agencies.models import Agency
-from audit.context import Actor
-from audit.models import AuditAction
-from audit.services import audit_record
-from relay.models import Handoff
+from consent.vocabulary import Basis, Purpose, Section
+from relay.models import Handoff, SheetAccess
+from relay.states import Status
 
-COLUMNS = (
+DIRECTIONS = ("both", "provided", "received")
+
+
+@dataclass(frozen=True)
+class ProvisionQuery:
+    """Which records: a period; one agency's (in one or both directions) or every agency's;
+    optionally one subject's sheet."""
+
+    start: datetime
+    end: datetime
+    agency: Agency | None = None
+    direction: str = "both"
+    sheet_id: int | None = None
+
+
+@dataclass(frozen=True)
+class ProvisionRow:
+    """One hop as a record of provision (we gave) or of receipt (we were given)."""
+
+    handoff_id: int
+    direction: str  # "provided" | "received"
+    sent_at: datetime
+    provider: str
+    recipient: str
+    sheet_id: int
+    initials: str
+    sections: list[str]
+    basis: str
+    consent_id: int | None
+    purpose: str
+    status: str
+
+    @property
+    def subject_reference(self) -> str:
+        return f"{self.initials} #{self.sheet_id}" if self.initials else f"#{self.sheet_id}"
+
+
+def _hops(query: ProvisionQuery) -> list[Handoff]:
+    scope = Q()
+    if query.agency is None:
+        scope = Q(sent_at__isnull=False)
+    else:
+        if query.direction in ("both", "provided"):
+            scope |= Q(from_agency=query.agency)
+        if query.direction in ("both", "received"):
+            scope |= Q(to_agency=query.agency)
+    hops = Handoff.objects.filter(scope, sent_at__gte=query.start, sent_at__lt=query.end)
+    if query.sheet_id is not None:
+        hops = hops.filter(sheet_id=query.sheet_id)
+    return list(
+        hops.select_related("from_agency", "to_agency", "consent", "sheet").order_by(
+            "sent_at", "id"
+        )
+    )
+
+
+def _directions(hop: Handoff, query: ProvisionQuery) -> list[tuple[str, int]]:
+    """The records a hop makes, each with the agency that keeps it."""
+    if query.agency is not None:
+        if hop.from_agency_id == query.agency.pk:
+            return [("provided", hop.from_agency_id)]
+        return [("received", hop.to_agency_id)]
+    wanted = [("provided", hop.from_agency_id), ("received", hop.to_agency_id)]
+    return [(d, a) for d, a in wanted if query.direction in ("both", d)]
+
+
+def provision_records(query: ProvisionQuery) -> list[ProvisionRow]:
+    """Every record in the query, oldest first (two per hop when no agency is named)."""
+    hops = _hops(query)
+    # (agency, sheet) pairs whose keeper may still read the basic section: one query.
+    with_basic = {
+        (agency_id, sheet_id)
+        for agency_id, sheet_id, sections in SheetAccess.objects.filter(
+            agency_id__in={h.from_agency_id for h in hops} | {h.to_agency_id for h in hops},
+            sheet_id__in={h.sheet_id for h in hops},
+        ).values_list("agency_id", "sheet_id", "sections")
+        if Section.BASIC in sections
+    }
+    rows = []
+    for hop in hops:
+        consent = hop.consent
+        for direction, keeper_id in _directions(hop, query):
+            rows.append(
+                ProvisionRow(
+                    handoff_id=hop.pk,
+                    direction=direction,
+                    sent_at=hop.sent_at,  # type: ignore[arg-type]
+                    provider=hop.from_agency.name,
+                    recipient=hop.to_agency.name,
+                    sheet_id=hop.sheet_id,
+                    initials=hop.sheet.subject_initials
+                    if (keeper_id, hop.sheet_id) in with_basic
+                    else "",
+                    sections=list(hop.sections),
+                    basis=consent.basis if consent is not None else "",
+                    consent_id=consent.pk if consent is not None else None,
+                    purpose=hop.purpose,
+                    status=hop.status,
+                )
+            )
+    return rows
+
+
+def basis_text(row: ProvisionRow) -> str:
+    """The consent record or the lawful basis the hop went out under, with the record's id."""
+    if not row.basis:
+        return ""
+    return f"{Basis(row.basis).label} #{row.consent_id}"
+
+
+def _section_labels(sections: list[str]) -> str:
+    return _("、").join(str(Section(s).label) for s in sections if s in Section.values)
+
+
+# --- CSV layouts: the same rows, for people (labels) or for programs (codes) ----------------
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The columns of a provision-records CSV."""
+
+    name: str
+    header: Callable[[], list[str]]
+    row: Callable[[ProvisionRow], Sequence[Any]]
+
+
+def _labelled_header() -> list[str]:
+    return [
+        _("区分"),
+        _("提供日時"),
+        _("提供元"),
+        _("提供先"),
+        _("本人の識別(イニシャル・シート番号)"),
+        _("提供した項目"),
+        _("根拠(同意記録・法令上の根拠)"),
+        _("目的"),
+        _("状態"),
+        _("引き継ぎ番号"),
+    ]
+
+
+def _labelled_row(r: ProvisionRow) -> list[Any]:
+    return [
+        _("提供") if r.direction == "provided" else _("受領"),
+        timezone.localtime(r.sent_at).strftime("%Y-%m-%d %H:%M"),
+        r.provider,
+        r.recipient,
+        r.subject_reference,
+        _section_labels(r.sections),
+        basis_text(r),
+        Purpose(r.purpose).label,
+        Status(r.status).label,
+        r.handoff_id,
+    ]
+
+
+CODED_COLUMNS = (
     "direction",
     "handoff_id",
     "sent_at",
@@ -36,66 +194,23 @@ COLUMNS = (
 )
 
 
-@dataclass(frozen=True)
-class ProvisionQuery:
-    """Which records: a period, optionally one agency (both directions) or one sheet."""
-
-    start: datetime
-    end: datetime
-    agency: Agency | None = None
-    sheet_id: int | None = None
-
-
-def _hops(query: ProvisionQuery):
-    qs = Handoff.objects.filter(
-        sent_at__isnull=False, sent_at__gte=query.start, sent_at__lt=query.end
-    )
-    if query.agency is not None:
-        qs = qs.filter(Q(from_agency=query.agency) | Q(to_agency=query.agency))
-    if query.sheet_id is not None:
-        qs = qs.filter(sheet_id=query.sheet_id)
-    return qs.select_related("sheet", "from_agency", "to_agency", "consent").order_by(
-        "sent_at", "id"
-    )
+def _coded_row(r: ProvisionRow) -> list[Any]:
+    subject = f"シート #{r.sheet_id}"
+    return [
+        r.direction,
+        r.handoff_id,
+        r.sent_at.isoformat(),
+        r.provider,
+        r.recipient,
+        f"{r.initials} ({subject})" if r.initials else subject,
+        " ".join(r.sections),
+        r.purpose,
+        r.basis,
+        r.consent_id or "",
+        r.status,
+    ]
 
 
-def provision_rows(query: ProvisionQuery) -> Iterator[dict[str, str]]:
-    for hop in _hops(query).iterator(chunk_size=1000):
-        directions = ["provided", "received"]
-        if query.agency is not None:
-            directions = ["provided"] if hop.from_agency_id == query.agency.pk else ["received"]
-        for direction in directions:
-            yield {
-                "direction": direction,
-                "handoff_id": str(hop.pk),
-                "sent_at": hop.sent_at.isoformat() if hop.sent_at else "",
-                "provider": hop.from_agency.name,
-                "recipient": hop.to_agency.name,
-                "subject_reference": f"{hop.sheet.subject_initials} (シート #{hop.sheet_id})",
-                "sections": " ".join(hop.sections),
-                "purpose": hop.purpose,
-                "basis": hop.consent.basis if hop.consent else "",
-                "consent_id": str(hop.consent_id or ""),
-                "status": hop.status,
-            }
-
-
-@transaction.atomic
-def export_provision_records(*, query: ProvisionQuery, out: TextIO, actor: Actor) -> int:
-    """Write the CSV and audit the export; returns the number of rows."""
-    writer = csv.DictWriter(out, fieldnames=COLUMNS)
-    writer.writeheader()
-    count = 0
-    for row in provision_rows(query):
-        writer.writerow(row)
-        count += 1
-    audit_record(
-        action=AuditAction.PROVISION_RECORDS_EXPORTED,
-        actor=actor,
-        object_type="report",
-        object_id="provision_records",
-        sheet_id=query.sheet_id,
-        recipient_agency_id=query.agency.pk if query.agency else None,
-        detail={"from": query.start.isoformat(), "to": query.end.isoformat(), "rows": count},
-    )
-    return count
+LABELLED = Layout("labelled", _labelled_header, _labelled_row)
+CODED = Layout("coded", lambda: list(CODED_COLUMNS), _coded_row)
+LAYOUTS = {layout.name: layout for layout in (LABELLED, CODED)}

@@ -1,6 +1,6 @@
-"""Read-only reports for supervisors: the audit events an agency may see, the APPI record of
-provision and receipt, and the relay metrics. Nothing here writes; exports are audited by the
-views that stream them.
+"""Read-only reports for supervisors: the audit events an agency may see and the relay metrics.
+Nothing here writes. (The APPI records of provision and receipt are relay.provision; exports,
+and their audit events, are relay.services.exports.)
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ from django.utils import timezone
 
 from agencies.models import Agency
 from audit.models import AuditAction, AuditEvent
-from consent.vocabulary import Basis, Section
-from relay.models import Handoff, ReferralSheet, SheetAccess
+from relay.models import Handoff, ReferralSheet
 from relay.states import DeclineReason, Status
 
 # Reads are an agency's own business: another agency never sees who read what over there.
@@ -74,85 +73,6 @@ def handoff_timeline(*, handoff: Handoff, agency: Agency, as_sender: bool) -> Qu
             Q(action=AuditAction.NOTIFICATION_QUEUED) & ~Q(recipient_agency_id=agency.pk)
         )
     return events.order_by("id")
-
-
-# --- Provision records (APPI Art. 29 and 30) ------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ProvisionRow:
-    """One hop as a record of provision (we gave) or of receipt (we were given)."""
-
-    handoff_id: int
-    direction: str  # "provided" | "received"
-    sent_at: datetime
-    provider: str
-    recipient: str
-    sheet_id: int
-    initials: str
-    sections: list[str]
-    basis: str
-    consent_id: int | None
-    purpose: str
-    status: str
-
-    @property
-    def subject_reference(self) -> str:
-        return f"{self.initials} #{self.sheet_id}" if self.initials else f"#{self.sheet_id}"
-
-
-def provision_records(
-    *, agency: Agency, start: datetime, end: datetime, direction: str = "both"
-) -> list[ProvisionRow]:
-    """Every hop sent from or to the agency in [start, end), oldest first.
-
-    The subject is referred to by initials and sheet id, and the initials only where the
-    agency may still read the basic section of that sheet.
-    """
-    scope = Q()
-    if direction in ("both", "provided"):
-        scope |= Q(from_agency=agency)
-    if direction in ("both", "received"):
-        scope |= Q(to_agency=agency)
-    hops = list(
-        Handoff.objects.filter(scope, sent_at__gte=start, sent_at__lt=end)
-        .select_related("from_agency", "to_agency", "consent", "sheet")
-        .order_by("sent_at", "id")
-    )
-    with_basic = {
-        sheet_id
-        for sheet_id, sections in SheetAccess.objects.filter(
-            agency=agency, sheet_id__in={h.sheet_id for h in hops}
-        ).values_list("sheet_id", "sections")
-        if Section.BASIC in sections
-    }
-    rows = []
-    for hop in hops:
-        consent = hop.consent
-        rows.append(
-            ProvisionRow(
-                handoff_id=hop.pk,
-                direction="provided" if hop.from_agency_id == agency.pk else "received",
-                sent_at=hop.sent_at,  # type: ignore[arg-type]
-                provider=hop.from_agency.name,
-                recipient=hop.to_agency.name,
-                sheet_id=hop.sheet_id,
-                initials=hop.sheet.subject_initials if hop.sheet_id in with_basic else "",
-                sections=list(hop.sections),
-                basis=consent.basis if consent is not None else "",
-                consent_id=consent.pk if consent is not None else None,
-                purpose=hop.purpose,
-                status=hop.status,
-            )
-        )
-    return rows
-
-
-def basis_text(row: ProvisionRow) -> str:
-    """The consent record or the lawful basis the hop went out under, with the record's id."""
-    if not row.basis:
-        return ""
-    return f"{Basis(row.basis).label} #{row.consent_id}"
 
 
 # --- Metrics --------------------------------------------------------------------------------

@@ -71,7 +71,7 @@ INSTALLED_APPS = [
     "notifications",
     "relay",
     "api",
-    # The web UI for people (screens, login audit, template tags).
+    # The web UI for people (screens and template tags).
     "relay.views.apps.WebUIConfig",
 ]
 

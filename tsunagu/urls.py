@@ -4,13 +4,16 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from relay.views.auth import LoginView, LogoutView
+from relay.views.auth import AdminLoginView, AdminLogoutView, LoginView, LogoutView
 from relay.views.home import favicon
 
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     # Tools and old browsers ask for /favicon.ico whatever the page's <link rel="icon"> says.
     path("favicon.ico", favicon, name="favicon"),
+    # Before the admin's own: its sign-in and sign-out are audited by the same service as ours.
+    path("admin/login/", AdminLoginView.as_view()),
+    path("admin/logout/", AdminLogoutView.as_view()),
     path("admin/", admin.site.urls),
     path("api/v1/", include("api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

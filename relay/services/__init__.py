@@ -11,6 +11,7 @@ from relay.services.consents import (
     lawful_basis_decide,
     lawful_basis_record,
 )
+from relay.services.exports import audit_log_export, provision_records_export
 from relay.services.handoffs import (
     handoff_accept,
     handoff_acknowledge,
@@ -34,6 +35,7 @@ from relay.services.sheets import (
 __all__ = [
     "attachment_add",
     "attachment_open",
+    "audit_log_export",
     "consent_mark_entered_in_error",
     "consent_record",
     "consent_view",
@@ -50,6 +52,7 @@ __all__ = [
     "handoff_view",
     "lawful_basis_decide",
     "lawful_basis_record",
+    "provision_records_export",
     "sheet_create",
     "sheet_update",
     "sheet_view",

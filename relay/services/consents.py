@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from agencies.actors import READERS, SENDERS, Staff
-from agencies.errors import IllegalTransition, InvalidInput, NotAllowed, NotFound
+from agencies.errors import IllegalTransition, InvalidInput, NotAllowed
 from agencies.models import Agency, AgencyKind, Role
 from audit.models import AuditAction
 from audit.services import audit_record
@@ -57,13 +57,6 @@ def _consent_event(action: AuditAction, record: ConsentRecord, staff: Staff, **d
             **detail,
         },
     )
-
-
-def _lock_owned_sheet(staff: Staff, sheet_id: int) -> ReferralSheet:
-    sheet = ReferralSheet.objects.select_for_update().filter(pk=sheet_id).first()
-    if sheet is None or sheet.owner_agency_id != staff.agency.pk:
-        raise NotFound()
-    return sheet
 
 
 def _validated_scope(
@@ -118,7 +111,7 @@ def consent_record(
 ) -> ConsentRecord:
     """Record the person's or guardian's consent (or refusal) to share sections with recipients."""
     staff.require_role(*SENDERS)
-    sheet = _lock_owned_sheet(staff, sheet_id)
+    sheet = access.sheet_owned_by(staff=staff, sheet_id=sheet_id, for_update=True)
     now = timezone.now()
     valid_from = valid_from or now
     agencies, kinds, section_list, purpose_list = _validated_scope(
@@ -182,7 +175,7 @@ def lawful_basis_record(
         raise InvalidInput(field="basis")
     if not reason.strip():
         raise InvalidInput("理由を具体的に記入してください。", field="reason")
-    sheet = _lock_owned_sheet(staff, sheet_id)
+    sheet = access.sheet_owned_by(staff=staff, sheet_id=sheet_id, for_update=True)
     now = timezone.now()
     agencies, kinds, section_list, purpose_list = _validated_scope(
         recipients=recipients,
@@ -218,9 +211,7 @@ def lawful_basis_decide(
 ) -> ConsentRecord:
     """A supervisor of the recording agency approves or rejects a lawful basis."""
     staff.require_role(Role.SUPERVISOR)
-    record = ConsentRecord.objects.select_for_update().filter(pk=record_id).first()
-    if record is None or record.agency_id != staff.agency.pk:
-        raise NotFound()
+    record = access.consent_record_for(staff=staff, record_id=record_id, for_update=True)
     if record.approval != Approval.PENDING:
         raise IllegalTransition()
     if record.obtained_by_id == staff.user_id:
@@ -288,9 +279,7 @@ def consent_withdraw(
 ) -> list[Handoff]:
     """The person or guardian withdraws consent: record it and stop every hop it carried."""
     staff.require_role(*SENDERS)
-    record = ConsentRecord.objects.filter(pk=record_id).only("sheet_id", "agency_id").first()
-    if record is None or record.agency_id != staff.agency.pk:
-        raise NotFound()
+    record = access.consent_record_for(staff=staff, record_id=record_id)
     # Lock order (sheet, then consent, then hops) matches handoff_send: no deadlock, no race.
     ReferralSheet.objects.select_for_update().filter(pk=record.sheet_id).first()
     record = ConsentRecord.objects.select_for_update().get(pk=record_id)
@@ -320,9 +309,7 @@ def consent_withdraw(
 def consent_mark_entered_in_error(*, staff: Staff, record_id: int, reason: str) -> ConsentRecord:
     """A supervisor voids a record entered by mistake; hops sent under it are stopped too."""
     staff.require_role(Role.SUPERVISOR)
-    record = ConsentRecord.objects.filter(pk=record_id).only("sheet_id", "agency_id").first()
-    if record is None or record.agency_id != staff.agency.pk:
-        raise NotFound()
+    record = access.consent_record_for(staff=staff, record_id=record_id)
     ReferralSheet.objects.select_for_update().filter(pk=record.sheet_id).first()
     record = ConsentRecord.objects.select_for_update().get(pk=record_id)
     if record.status == ConsentStatus.ENTERED_IN_ERROR:
@@ -377,13 +364,6 @@ def consent_view(*, staff: Staff, consent_id: int) -> ConsentRecord:
     Another agency's record, or one that does not exist, is the same NotFound.
     """
     staff.require_role(*READERS, api_scope="sheets:read")
-    record = (
-        ConsentRecord.objects.select_related("agency", "sheet")
-        .prefetch_related("recipient_agencies")
-        .filter(pk=consent_id, agency=staff.agency)
-        .first()
-    )
-    if record is None:
-        raise NotFound()
+    record = access.consent_record_for(staff=staff, record_id=consent_id)
     _consent_event(AuditAction.SHEET_VIEWED, record, staff, via="consent")
     return record

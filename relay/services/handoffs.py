@@ -9,13 +9,12 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from agencies.actors import READERS, RECEIVERS, SENDERS, Staff
+from agencies.actors import READERS, SENDERS, Staff
 from agencies.errors import (
     ConsentDoesNotCover,
     ConsentWithdrawn,
     IllegalTransition,
     InvalidInput,
-    NotAllowed,
     NotFound,
 )
 from agencies.models import Agency, Role
@@ -30,7 +29,7 @@ from relay.choices import Urgency
 from relay.models import Handoff, ReferralSheet
 from relay.sections import normalise_sections, sheet_content
 from relay.states import (
-    NOT_YET_SENT,
+    ACTIONS,
     RECEIVER_CAN_READ,
     CancelReason,
     DeclineReason,
@@ -40,31 +39,17 @@ from relay.states import (
 )
 
 
-def _lock(handoff_id: int) -> Handoff:
-    handoff = (
-        Handoff.objects.select_for_update(of=("self",))
-        .select_related("sheet", "from_agency", "to_agency", "consent")
-        .filter(pk=handoff_id)
-        .first()
+def _require(staff: Staff, action: str) -> None:
+    """The roles (or API scope) the transition table names for `action`."""
+    who = ACTIONS[action]
+    staff.require_role(*who.roles, api_scope=who.api_scope)
+
+
+def _take(staff: Staff, handoff_id: int, action: str) -> Handoff:
+    """Lock the hop for `action`, acting from the side the transition table names."""
+    return access.handoff_for(
+        staff=staff, handoff_id=handoff_id, for_update=True, side=ACTIONS[action].side
     )
-    if handoff is None:
-        raise NotFound()
-    return handoff
-
-
-def _as_sender(staff: Staff, handoff: Handoff) -> None:
-    if handoff.from_agency_id != staff.agency.pk:
-        # The receiver may see the hop but not act as its sender; others may not see it at all.
-        if handoff.to_agency_id == staff.agency.pk and handoff.status not in NOT_YET_SENT:
-            raise NotAllowed()
-        raise NotFound()
-
-
-def _as_receiver(staff: Staff, handoff: Handoff) -> None:
-    if handoff.to_agency_id != staff.agency.pk or handoff.sent_at is None:
-        if handoff.from_agency_id == staff.agency.pk:
-            raise NotAllowed()
-        raise NotFound()
 
 
 def _move(
@@ -114,9 +99,8 @@ def handoff_create(
 ) -> Handoff:
     """Draft a hop from the staff member's agency. A receiver relays onward the same way."""
     staff.require_role(*SENDERS, api_scope="handoffs:write")
-    sheet = ReferralSheet.objects.filter(pk=sheet_id).first()
-    if sheet is None or not access.can_view_sheet(agency=staff.agency, sheet=sheet):
-        raise NotFound()
+    readable_sheet = access.sheet_for(staff=staff, sheet_id=sheet_id)
+    sheet = readable_sheet.sheet
     try:
         section_list = normalise_sections(sections)
     except ValueError as exc:
@@ -124,7 +108,7 @@ def handoff_create(
     if not section_list:
         raise InvalidInput("共有する項目を1つ以上選んでください。", field="sections")
     # An agency can pass on only what it can itself see.
-    readable = access.readable_sections(agency=staff.agency, sheet_id=sheet.pk)
+    readable = readable_sheet.sections
     if not set(section_list) <= readable:
         raise InvalidInput(field="sections", not_readable=sorted(set(section_list) - readable))
     if purpose not in Purpose.values:
@@ -236,8 +220,7 @@ def _submit_or_approve(staff: Staff, handoff_id: int, *, approving: bool) -> Han
             raise NotFound()
         # Lock order: sheet, then hop, then consent records (see consent_withdraw).
         ReferralSheet.objects.select_for_update().filter(pk=peek["sheet_id"]).first()
-        handoff = _lock(handoff_id)
-        _as_sender(staff, handoff)
+        handoff = _take(staff, handoff_id, "approve" if approving else "submit")
         if approving:
             if handoff.status != Status.AWAITING_APPROVAL:
                 raise IllegalTransition(current=handoff.status)
@@ -283,22 +266,21 @@ def _submit_or_approve(staff: Staff, handoff_id: int, *, approving: bool) -> Han
 
 def handoff_submit(*, staff: Staff, handoff_id: int) -> Handoff:
     """Send a draft: straight out, or to the supervisor's approval queue if the agency asks."""
-    staff.require_role(*SENDERS, api_scope="handoffs:write")
+    _require(staff, "submit")
     return _submit_or_approve(staff, handoff_id, approving=False)
 
 
 def handoff_approve(*, staff: Staff, handoff_id: int) -> Handoff:
     """A supervisor of the sending agency signs off, and the hop is sent (consent re-checked)."""
-    staff.require_role(Role.SUPERVISOR)
+    _require(staff, "approve")
     return _submit_or_approve(staff, handoff_id, approving=True)
 
 
 @transaction.atomic
 def handoff_return_to_draft(*, staff: Staff, handoff_id: int, note: str) -> Handoff:
     """A supervisor sends a hop back to the counselor instead of approving it."""
-    staff.require_role(Role.SUPERVISOR)
-    handoff = _lock(handoff_id)
-    _as_sender(staff, handoff)
+    _require(staff, "return")
+    handoff = _take(staff, handoff_id, "return")
     if not note.strip():
         raise InvalidInput("差し戻しの理由を記入してください。", field="note")
     return _move(
@@ -313,9 +295,8 @@ def handoff_return_to_draft(*, staff: Staff, handoff_id: int, note: str) -> Hand
 @transaction.atomic
 def handoff_acknowledge(*, staff: Staff, handoff_id: int, note: str = "") -> Handoff:
     """The receiving agency confirms it has seen the handoff; stops escalation."""
-    staff.require_role(*RECEIVERS, api_scope="handoffs:write")
-    handoff = _lock(handoff_id)
-    _as_receiver(staff, handoff)
+    _require(staff, "acknowledge")
+    handoff = _take(staff, handoff_id, "acknowledge")
     return _move(
         handoff,
         Status.ACKNOWLEDGED,
@@ -333,9 +314,8 @@ def handoff_acknowledge(*, staff: Staff, handoff_id: int, note: str = "") -> Han
 @transaction.atomic
 def handoff_accept(*, staff: Staff, handoff_id: int, note: str = "") -> Handoff:
     """The receiving agency takes the person on (acknowledging it, if not yet done)."""
-    staff.require_role(*RECEIVERS, api_scope="handoffs:write")
-    handoff = _lock(handoff_id)
-    _as_receiver(staff, handoff)
+    _require(staff, "accept")
+    handoff = _take(staff, handoff_id, "accept")
     now = timezone.now()
     fields: dict[str, Any] = {
         "accepted_at": now,
@@ -354,13 +334,12 @@ def handoff_accept(*, staff: Staff, handoff_id: int, note: str = "") -> Handoff:
 @transaction.atomic
 def handoff_decline(*, staff: Staff, handoff_id: int, reason: str, note: str = "") -> Handoff:
     """The receiving agency declines, with a structured reason; it loses access; sender told."""
-    staff.require_role(*RECEIVERS, api_scope="handoffs:write")
+    _require(staff, "decline")
     if reason not in DeclineReason.values:
         raise InvalidInput("辞退の理由を選んでください。", field="reason")
     if reason == DeclineReason.OTHER and not note.strip():
         raise InvalidInput("「その他」の場合は理由を記入してください。", field="note")
-    handoff = _lock(handoff_id)
-    _as_receiver(staff, handoff)
+    handoff = _take(staff, handoff_id, "decline")
     _move(
         handoff,
         Status.DECLINED,
@@ -383,11 +362,10 @@ def handoff_decline(*, staff: Staff, handoff_id: int, reason: str, note: str = "
 @transaction.atomic
 def handoff_complete(*, staff: Staff, handoff_id: int, outcome: str, note: str = "") -> Handoff:
     """The receiver closes the loop with an outcome; the sender sees it."""
-    staff.require_role(*RECEIVERS, api_scope="handoffs:write")
+    _require(staff, "complete")
     if outcome not in Outcome.values:
         raise InvalidInput("結果を選んでください。", field="outcome")
-    handoff = _lock(handoff_id)
-    _as_receiver(staff, handoff)
+    handoff = _take(staff, handoff_id, "complete")
     _move(
         handoff,
         Status.COMPLETED,
@@ -409,11 +387,10 @@ def handoff_complete(*, staff: Staff, handoff_id: int, outcome: str, note: str =
 @transaction.atomic
 def handoff_cancel(*, staff: Staff, handoff_id: int, reason: str, note: str = "") -> Handoff:
     """The sender withdraws its hop before completion; the receiver loses access and is told."""
-    staff.require_role(*SENDERS, api_scope="handoffs:write")
+    _require(staff, "cancel")
     if reason not in CancelReason.values:
         raise InvalidInput("取り下げの理由を選んでください。", field="reason")
-    handoff = _lock(handoff_id)
-    _as_sender(staff, handoff)
+    handoff = _take(staff, handoff_id, "cancel")
     was_sent = handoff.sent_at is not None
     _move(
         handoff,
@@ -447,13 +424,7 @@ class HandoffView:
 def handoff_view(*, staff: Staff, handoff_id: int) -> HandoffView:
     """Read a hop and the sections it shares (for the receiver only while it may); audited."""
     staff.require_role(*READERS, api_scope="handoffs:read")
-    handoff = (
-        Handoff.objects.select_related("sheet", "from_agency", "to_agency", "consent")
-        .filter(pk=handoff_id)
-        .first()
-    )
-    if handoff is None or not access.can_view_handoff(agency=staff.agency, handoff=handoff):
-        raise NotFound()
+    handoff = access.handoff_for(staff=staff, handoff_id=handoff_id)
     as_sender = handoff.from_agency_id == staff.agency.pk
     # What the hop shares, narrowed to what the agency's access rows still allow: a receiver
     # whose hop was declined, cancelled or withdrawn sees the hop's history, not the content.

@@ -101,7 +101,7 @@ def sheet_update(
 ) -> ReferralSheet:
     """Edit a sheet. Before its first send: in place. After: a version is kept, with a reason."""
     staff.require_role(*SENDERS)
-    sheet = _owned_sheet_for_update(staff, sheet_id)
+    sheet = access.sheet_owned_by(staff=staff, sheet_id=sheet_id, for_update=True)
     before = full_snapshot(sheet)
     changed = _apply(sheet, dict(data))
     if not changed:
@@ -134,13 +134,6 @@ def sheet_update(
     return sheet
 
 
-def _owned_sheet_for_update(staff: Staff, sheet_id: int) -> ReferralSheet:
-    sheet = ReferralSheet.objects.select_for_update().filter(pk=sheet_id).first()
-    if sheet is None or sheet.owner_agency_id != staff.agency.pk:
-        raise NotFound()
-    return sheet
-
-
 @dataclass(frozen=True)
 class SheetView:
     """What a reader gets: the sheet, the sections it may see, and their content only."""
@@ -152,21 +145,12 @@ class SheetView:
     is_owner: bool
 
 
-def _readable(staff: Staff, sheet_id: int) -> tuple[ReferralSheet, set[str]]:
-    sheet = ReferralSheet.objects.select_related("owner_agency").filter(pk=sheet_id).first()
-    if sheet is None or not access.can_view_sheet(agency=staff.agency, sheet=sheet):
-        raise NotFound()
-    sections = access.readable_sections(agency=staff.agency, sheet_id=sheet.pk)
-    if not sections:
-        raise NotFound()
-    return sheet, sections
-
-
 @transaction.atomic
 def sheet_view(*, staff: Staff, sheet_id: int, purpose: str = "view") -> SheetView:
     """Read a sheet: only the sections the staff member's agency may see; audited."""
     staff.require_role(*READERS, api_scope="sheets:read")
-    sheet, sections = _readable(staff, sheet_id)
+    readable = access.sheet_for(staff=staff, sheet_id=sheet_id)
+    sheet, sections = readable.sheet, readable.sections
     ordered = [s for s in Section.values if s in sections]
     attachments = list(sheet.attachments.all()) if Section.ATTACHMENTS in sections else []
     sheet_event(
@@ -191,7 +175,7 @@ def attachment_add(
 ) -> Attachment:
     """Attach a file (PDF, image or text) to a sheet the staff member's agency owns."""
     staff.require_role(*SENDERS)
-    sheet = _owned_sheet_for_update(staff, sheet_id)
+    sheet = access.sheet_owned_by(staff=staff, sheet_id=sheet_id, for_update=True)
     if upload.size is None or upload.size > MAX_ATTACHMENT_BYTES:
         raise InvalidInput(field="file", limit=MAX_ATTACHMENT_BYTES)
     if upload.content_type not in ALLOWED_ATTACHMENT_TYPES or not _content_matches(upload):
@@ -229,8 +213,9 @@ def attachment_open(*, staff: Staff, attachment_id: int) -> Attachment:
     attachment = Attachment.objects.filter(pk=attachment_id).first()
     if attachment is None:
         raise NotFound()
-    sheet, sections = _readable(staff, attachment.sheet_id)
-    if Section.ATTACHMENTS not in sections:
+    readable = access.sheet_for(staff=staff, sheet_id=attachment.sheet_id)
+    sheet = readable.sheet
+    if Section.ATTACHMENTS not in readable.sections:
         raise NotFound()
     sheet_event(
         AuditAction.ATTACHMENT_DOWNLOADED,

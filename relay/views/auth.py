@@ -1,82 +1,94 @@
 """Signing in and out: Django's views with our templates, lockout by django-axes, audited.
 
-Logins, logouts and failed logins are written to the audit trail from Django's auth signals:
-these are the one kind of event no service of ours performs (Django's auth does), so the
-signal is where the event happens. The actor is the staff username, never the subject's data;
-for a failed login the typed username is recorded only if such a user exists, because people
-sometimes type their password into the username field.
+The views call agencies.sessions, which signs in or out and writes the audit event in the
+same transaction. The admin's login and logout pages are routed here too (tsunagu/urls.py), so
+every way into a session is audited the same way.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth import get_user_model
+from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
-from django.dispatch import receiver
-from django.http import HttpRequest
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
+from django.urls import reverse
+from django.utils.translation import gettext_lazy
 
-from audit.context import Actor, ActorKind
-from audit.models import AuditAction
-from audit.services import audit_record_now
+from agencies import sessions
 
 
 class LoginView(auth_views.LoginView):
     template_name = "relay/auth/login.html"
     redirect_authenticated_user = True
 
+    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
+        sessions.session_sign_in(request=self.request, user=form.get_user())
+        return HttpResponseRedirect(self.get_success_url())
+
+    def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
+        # "invalid_login" is the form's answer to a password check that failed (including a
+        # username that django-axes has locked); a form missing a field checked nothing.
+        if form.has_error(NON_FIELD_ERRORS, "invalid_login"):
+            sessions.sign_in_failed(
+                username=str(form.cleaned_data.get("username") or ""),
+                locked_out=bool(getattr(self.request, "axes_locked_out", False)),
+            )
+        return super().form_invalid(form)
+
 
 class LogoutView(auth_views.LogoutView):
     """POST only (Django's default): a link cannot sign someone out."""
 
-
-def _user_actor(user: Any) -> Actor:
-    membership = getattr(user, "membership", None)
-    return Actor(
-        kind=ActorKind.USER,
-        user_id=user.pk,
-        agency_id=membership.agency_id if membership is not None else None,
-        label=user.get_username(),
-    )
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        sessions.session_sign_out(request=request)
+        redirect_to = self.get_success_url()
+        if redirect_to != request.get_full_path():
+            return HttpResponseRedirect(redirect_to)
+        return super().get(request, *args, **kwargs)
 
 
-@receiver(user_logged_in, dispatch_uid="tsunagu_audit_login")
-def audit_login(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
-    audit_record_now(
-        action=AuditAction.LOGIN, actor=_user_actor(user), object_type="user", object_id=user.pk
-    )
+class AdminLoginView(LoginView):
+    """The admin site's login page (its form and template), signing in through the service."""
+
+    template_name = "admin/login.html"
+    authentication_form = AdminAuthenticationForm
+    redirect_authenticated_user = False
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        request.current_app = admin.site.name  # type: ignore[attr-defined]
+        if request.method == "GET" and admin.site.has_permission(request):
+            return HttpResponseRedirect(reverse("admin:index", current_app=admin.site.name))
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = {
+            **admin.site.each_context(self.request),
+            "title": gettext_lazy("ログイン"),
+            "subtitle": None,
+            "app_path": self.request.get_full_path(),
+            "username": self.request.user.get_username(),
+            **super().get_context_data(**kwargs),
+        }
+        asked = {*self.request.GET, *self.request.POST}
+        if REDIRECT_FIELD_NAME not in asked:
+            context[REDIRECT_FIELD_NAME] = reverse("admin:index", current_app=admin.site.name)
+        return context
 
 
-@receiver(user_logged_out, dispatch_uid="tsunagu_audit_logout")
-def audit_logout(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
-    if user is None:
-        return
-    audit_record_now(
-        action=AuditAction.LOGOUT, actor=_user_actor(user), object_type="user", object_id=user.pk
-    )
+class AdminLogoutView(LogoutView):
+    """The admin site's logout, through the same service."""
 
+    template_name = "registration/logged_out.html"
 
-@receiver(user_login_failed, dispatch_uid="tsunagu_audit_login_failed")
-def audit_login_failed(
-    sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any
-) -> None:
-    typed = str(credentials.get("username") or "")[:150]
-    user = get_user_model().objects.filter(username=typed).first() if typed else None
-    locked = bool(getattr(request, "axes_locked_out", False))
-    if user is not None:
-        actor = _user_actor(user)
-        actor = Actor(kind=ActorKind.ANONYMOUS, agency_id=actor.agency_id, label=actor.label)
-        detail: dict[str, Any] = {"known_user": True, "user_id": user.pk}
-    else:
-        actor = Actor(kind=ActorKind.ANONYMOUS)
-        detail = {"known_user": False}
-    if locked:
-        detail["locked_out"] = True
-    audit_record_now(
-        action=AuditAction.LOGIN_FAILED,
-        actor=actor,
-        object_type="user",
-        object_id=user.pk if user is not None else None,
-        detail=detail,
-    )
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return {
+            **admin.site.each_context(self.request),
+            "has_permission": False,
+            **super().get_context_data(**kwargs),
+        }

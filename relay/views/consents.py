@@ -16,7 +16,7 @@ from agencies.errors import IllegalTransition, InvalidInput, NotFound
 from agencies.models import Agency, AgencyKind, Role
 from consent.models import ConsentRecord, Grantor
 from consent.vocabulary import SPECIAL_CARE_SECTIONS, Purpose, Section
-from relay import services
+from relay import access, services
 from relay.forms import (
     CONSENT_FORM_VERSION,
     ConsentForm,
@@ -25,7 +25,6 @@ from relay.forms import (
     end_of_day,
     last_valid_day,
 )
-from relay.models import ReferralSheet
 from relay.services.sheets import SheetView
 from relay.views.base import staff_view
 from relay.views.queries import suggest_recipients
@@ -165,13 +164,7 @@ def _print_context(
 @staff_view(*SENDERS)
 def consent_print(request: HttpRequest, staff: Staff, record_id: int) -> HttpResponse:
     """The consent form of a recorded consent, for the person or guardian to read and sign."""
-    record = (
-        ConsentRecord.objects.filter(pk=record_id, agency=staff.agency)
-        .prefetch_related("recipient_agencies")
-        .first()
-    )
-    if record is None:
-        raise NotFound()
+    record = access.consent_record_for(staff=staff, record_id=record_id)
     context = _print_context(
         staff=staff,
         sheet_id=record.sheet_id,
@@ -189,8 +182,7 @@ def consent_print(request: HttpRequest, staff: Staff, record_id: int) -> HttpRes
 @staff_view(*SENDERS)
 def consent_print_draft(request: HttpRequest, staff: Staff, sheet_id: int) -> HttpResponse:
     """The same form, pre-filled from the consent screen before anything is recorded."""
-    if not ReferralSheet.objects.filter(pk=sheet_id, owner_agency=staff.agency).exists():
-        raise NotFound()
+    access.sheet_owned_by(staff=staff, sheet_id=sheet_id)
     form = ConsentForm(request.POST)
     form.is_valid()  # only to parse what was chosen; nothing is saved
     data = form.cleaned_data
@@ -210,9 +202,7 @@ def consent_print_draft(request: HttpRequest, staff: Staff, sheet_id: int) -> Ht
 
 @staff_view(*SENDERS)
 def consent_withdraw(request: HttpRequest, staff: Staff, record_id: int) -> HttpResponse:
-    record = ConsentRecord.objects.filter(pk=record_id, agency=staff.agency).first()
-    if record is None:
-        raise NotFound()
+    record = access.consent_record_for(staff=staff, record_id=record_id)
     form = WithdrawConsentForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -243,9 +233,7 @@ def consent_withdraw(request: HttpRequest, staff: Staff, record_id: int) -> Http
 @require_POST
 @staff_view(Role.SUPERVISOR)
 def consent_entered_in_error(request: HttpRequest, staff: Staff, record_id: int) -> HttpResponse:
-    record = ConsentRecord.objects.filter(pk=record_id, agency=staff.agency).first()
-    if record is None:
-        raise NotFound()
+    record = access.consent_record_for(staff=staff, record_id=record_id)
     form = EnteredInErrorForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("誤登録とする理由を記入してください。"))

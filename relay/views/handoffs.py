@@ -17,9 +17,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from agencies.actors import READERS, RECEIVERS, SENDERS, Staff
+from agencies.actors import READERS, SENDERS, Staff
 from agencies.errors import ConsentDoesNotCover, IllegalTransition, InvalidInput, NotAllowed
-from agencies.models import Agency, Role
+from agencies.models import Agency
 from audit.models import AuditAction, AuditEvent
 from consent.models import ConsentStatus
 from consent.vocabulary import Basis
@@ -28,13 +28,16 @@ from relay.forms import CancelForm, CompleteForm, DeclineForm, NoteForm, ReturnF
 from relay.models import Handoff
 from relay.reports import READ_ACTIONS, handoff_timeline
 from relay.selectors import handoffs_inbox_for, handoffs_outbox_for
+from relay.states import ACTIONS as ACTION_RULES
 from relay.states import (
-    OPEN_FOR_RECEIVER,
     RECEIVER_CAN_READ,
     CancelReason,
     DeclineReason,
     Outcome,
+    Side,
     Status,
+    actions_for,
+    can_relay_onward,
 )
 from relay.views.base import paginate, query_without_page, staff_view
 from relay.views.display import action_label, section_blocks
@@ -86,13 +89,13 @@ def outbox(request: HttpRequest, staff: Staff) -> HttpResponse:
 
 @dataclass(frozen=True)
 class Action:
-    """One thing a user can do on a handoff page: its form, its service, who may do it."""
+    """One thing a user can do on a handoff page: its form and its service. Who may do it, and
+    in which state, is the transition table's (relay.states)."""
 
     name: str
     label: Any
     form: type[forms.Form]
     run: Callable[[Staff, int, dict[str, Any]], Handoff]
-    roles: tuple[Role, ...]
     style: str = ""
 
 
@@ -106,7 +109,6 @@ ACTIONS: dict[str, Action] = {
             lambda staff, pk, d: services.handoff_acknowledge(
                 staff=staff, handoff_id=pk, note=d["note"]
             ),
-            roles=RECEIVERS,
         ),
         Action(
             "accept",
@@ -115,7 +117,6 @@ ACTIONS: dict[str, Action] = {
             lambda staff, pk, d: services.handoff_accept(
                 staff=staff, handoff_id=pk, note=d["note"]
             ),
-            roles=RECEIVERS,
             style="ok",
         ),
         Action(
@@ -125,7 +126,6 @@ ACTIONS: dict[str, Action] = {
             lambda staff, pk, d: services.handoff_decline(
                 staff=staff, handoff_id=pk, reason=d["reason"], note=d["note"]
             ),
-            roles=RECEIVERS,
             style="danger",
         ),
         Action(
@@ -135,7 +135,6 @@ ACTIONS: dict[str, Action] = {
             lambda staff, pk, d: services.handoff_complete(
                 staff=staff, handoff_id=pk, outcome=d["outcome"], note=d["note"]
             ),
-            roles=RECEIVERS,
             style="ok",
         ),
         Action(
@@ -143,14 +142,12 @@ ACTIONS: dict[str, Action] = {
             gettext_lazy("送付する"),
             forms.Form,
             lambda staff, pk, d: services.handoff_submit(staff=staff, handoff_id=pk),
-            roles=SENDERS,
         ),
         Action(
             "approve",
             gettext_lazy("承認して送付する"),
             forms.Form,
             lambda staff, pk, d: services.handoff_approve(staff=staff, handoff_id=pk),
-            roles=(Role.SUPERVISOR,),
             style="ok",
         ),
         Action(
@@ -160,7 +157,6 @@ ACTIONS: dict[str, Action] = {
             lambda staff, pk, d: services.handoff_return_to_draft(
                 staff=staff, handoff_id=pk, note=d["note"]
             ),
-            roles=(Role.SUPERVISOR,),
         ),
         Action(
             "cancel",
@@ -169,40 +165,23 @@ ACTIONS: dict[str, Action] = {
             lambda staff, pk, d: services.handoff_cancel(
                 staff=staff, handoff_id=pk, reason=d["reason"], note=d["note"]
             ),
-            roles=SENDERS,
             style="danger",
         ),
     ]
 }
 
 
+def _side(handoff: Handoff, staff: Staff) -> Side | None:
+    if handoff.from_agency_id == staff.agency.pk:
+        return Side.SENDER
+    if handoff.to_agency_id == staff.agency.pk:
+        return Side.RECEIVER
+    return None
+
+
 def allowed_actions(*, handoff: Handoff, staff: Staff) -> list[str]:
     """The actions the user's agency and role allow on this hop, in its current state."""
-    status, role = handoff.status, staff.role
-    names: list[str] = []
-    if handoff.from_agency_id == staff.agency.pk and role in SENDERS:
-        if status == Status.DRAFT:
-            names.append("submit")
-        if status == Status.AWAITING_APPROVAL and role == Role.SUPERVISOR:
-            names += ["approve", "return"]
-        if status in (Status.DRAFT, Status.AWAITING_APPROVAL, *OPEN_FOR_RECEIVER):
-            names.append("cancel")
-    elif handoff.to_agency_id == staff.agency.pk and role in RECEIVERS:
-        if status == Status.SENT:
-            names += ["acknowledge", "accept", "decline"]
-        elif status == Status.ACKNOWLEDGED:
-            names += ["accept", "decline"]
-        elif status == Status.ACCEPTED:
-            names.append("complete")
-    return names
-
-
-def _can_relay_onward(handoff: Handoff, staff: Staff) -> bool:
-    return (
-        handoff.to_agency_id == staff.agency.pk
-        and staff.role in SENDERS
-        and handoff.status in (Status.ACKNOWLEDGED, Status.ACCEPTED, Status.COMPLETED)
-    )
+    return actions_for(status=handoff.status, side=_side(handoff, staff), role=staff.role)
 
 
 def _withdrawable_consent(handoff: Handoff, staff: Staff) -> Any:
@@ -306,7 +285,9 @@ def _detail_context(
         "blocks": section_blocks(view.content),
         "actions": actions,
         "timeline": _timeline(handoff, staff, view.as_sender),
-        "can_relay_onward": _can_relay_onward(handoff, staff),
+        "can_relay_onward": can_relay_onward(
+            status=handoff.status, side=_side(handoff, staff), role=staff.role
+        ),
         "withdrawable_consent": _withdrawable_consent(handoff, staff) if view.as_sender else None,
         "overdue": handoff.status == Status.SENT
         and handoff.ack_due_at is not None
@@ -341,7 +322,7 @@ def handoff_action(request: HttpRequest, staff: Staff, handoff_id: int, name: st
     action = ACTIONS.get(name)
     if action is None:
         raise Http404()
-    if staff.role not in action.roles:
+    if staff.role not in ACTION_RULES[name].roles:
         raise NotAllowed()
     # Beyond the role, the service decides (404 for other agencies, 403 for the wrong side of
     # the hop, IllegalTransition for the wrong state): the view does not second-guess it.

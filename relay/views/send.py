@@ -1,8 +1,8 @@
 """Send: choose recipients (with suggestions) and sections, see whether consent covers each,
 and submit: one hop per recipient, to the supervisor's queue or straight out.
 
-The coverage preview asks consent.policy.permits, the same question the send asks inside its
-transaction; the preview only informs, the send decides.
+The coverage preview asks consent.policy.decide, the rule the send asks (through `permits`)
+inside its transaction; the preview only informs, the send decides.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from agencies.actors import SENDERS, Staff
-from agencies.errors import ConsentDoesNotCover, InvalidInput, NotFound, WorkflowError
+from agencies.errors import ConsentDoesNotCover, InvalidInput, WorkflowError
 from agencies.models import Agency, Role
-from consent.policy import permits
+from consent.policy import PolicyDecision, consent_records, decide
 from consent.vocabulary import SPECIAL_CARE_SECTIONS, Purpose, Section
 from relay import access, services
 from relay.forms import SendForm
@@ -45,27 +45,18 @@ class Coverage:
 def coverage_for(
     *, sheet_id: int, recipients: list[Agency], sections: list[str], purpose: str
 ) -> list[Coverage]:
+    """The policy's answer for each recipient and each section: the sheet's consent records
+    are loaded once, and every cell is decided in memory by the same rule as the send."""
     now = timezone.now()
+    records = consent_records(sheet_id=sheet_id)
+
+    def ask(agency: Agency, wanted: list[str]) -> PolicyDecision:
+        return decide(records=records, recipient=agency, sections=wanted, purpose=purpose, at=now)
+
     rows = []
     for agency in recipients:
-        overall = permits(
-            sheet_id=sheet_id, recipient=agency, sections=sections, purpose=purpose, at=now
-        )
-        cells = [
-            (
-                section,
-                bool(
-                    permits(
-                        sheet_id=sheet_id,
-                        recipient=agency,
-                        sections=[section],
-                        purpose=purpose,
-                        at=now,
-                    )
-                ),
-            )
-            for section in sections
-        ]
+        overall = ask(agency, sections)
+        cells = [(section, bool(ask(agency, [section]))) for section in sections]
         rows.append(
             Coverage(agency=agency, allowed=bool(overall), message=overall.message, cells=cells)
         )
@@ -78,13 +69,8 @@ def _recipients_queryset(staff: Staff) -> QuerySet[Agency]:
 
 def _readable_sheet(staff: Staff, sheet_id: int) -> tuple[ReferralSheet, list[str]]:
     """The sheet and the sections the agency can pass on; 404 if it cannot see the sheet."""
-    sheet = ReferralSheet.objects.filter(pk=sheet_id).first()
-    if sheet is None or not access.can_view_sheet(agency=staff.agency, sheet=sheet):
-        raise NotFound()
-    readable = access.readable_sections(agency=staff.agency, sheet_id=sheet.pk)
-    if not readable:
-        raise NotFound()
-    return sheet, [s for s in Section.values if s in readable]
+    readable = access.sheet_for(staff=staff, sheet_id=sheet_id)
+    return readable.sheet, [s for s in Section.values if s in readable.sections]
 
 
 def _parse_choice(request: HttpRequest, staff: Staff, readable: list[str]) -> dict[str, Any]:

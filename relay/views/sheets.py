@@ -18,7 +18,7 @@ from agencies.actors import READERS, SENDERS, Staff
 from agencies.errors import InvalidInput, NotFound, SheetLocked
 from agencies.models import Role
 from consent.vocabulary import SPECIAL_CARE_SECTIONS, Section
-from relay import services
+from relay import access, services
 from relay.forms import AttachmentForm, SheetFilterForm, SheetForm
 from relay.models import ListScreen, ReferralSheet
 from relay.sections import SECTION_FIELDS
@@ -183,9 +183,7 @@ def sheet_edit(request: HttpRequest, staff: Staff, sheet_id: int) -> HttpRespons
 @require_POST
 @staff_view(*SENDERS)
 def attachment_new(request: HttpRequest, staff: Staff, sheet_id: int) -> HttpResponse:
-    sheet = ReferralSheet.objects.filter(pk=sheet_id, owner_agency=staff.agency).first()
-    if sheet is None:
-        raise NotFound()
+    sheet = access.sheet_owned_by(staff=staff, sheet_id=sheet_id)
     form = AttachmentForm(request.POST, request.FILES, locked=sheet.is_locked)
     if form.is_valid():
         try:

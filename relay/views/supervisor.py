@@ -1,12 +1,11 @@
 """Supervisor screens: the approval queue, the audit log, provision records and metrics.
 
-Exports are audited before the first byte is streamed (AUDIT_EXPORTED,
-PROVISION_RECORDS_EXPORTED), so an export that fails half-way is still on record.
+Exports go through relay.services.exports (audited before the first byte is streamed) and
+the one CSV writer (csvexport).
 """
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -14,7 +13,7 @@ from django.contrib import messages
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -25,15 +24,18 @@ from agencies.actors import Staff
 from agencies.errors import IllegalTransition, InvalidInput
 from agencies.models import Agency, Role
 from audit.models import AuditAction, AuditEvent
-from audit.services import audit_record_now, audit_verify
+from audit.services import audit_verify
 from consent.vocabulary import Purpose
+from csvexport import csv_response
 from relay import services
 from relay.forms import AuditFilterForm, BasisDecisionForm, PeriodForm, ProvisionFilterForm
-from relay.reports import audit_events_visible_to, basis_text, metrics, provision_records
+from relay.provision import ProvisionQuery, basis_text, provision_records
+from relay.reports import audit_events_visible_to, metrics
+from relay.services.exports import audit_log_export, provision_records_export
 from relay.states import DeclineReason, Status
 from relay.views.base import paginate, query_without_page, staff_view
 from relay.views.charts import bar_chart
-from relay.views.display import action_label, join_labels, section_label
+from relay.views.display import action_label, section_label
 
 VERIFY_CACHE_KEY = "tsunagu:audit-verify"
 VERIFY_CACHE_SECONDS = 60
@@ -178,49 +180,16 @@ def audit_log(request: HttpRequest, staff: Staff) -> HttpResponse:
     )
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _safe(value: Any) -> str:
-    """Neutralise spreadsheet formulas (CSV injection)."""
-    text = "" if value is None else str(value)
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + text
-    return text
-
-
-def _csv_response(filename: str, header: list[str], rows: Iterable[list[Any]]) -> HttpResponseBase:
-    writer = csv.writer(_Echo())
-
-    def stream() -> Iterator[str]:
-        yield "\ufeff"  # BOM: spreadsheet software in Japan then reads UTF-8 correctly
-        yield writer.writerow(header)
-        for row in rows:
-            yield writer.writerow([_safe(v) for v in row])
-
-    response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response["Cache-Control"] = "private, no-store"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
-
-
 @staff_view(Role.SUPERVISOR)
 def audit_export(request: HttpRequest, staff: Staff) -> HttpResponseBase:
     form = AuditFilterForm(request.GET or None)
-    # A snapshot: events up to now, not the export's own event nor anything written meanwhile.
-    last_id = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
-    events = _filtered_events(staff, form).filter(id__lte=last_id).order_by("id")
-    count = events.count()
-    audit_record_now(
-        action=AuditAction.AUDIT_EXPORTED,
-        actor=staff.audit_actor(),
-        object_type="audit",
+    export = audit_log_export(
+        staff=staff,
+        events=_filtered_events(staff, form),
+        filters=_filters_for_audit(form),
         sheet_id=form.cleaned_data.get("sheet") if form.is_valid() else None,
-        detail={"filters": _filters_for_audit(form), "rows": count},
     )
+    events, count = export.events, export.count
     labels = dict(AuditAction.choices)
 
     def rows() -> Iterator[list[Any]]:
@@ -263,8 +232,7 @@ def audit_export(request: HttpRequest, staff: Staff) -> HttpResponseBase:
         "request_id",
         "hash",
     ]
-    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    return _csv_response(f"tsunagu-audit-{stamp}.csv", header, rows())
+    return csv_response(export.filename, header, rows())
 
 
 # --- Provision records ----------------------------------------------------------------------
@@ -275,9 +243,11 @@ def provision_report(request: HttpRequest, staff: Staff) -> HttpResponseBase:
     form = ProvisionFilterForm(request.GET or None, default_days=90)
     start, end = form.bounds()
     direction = (form.cleaned_data.get("direction") if form.is_valid() else "") or "both"
-    records = provision_records(agency=staff.agency, start=start, end=end, direction=direction)
+    query = ProvisionQuery(start=start, end=end, agency=staff.agency, direction=direction)
     if request.GET.get("format") == "csv":
-        return _provision_csv(staff, records, start, end, direction)
+        export = provision_records_export(query=query, actor=staff.audit_actor())
+        return csv_response(export.filename, export.header, export.rows)
+    records = provision_records(query)
     return render(
         request,
         "relay/supervisor/provision_records.html",
@@ -298,53 +268,6 @@ def provision_report(request: HttpRequest, staff: Staff) -> HttpResponseBase:
             "qs": request.GET.urlencode(),
         },
     )
-
-
-def _provision_csv(
-    staff: Staff, records: list[Any], start: Any, end: Any, direction: str
-) -> HttpResponseBase:
-    audit_record_now(
-        action=AuditAction.PROVISION_RECORDS_EXPORTED,
-        actor=staff.audit_actor(),
-        object_type="agency",
-        object_id=staff.agency.pk,
-        detail={
-            "start": start.isoformat(),
-            "end": end.isoformat(),
-            "direction": direction,
-            "rows": len(records),
-            "handoff_ids": [r.handoff_id for r in records][:500],
-        },
-    )
-    header = [
-        _("区分"),
-        _("提供日時"),
-        _("提供元"),
-        _("提供先"),
-        _("本人の識別(イニシャル・シート番号)"),
-        _("提供した項目"),
-        _("根拠(同意記録・法令上の根拠)"),
-        _("目的"),
-        _("状態"),
-        _("引き継ぎ番号"),
-    ]
-    rows = [
-        [
-            _("提供") if r.direction == "provided" else _("受領"),
-            timezone.localtime(r.sent_at).strftime("%Y-%m-%d %H:%M"),
-            r.provider,
-            r.recipient,
-            r.subject_reference,
-            join_labels([section_label(s) for s in r.sections]),
-            basis_text(r),
-            Purpose(r.purpose).label,
-            Status(r.status).label,
-            r.handoff_id,
-        ]
-        for r in records
-    ]
-    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    return _csv_response(f"tsunagu-provision-records-{stamp}.csv", header, rows)
 
 
 # --- Metrics --------------------------------------------------------------------------------

@@ -91,7 +91,12 @@ def _show_coverage(page: Page) -> None:
         picker.nth(index).check()
     for section in ("basic", "consultation", "attendance", "home", "health", "wishes"):
         page.locator(f"#sections-picker input[value={section}]").check()
-    page.locator("[data-testid=coverage]").wait_for()
+    # The grid is redrawn after each click: wait for the last answer (3 rows x 6 sections).
+    page.wait_for_function(
+        "() => !document.querySelector('.htmx-request')"
+        " && document.querySelectorAll('[data-testid=coverage] th.section').length === 6"
+        " && document.querySelectorAll('[data-testid=coverage] tr[data-agency]').length === 3"
+    )
 
 
 def test_no_screen_scrolls_sideways_and_verdicts_stay_on_one_line(open_as, live_server) -> None:

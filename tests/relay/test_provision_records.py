@@ -58,3 +58,49 @@ def test_the_export_is_itself_audited(net) -> None:
     _export(sheet=sheet.pk)
     event = AuditEvent.objects.get(action=AuditAction.PROVISION_RECORDS_EXPORTED)
     assert event.sheet_id == sheet.pk and event.detail["rows"] == 2
+
+
+def test_initials_are_masked_as_on_the_supervisor_screen(net) -> None:
+    """GIVEN a hop that shares no basic section WHEN every agency's records are exported
+    THEN the sender's record names the initials and the receiver's gives the sheet id only,
+    as the receiver's own supervisor screen does."""
+    sheet = net.sheet()
+    net.consent(sheet, sections=["consultation"])
+    net.send(sheet, sections=["consultation"])
+    provided, received = _export()
+    assert provided["subject_reference"] == f"A.T (シート #{sheet.pk})"
+    assert received["subject_reference"] == f"シート #{sheet.pk}"
+    assert "A.T" not in str(_export(agency="npo"))
+
+
+def test_the_export_names_who_ran_it_and_whose_records(net) -> None:
+    sheet = net.sheet()
+    net.consent(sheet)
+    hop = net.send(sheet)
+    _export(agency="ward")
+    event = AuditEvent.objects.get(action=AuditAction.PROVISION_RECORDS_EXPORTED)
+    assert event.actor_kind == "system"
+    assert event.actor_label.startswith("export_provision_records (os user: ")
+    assert event.recipient_agency_id == net.ward.pk
+    assert (event.object_type, event.object_id) == ("report", "provision_records")
+    assert event.detail["handoff_ids"] == [hop.pk] and event.detail["rows"] == 1
+
+
+def test_the_screen_and_the_command_write_the_same_event(net, client) -> None:
+    """The supervisor's download is audited like the command's, with the person as actor."""
+    from django.urls import reverse
+
+    sheet = net.sheet()
+    net.consent(sheet)
+    net.send(sheet)
+    client.force_login(net.supervisor.user)
+    response = client.get(reverse("relay:provision-records"), {"format": "csv"})
+    b"".join(response.streaming_content)
+    _export(agency="ward")
+    web, command = AuditEvent.objects.filter(
+        action=AuditAction.PROVISION_RECORDS_EXPORTED
+    ).order_by("id")
+    assert web.actor_user_id == net.supervisor.user_id and web.actor_kind == "user"
+    for key in ("object_type", "object_id", "recipient_agency_id", "sheet_id"):
+        assert getattr(web, key) == getattr(command, key)
+    assert set(web.detail) == set(command.detail)

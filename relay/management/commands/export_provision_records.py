@@ -1,5 +1,6 @@
 """Export the APPI records of provision and receipt as CSV."""
 
+import getpass
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,9 @@ from django.utils import timezone
 
 from agencies.models import Agency
 from audit.context import Actor
-from relay.provision import ProvisionQuery, export_provision_records
+from csvexport import write_csv
+from relay.provision import CODED, LAYOUTS, ProvisionQuery
+from relay.services.exports import provision_records_export
 
 
 def _day(value: str) -> datetime:
@@ -19,10 +22,21 @@ def _day(value: str) -> datetime:
         raise CommandError(f"not a date (YYYY-MM-DD): {value!r}") from exc
 
 
+def _operator() -> Actor:
+    """The command runs as the system, labelled with the operating-system account running it."""
+    try:
+        account = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry and no USER/LOGNAME (some containers)
+        account = "unknown"
+    return Actor.system(f"export_provision_records (os user: {account})")
+
+
 class Command(BaseCommand):
     help = (
         "Write the records of provision and receipt (APPI Art. 29/30) for a period as CSV: "
-        "every sent handoff, by provider and recipient. --sheet gives one person's records."
+        "every sent handoff, by provider and recipient. --sheet gives one person's records. "
+        "--output writes a file for people (UTF-8 with BOM, for Excel); stdout has no BOM, "
+        "for programs."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -30,6 +44,13 @@ class Command(BaseCommand):
         parser.add_argument("--to", dest="end", required=True, help="last day, YYYY-MM-DD")
         parser.add_argument("--agency", help="agency slug: its provisions and receipts")
         parser.add_argument("--sheet", type=int, help="one subject's sheet id")
+        parser.add_argument(
+            "--layout",
+            choices=sorted(LAYOUTS),
+            default=CODED.name,
+            help="coded: stable codes for programs (default); labelled: the supervisor "
+            "screen's columns, in Japanese",
+        )
         parser.add_argument("--output", type=Path, help="file to write (default: stdout)")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -42,10 +63,12 @@ class Command(BaseCommand):
             if agency is None:
                 raise CommandError(f"no agency with slug {options['agency']!r}")
         query = ProvisionQuery(start=start, end=end, agency=agency, sheet_id=options["sheet"])
-        actor = Actor.system("export_provision_records")
+        export = provision_records_export(
+            query=query, actor=_operator(), layout=LAYOUTS[options["layout"]]
+        )
         if options["output"]:
             with options["output"].open("w", encoding="utf-8", newline="") as out:
-                count = export_provision_records(query=query, out=out, actor=actor)
+                write_csv(out, export.header, export.rows)
         else:
-            count = export_provision_records(query=query, out=self.stdout, actor=actor)  # type: ignore[arg-type]
-        self.stderr.write(f"{count} record(s) written")
+            write_csv(self.stdout, export.header, export.rows, bom=False)  # type: ignore[arg-type]
+        self.stderr.write(f"{export.count} record(s) written")

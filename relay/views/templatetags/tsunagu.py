@@ -9,7 +9,7 @@ from django import template
 from django.http import HttpRequest
 from django.utils import formats, timezone
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext_lazy
 
 from consent.vocabulary import SPECIAL_CARE_SECTIONS
 from relay.selectors import notifications_for
@@ -73,6 +73,28 @@ def until(value: date | datetime | None) -> str:
 def period(start: date | datetime, end: date | datetime) -> str:
     """A half-open period [start, end) as people say it: 「2026年11月4日から2026年12月3日まで」."""
     return gettext("%(start)sから%(end)sまで") % {"start": day(start), "end": day(last_day(end))}
+
+
+OBJECT_TYPES = {
+    "sheet": pgettext_lazy("audit object", "シート"),
+    "handoff": pgettext_lazy("audit object", "引き継ぎ"),
+    "consent": pgettext_lazy("audit object", "同意記録"),
+    "agency": pgettext_lazy("audit object", "機関"),
+    "api_key": pgettext_lazy("audit object", "APIキー"),
+    "membership": pgettext_lazy("audit object", "職員の所属"),
+    "user": pgettext_lazy("audit object", "職員"),
+    "webhook_endpoint": pgettext_lazy("audit object", "Webhook送信先"),
+    "outbox": pgettext_lazy("audit object", "通知"),
+    "report": pgettext_lazy("audit object", "出力"),
+    "audit": pgettext_lazy("audit object", "監査ログ"),
+}
+
+
+@register.simple_tag
+def object_label(object_type: str, object_id: str | int | None) -> str:
+    """What an audit event is about, as people name it: 「引き継ぎ #12」, not handoff:12."""
+    label = str(OBJECT_TYPES.get(object_type, object_type))
+    return f"{label} #{object_id}" if object_id not in (None, "") else label
 
 
 @register.filter
