@@ -20,6 +20,8 @@ from typing import Any
 
 from openpyxl import load_workbook
 
+from agencies import hsds
+
 # A cell past this is refused by the CSV reader (the row's fields are then checked against
 # their own, much smaller, limits; this one only bounds what the reader holds).
 MAX_CELL_CHARACTERS = 1_000_000
@@ -130,6 +132,11 @@ def read_rows(path: Path, *, encoding: str | None = None) -> SourceRows:
             data = data.get("agencies") or data.get("organizations") or []
         if not isinstance(data, list):
             raise ImportFileError("JSON must be a list of agency objects")
-        return SourceRows(iter(data), used, len(data))
+        # HSDS 3.0 organizations (as agencies/hsds.py exports them) become flat rows.
+        rows = [
+            hsds.flatten_organization(item) if hsds.is_hsds_organization(item) else item
+            for item in data
+        ]
+        return SourceRows(iter(rows), used, len(rows))
     delimiter = "\t" if suffix == ".tsv" else ","
     return SourceRows(_csv_rows(text, delimiter), used, max(text.count("\n") - 1, 0))

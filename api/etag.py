@@ -1,4 +1,4 @@
-"""Optimistic concurrency for updates: ETag from (pk, version), checked against If-Match.
+"""Optimistic concurrency for updates (If-Match) and revalidation of reads (If-None-Match).
 
     def get(self, request, pk):
         handoff = ...
@@ -11,12 +11,21 @@
 
 The service must still lock the row and compare versions inside its transaction: this check
 answers the common case early, it does not replace the guard.
+
+A detail that shows more than the row (a hop with the content it shares, a sheet's visible
+sections) carries a representation ETag, `"<pk>-<version>.<digest>"` or `"<kind>.<digest>"`,
+the digest taken over the body: what a reader may see changes with consent and access rows,
+not only with the row's version. `If-None-Match` with it answers 304; for a hop, If-Match
+accepts it as naming the version it starts with.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.utils.http import parse_etags
 
 from api.problems import DomainProblem
@@ -61,6 +70,28 @@ def check_if_match(request: Any, obj: Any, *, required: bool = False) -> None:
             raise PreconditionRequired()
         return
     tags = parse_etags(header)
-    if "*" in tags or etag_for(obj) in tags:
+    current = etag_for(obj)
+    detail_prefix = current[:-1] + "."
+    if "*" in tags or any(tag == current or tag.startswith(detail_prefix) for tag in tags):
         return
     raise PreconditionFailed()
+
+
+def body_digest(data: Any) -> str:
+    """A short SHA-256 of a response body as the API renders it (keys in order)."""
+    raw = json.dumps(data, cls=DjangoJSONEncoder, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(raw.encode()).hexdigest()[:20]
+
+
+def detail_etag_for(obj: Any, data: Any) -> str:
+    """`"<pk>-<version>.<digest>"`: the row's version and what this reader was shown."""
+    return f'"{obj.pk}-{obj.version}.{body_digest(data)}"'
+
+
+def not_modified(request: Any, etag: str) -> bool:
+    """True when If-None-Match names `etag` (weak comparison, RFC 9110 13.1.2) or is "*"."""
+    header = request.headers.get("If-None-Match")
+    if not header:
+        return False
+    tags = {tag.removeprefix("W/") for tag in parse_etags(header)}
+    return "*" in tags or etag in tags

@@ -6,6 +6,7 @@ in a detail, and only the sections the reader's agency may see (decided by the s
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +15,11 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api.etag import etag_for
+from api.fields import (
+    OutputModelSerializer,
+    StrictCharField,
+    StrictIntegerField,
+)
 from api.serializers import AgencyRefSerializer
 from consent.vocabulary import Purpose, Section
 from relay.models import Handoff, ReferralSheet
@@ -28,12 +34,12 @@ def _section_serializer(section: Section) -> type[serializers.Serializer]:
     names = list(SECTION_FIELDS[section])
     if not names:  # attachments: the files are listed apart, on the sheet
         return type(f"{section.name.title()}SectionSerializer", (serializers.Serializer,), {})
-    # Not read_only_fields: DRF drops allow_blank from read-only fields, and the schema would
-    # then deny the "" a blank choice field answers. These serializers only ever write out.
+    # Empty choices are written out as null (OutputModelSerializer). Every field of a section
+    # is always present in it.
     meta = type("Meta", (), {"model": ReferralSheet, "fields": names})
     return type(
         f"{section.name.title()}SectionSerializer",
-        (serializers.ModelSerializer,),
+        (OutputModelSerializer,),
         {"Meta": meta, "__doc__": f"The '{section.value}' section of a sheet."},
     )
 
@@ -43,15 +49,16 @@ SheetContentSerializer = type(
     (serializers.Serializer,),
     {
         "__doc__": "The shared sections only: a section the reader may not see is absent.",
+        "response_optional": tuple(str(section.value) for section in Section),
         **{str(section.value): _section_serializer(section)(required=False) for section in Section},
     },
 )
 
 
-class HandoffSerializer(serializers.ModelSerializer):
+class HandoffSerializer(OutputModelSerializer):
     """A hop as lists and actions show it: no content of the sheet, no free text.
 
-    Output only (fields are not read_only for the reason given in _section_serializer).
+    Output only; an empty reason or outcome is null.
     """
 
     from_agency = AgencyRefSerializer(read_only=True)
@@ -142,6 +149,9 @@ def _agency_ref(agency: Any) -> dict[str, str]:
 
 _ATTNAMES = {"sheet": "sheet_id", "parent": "parent_id"}
 _SPECIAL: dict[str, Any] = {
+    "decline_reason": lambda s, h: h.decline_reason or None,
+    "outcome": lambda s, h: h.outcome or None,
+    "cancel_reason": lambda s, h: h.cancel_reason or None,
     "from_agency": lambda s, h: _agency_ref(h.from_agency),
     "to_agency": lambda s, h: _agency_ref(h.to_agency),
     "sections": lambda s, h: list(h.sections),
@@ -198,19 +208,54 @@ class HandoffListParamsSerializer(serializers.Serializer):
     updated_since = serializers.DateTimeField(required=False)
 
 
+SLUG_PATTERN = r"^[-a-zA-Z0-9_]+$"
+_SLUG_RE = re.compile(SLUG_PATTERN)
+MAX_ID = 2**63 - 1
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "pattern": SLUG_PATTERN, "maxLength": 80},
+            {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+        ]
+    }
+)
+class AgencyRefField(serializers.Field):
+    """An agency by slug (text) or by id (a JSON integer); returned as text for lookup."""
+
+    default_error_messages = {"invalid": "Give the agency's slug or its id."}
+
+    def to_internal_value(self, data: Any) -> str:
+        if isinstance(data, int) and not isinstance(data, bool) and 1 <= data <= MAX_ID:
+            return str(data)
+        if isinstance(data, str) and len(data) <= 80 and _SLUG_RE.fullmatch(data):
+            return data
+        self.fail("invalid")
+        raise AssertionError  # unreachable: fail() raises
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
 class HandoffCreateSerializer(serializers.Serializer):
     """Relay a sheet the caller's agency holds onward to another agency."""
 
-    sheet = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
-    to_agency = serializers.CharField(max_length=80, help_text="The agency's slug, or its id.")
+    sheet = StrictIntegerField(min_value=1, max_value=MAX_ID)
+    to_agency = AgencyRefField(help_text="The agency's slug, or its id.")
     sections = serializers.ListField(
         child=serializers.ChoiceField(choices=Section.choices), min_length=1, max_length=20
     )
     purpose = serializers.ChoiceField(choices=Purpose.choices)
-    message = serializers.CharField(
-        max_length=NOTE_MAX_LENGTH, required=False, default="", allow_blank=True
+    # Not trimmed: the length a client sends is the length the schema bounds.
+    message = StrictCharField(
+        max_length=NOTE_MAX_LENGTH,
+        required=False,
+        default="",
+        allow_blank=True,
+        trim_whitespace=False,
     )
-    consent = serializers.IntegerField(
+    consent = StrictIntegerField(
         min_value=1,
         max_value=2**63 - 1,
         required=False,
@@ -224,8 +269,13 @@ class HandoffCreateSerializer(serializers.Serializer):
 
 
 class NoteSerializer(serializers.Serializer):
-    note = serializers.CharField(
-        max_length=NOTE_MAX_LENGTH, required=False, default="", allow_blank=True
+    # Not trimmed: the length a client sends is the length the schema bounds.
+    note = StrictCharField(
+        max_length=NOTE_MAX_LENGTH,
+        required=False,
+        default="",
+        allow_blank=True,
+        trim_whitespace=False,
     )
 
 
@@ -248,6 +298,10 @@ class CancelReasonField(serializers.ChoiceField):
 
 
 class DeclineSerializer(NoteSerializer):
+    """Why the receiving agency declines; the reason `other` needs a note that says why
+    (400 otherwise: a rule across two fields, stated here rather than as a schema `anyOf`,
+    which would turn the body into an untyped union in generated clients)."""
+
     reason = DeclineReasonField()
 
 

@@ -30,7 +30,7 @@ from rest_framework.views import APIView
 
 from agencies.actors import Staff
 from agencies.models import Agency
-from api.etag import check_if_match, etag_for
+from api.etag import check_if_match, detail_etag_for, etag_for, not_modified
 from api.handoff_serializers import (
     CancelSerializer,
     CompleteSerializer,
@@ -44,14 +44,31 @@ from api.handoff_serializers import (
 )
 from api.idempotency import IdempotencyMixin
 from api.language import bilingual
-from api.pagination import KeysetPagination
+from api.pagination import CURSOR_PATTERN, MAX_CURSOR_LENGTH, KeysetPagination
 from api.permissions import HasScope
 from api.principal import principal_agency, principal_agency_required, principal_staff
-from api.schema import ACTION_PROBLEMS, READ_PROBLEMS, problem_responses
+from api.schema import (
+    ACTION_PROBLEMS,
+    READ_PROBLEMS,
+    WRITE_PROBLEMS,
+    etag_header,
+    location_header,
+    problem_responses,
+)
 from relay import access, selectors, services
 from relay.models import Handoff
 from relay.states import Status
 
+IF_NONE_MATCH = OpenApiParameter(
+    "If-None-Match",
+    str,
+    OpenApiParameter.HEADER,
+    description="The ETag of the last response you hold: 304 (no body) if it is unchanged.",
+)
+NOT_MODIFIED = OpenApiResponse(
+    description="Not modified: the ETag in If-None-Match is still current (the read is "
+    "audited all the same)."
+)
 IF_MATCH = OpenApiParameter(
     "If-Match",
     str,
@@ -59,10 +76,14 @@ IF_MATCH = OpenApiParameter(
     description="The ETag of the hop as last fetched; another version answers 412.",
 )
 PAGINATION_PARAMETERS = [
-    OpenApiParameter("cursor", str, description="Opaque cursor from `next` of the previous page."),
+    OpenApiParameter(
+        "cursor",
+        {"type": "string", "maxLength": MAX_CURSOR_LENGTH, "pattern": CURSOR_PATTERN},
+        description="Opaque cursor from `next` of the previous page.",
+    ),
     OpenApiParameter(
         "page_size",
-        int,
+        {"type": "integer", "minimum": 1, "maximum": KeysetPagination.max_page_size},
         description=f"Rows per page, 1 to {KeysetPagination.max_page_size} "
         f"(default {KeysetPagination.page_size}).",
     ),
@@ -125,6 +146,14 @@ def _locked_if_match(request: Request, staff: Staff, handoff_id: int) -> Iterato
         yield
 
 
+def _detail_response(request: Request, obj: Any, data: Any) -> Response:
+    """200 with a representation ETag, or 304 when If-None-Match names it."""
+    etag = detail_etag_for(obj, data)
+    if not_modified(request, etag):
+        return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
+    return Response(data, headers={"ETag": etag})
+
+
 def _handoff_response(
     request: Request, handoff: Handoff, code: int = status.HTTP_200_OK
 ) -> Response:
@@ -150,11 +179,11 @@ HANDOFF_EXAMPLE = {
     "acknowledged_at": "2026-11-24T11:00:00+09:00",
     "accepted_at": None,
     "declined_at": None,
-    "decline_reason": "",
+    "decline_reason": None,
     "completed_at": None,
-    "outcome": "",
+    "outcome": None,
     "cancelled_at": None,
-    "cancel_reason": "",
+    "cancel_reason": None,
     "withdrawn_at": None,
     "updated_at": "2026-11-24T11:00:00+09:00",
     "version": 3,
@@ -217,9 +246,10 @@ class HandoffListCreateView(IdempotencyMixin, GenericAPIView):
         "leaves the hop as a draft of the sender (its id in `handoff_id`), the refusal "
         "audited.",
         request=HandoffCreateSerializer,
+        parameters=[etag_header(201), location_header(201)],
         responses={
             201: OpenApiResponse(HandoffSerializer),
-            **problem_responses(400, 401, 403, 404, 409, 422, 429),
+            **problem_responses(*WRITE_PROBLEMS),
         },
         examples=[
             OpenApiExample(
@@ -265,14 +295,21 @@ class HandoffDetailView(APIView):
         description="A receiver sees the content of the shared sections while the hop is "
         "open (sent, acknowledged, accepted, completed); after a decline, cancellation or "
         "consent withdrawal it sees the hop without content. A section not shared is absent. "
-        "Another agency's hop is 404. Every read writes an audit event.",
-        responses={200: HandoffDetailSerializer, **problem_responses(*READ_PROBLEMS)},
+        "Another agency's hop is 404. Every read writes an audit event. The ETag names the "
+        "hop's version and what this reader was shown: If-Match on an action accepts it, "
+        "If-None-Match with it answers 304 while nothing changed.",
+        parameters=[IF_NONE_MATCH, etag_header(200, 304)],
+        responses={
+            200: HandoffDetailSerializer,
+            304: NOT_MODIFIED,
+            **problem_responses(*READ_PROBLEMS),
+        },
     )
     def get(self, request: Request, pk: int) -> Response:
         view = services.handoff_view(staff=principal_staff(request), handoff_id=pk)
         context = {"agency": principal_agency(request), "content": view.content}
         data = HandoffDetailSerializer(view.handoff, context=context).data
-        return Response(data, headers={"ETag": etag_for(view.handoff)})
+        return _detail_response(request, view.handoff, data)
 
 
 class HandoffActionView(IdempotencyMixin, APIView):
@@ -299,7 +336,7 @@ def _action_schema(name: str, summary: str, description: str, body: Any) -> Any:
             description=description
             + " Send the ETag you fetched in If-Match to act only on that version (412 "
             "otherwise); send an Idempotency-Key to make a retry safe.",
-            parameters=[IF_MATCH],
+            parameters=[IF_MATCH, etag_header(200)],
             request=body,
             responses={
                 200: OpenApiResponse(
@@ -376,9 +413,15 @@ class SheetDetailView(APIView):
         operation_id="sheets_retrieve",
         summary="Read the visible sections of a sheet (audited)",
         description="The owner sees every section; a receiving agency the union of what "
-        "its open hops share. A sheet the agency cannot see is 404.",
-        responses={200: SheetSerializer, **problem_responses(*READ_PROBLEMS)},
+        "its open hops share. A sheet the agency cannot see is 404. If-None-Match with the "
+        "ETag answers 304 while what the agency may see is unchanged.",
+        parameters=[IF_NONE_MATCH, etag_header(200, 304)],
+        responses={
+            200: SheetSerializer,
+            304: NOT_MODIFIED,
+            **problem_responses(*READ_PROBLEMS),
+        },
     )
     def get(self, request: Request, pk: int) -> Response:
         view = services.sheet_view(staff=principal_staff(request), sheet_id=pk)
-        return Response(SheetSerializer(view).data)
+        return _detail_response(request, view.sheet, SheetSerializer(view).data)

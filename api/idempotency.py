@@ -34,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -51,6 +52,13 @@ from api.problems import DomainProblem
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255
+# 1 to 255 visible ASCII characters, spaces inside only (a structured-field string without
+# quotes), so that a key survives every HTTP stack unchanged. Whitespace around it is allowed
+# because HTTP servers drop it before the application sees the value (which characters count
+# is spelled out: regex engines disagree on \s). The schema publishes the same pattern.
+_AROUND = r"[\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0]*"
+KEY_PATTERN = rf"^{_AROUND}[\x21-\x7e]([\x20-\x7e]{{0,253}}[\x21-\x7e])?{_AROUND}$"
+_KEY_RE = re.compile(KEY_PATTERN)
 IDEMPOTENCY_TTL = timedelta(hours=24)
 # Longer than any request may run (gunicorn's --timeout, 30 s in our units, is shorter); after
 # it, a claim whose request died is considered abandoned. Overridden by settings (below).
@@ -72,8 +80,10 @@ class IdempotencyKeyInvalid(DomainProblem):
     status = 400
     title_ja = "Idempotency-Key が正しくありません"
     title_en = "Invalid Idempotency-Key"
-    detail_ja = f"Idempotency-Key は1〜{MAX_KEY_LENGTH}文字で指定してください。"
-    detail_en = f"An Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters long."
+    detail_ja = f"Idempotency-Key は1〜{MAX_KEY_LENGTH}文字の半角英数記号で指定してください。"
+    detail_en = (
+        f"An Idempotency-Key must be 1 to {MAX_KEY_LENGTH} visible ASCII characters long."
+    )
 
 
 class IdempotencyKeyReused(DomainProblem):
@@ -228,7 +238,7 @@ class IdempotencyMixin(_ViewBase):
         principal = principal_id(request)
         if principal is None:
             return  # anonymous callers have no key space of their own
-        if not key.strip() or len(key) > MAX_KEY_LENGTH:
+        if not _KEY_RE.fullmatch(key):
             raise IdempotencyKeyInvalid()
         fingerprint = request_fingerprint(
             method=request.method, path=request.get_full_path(), body=_request_body(request)

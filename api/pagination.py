@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
@@ -28,6 +29,9 @@ from rest_framework.utils.urls import replace_query_param
 from api.language import bilingual
 
 MAX_CURSOR_LENGTH = 512
+# base64url without padding: anything else is refused before decoding.
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]*$"
+_CURSOR_RE = re.compile(CURSOR_PATTERN)
 
 
 def _encode(values: list[Any]) -> str:
@@ -52,7 +56,7 @@ def _concrete_field(model: type[Model], name: str) -> Field[Any, Any]:
 
 
 def _decode(cursor: str, model: type[Model], fields: list[str]) -> list[Any]:
-    if len(cursor) > MAX_CURSOR_LENGTH:
+    if len(cursor) > MAX_CURSOR_LENGTH or not _CURSOR_RE.fullmatch(cursor):
         raise _invalid_cursor()
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
@@ -168,7 +172,11 @@ class KeysetPagination(BasePagination):
                 "required": False,
                 "in": "query",
                 "description": "Opaque cursor from `next` of the previous page.",
-                "schema": {"type": "string", "maxLength": MAX_CURSOR_LENGTH},
+                "schema": {
+                    "type": "string",
+                    "maxLength": MAX_CURSOR_LENGTH,
+                    "pattern": CURSOR_PATTERN,
+                },
             },
             {
                 "name": self.page_size_query_param,

@@ -37,6 +37,12 @@ def required_scope(view: Any, method: str) -> tuple[bool, str | None]:
     return False, None
 
 
+def _handles(view: Any, method: str) -> bool:
+    """Whether the view has a handler for `method` (DRF's dispatch answers 405 otherwise)."""
+    name = method.lower()
+    return name in getattr(view, "http_method_names", ()) and hasattr(view, name)
+
+
 class HasScope(BasePermission):
     """API keys need the view's scope for the method; sessions need a membership."""
 
@@ -44,6 +50,8 @@ class HasScope(BasePermission):
         user = request.user
         if user is None or not user.is_authenticated:
             return False  # DRF answers 401 (NotAuthenticated)
+        if not _handles(view, request.method):
+            return True  # the view answers 405 with Allow, not a scope error
         declared, scope = required_scope(view, request.method)
         if isinstance(user, APIPrincipal):
             if not declared:

@@ -3,6 +3,7 @@
 from django.urls import path, re_path
 
 from api import directory, handoffs, views, webhooks
+from api.fhir import views as fhir
 
 app_name = "api"
 
@@ -28,6 +29,11 @@ urlpatterns = [
     path("sheets/<int:pk>/", handoffs.SheetDetailView.as_view(), name="sheet-detail"),
     path("agencies/", directory.AgencyListView.as_view(), name="agency-list"),
     path("agencies/<slug:slug>/", directory.AgencyDetailView.as_view(), name="agency-detail"),
+    path(
+        "hsds/organizations/",
+        directory.HSDSOrganizationsView.as_view(),
+        name="hsds-organizations",
+    ),
     path("webhook/", webhooks.WebhookView.as_view(), name="webhook"),
     path("webhook/test/", webhooks.WebhookTestView.as_view(), name="webhook-test"),
     path(
@@ -35,6 +41,22 @@ urlpatterns = [
         webhooks.WebhookRotateSecretView.as_view(),
         name="webhook-rotate-secret",
     ),
+    path("fhir/Task/", fhir.TaskSearchView.as_view(), name="fhir-task-search"),
+    path("fhir/Task/<int:pk>/", fhir.TaskView.as_view(), name="fhir-task"),
+    path(
+        "fhir/ServiceRequest/<int:pk>/",
+        fhir.ServiceRequestView.as_view(),
+        name="fhir-service-request",
+    ),
+    path("fhir/Consent/<int:pk>/", fhir.ConsentView.as_view(), name="fhir-consent"),
+    path(
+        "fhir/Organization/<slug:slug>/", fhir.OrganizationView.as_view(), name="fhir-organization"
+    ),
+    path(
+        "fhir/HealthcareService/<str:service_id>/",
+        fhir.HealthcareServiceView.as_view(),
+        name="fhir-healthcare-service",
+    ),
     # Keep last: anything else under /api/v1/ is a not-found problem.
-    re_path(r"^.*$", views.NotFoundView.as_view(), name="not-found"),
+    re_path(r"^[\s\S]*$", views.NotFoundView.as_view(), name="not-found"),
 ]

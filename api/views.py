@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 
 from api.language import bilingual
 from api.principal import APIPrincipal, user_membership
+from api.schema import BASE_PROBLEMS, problem_responses
 from api.scopes import ALL_SCOPES
 from api.serializers import WhoAmISerializer
 
@@ -24,7 +25,14 @@ class WhoAmIView(APIView):
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses=WhoAmISerializer, operation_id="whoami")
+    @extend_schema(
+        operation_id="whoami",
+        summary="Who the API sees for these credentials",
+        description="The agency, the kind of principal (API key or staff session), the "
+        "scopes and the key's name and expiry. A missing, wrong, expired or revoked key is a "
+        "401 problem.",
+        responses={200: WhoAmISerializer, **problem_responses(*BASE_PROBLEMS)},
+    )
     def get(self, request: Request) -> Response:
         user = request.user
         if isinstance(user, APIPrincipal):

@@ -9,17 +9,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
 from agencies.errors import NotFound
+from api.fields import StrictCharField
 from api.idempotency import IdempotencyMixin
 from api.permissions import HasScope
 from api.principal import principal_staff
-from api.schema import ACTION_PROBLEMS, READ_PROBLEMS, problem_responses
+from api.schema import READ_PROBLEMS, WRITE_PROBLEMS, location_header, problem_responses
 from notifications import services as webhooks
 from notifications.models import EndpointState, WebhookEndpoint
 
@@ -44,8 +46,24 @@ class WebhookEndpointSerializer(serializers.Serializer):
     )
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "format": "uri",
+        "maxLength": webhooks.MAX_URL_LENGTH,
+        "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://",
+    }
+)
+class WebhookUrlField(StrictCharField):
+    """An http(s) URL; whether it may be delivered to (https, a public address that
+    resolves) is the service's check, at the time of the call."""
+
+
 class WebhookUrlSerializer(serializers.Serializer):
-    url = serializers.CharField(max_length=webhooks.MAX_URL_LENGTH)
+    url = WebhookUrlField(
+        max_length=webhooks.MAX_URL_LENGTH,
+        help_text="https (http only in the embedded demo); must resolve to a public address.",
+    )
 
 
 class WebhookTestSerializer(serializers.Serializer):
@@ -94,10 +112,11 @@ class WebhookView(IdempotencyMixin, APIView):
                 "set", value={"url": "https://npo.example.jp/tsunagu/webhook"}, request_only=True
             )
         ],
+        parameters=[location_header(201)],
         responses={
             200: WebhookEndpointSerializer,
             201: WebhookEndpointSerializer,
-            **problem_responses(*ACTION_PROBLEMS),
+            **problem_responses(*WRITE_PROBLEMS),
         },
     )
     def put(self, request: Request) -> Response:
@@ -106,10 +125,13 @@ class WebhookView(IdempotencyMixin, APIView):
         result = webhooks.webhook_configure(
             staff=principal_staff(request), url=body.validated_data["url"]
         )
-        return Response(
+        response = Response(
             WebhookEndpointSerializer(_render(result.endpoint, result.secret)).data,
             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
         )
+        if result.created:
+            response["Location"] = reverse("api:webhook", request=request)
+        return response
 
 
 class WebhookTestView(IdempotencyMixin, APIView):
@@ -122,7 +144,7 @@ class WebhookTestView(IdempotencyMixin, APIView):
         operation_id="webhook_test",
         summary="Send a signed test event to the endpoint",
         request=None,
-        responses={202: WebhookTestSerializer, **problem_responses(*ACTION_PROBLEMS)},
+        responses={202: WebhookTestSerializer, **problem_responses(*WRITE_PROBLEMS)},
     )
     def post(self, request: Request) -> Response:
         message = webhooks.webhook_send_test(staff=principal_staff(request))
@@ -145,7 +167,7 @@ class WebhookRotateSecretView(IdempotencyMixin, APIView):
         "is signed with both the new and the previous secret (two `v1,` signatures), so the "
         "receiver can switch without losing a message.",
         request=None,
-        responses={200: WebhookEndpointSerializer, **problem_responses(*ACTION_PROBLEMS)},
+        responses={200: WebhookEndpointSerializer, **problem_responses(*WRITE_PROBLEMS)},
     )
     def post(self, request: Request) -> Response:
         result = webhooks.webhook_rotate_secret(staff=principal_staff(request))

@@ -80,6 +80,8 @@ MIDDLEWARE = [
     # /healthz, /readyz, /metrics: before the host check, HTTPS redirect, sessions and audit.
     "ops.middleware.OpsEndpointsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Outermost of ours: every /api/v1/ answer, errors included, is no-store.
+    "api.cache_control.NoStoreMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "audit.middleware.RequestContextMiddleware",
     # One JSON log line and the request metrics per request, with the request id.
@@ -280,8 +282,36 @@ REST_FRAMEWORK = {
 # Idempotency-Key records are kept 24 hours (api/idempotency.py).
 SPECTACULAR_SETTINGS = {
     "TITLE": "Tsunagu partner API",
-    "DESCRIPTION": "Handoffs of referral sheets between agencies, under recorded consent.",
+    "DESCRIPTION": "Handoffs of referral sheets between agencies, under recorded consent. "
+    "Errors are RFC 9457 problem documents (application/problem+json); their titles follow "
+    "Accept-Language, their `type` URIs never change.",
     "VERSION": "1.0.0",
+    "CONTACT": {"name": "Tsunagu maintainers", "url": f"{SITE_URL}/"},
+    "LICENSE": {
+        "name": "AGPL-3.0-or-later",
+        "url": "https://www.gnu.org/licenses/agpl-3.0.html",
+    },
+    "SERVERS": [{"url": SITE_URL, "description": "This Tsunagu installation (SITE_URL)."}],
+    "TAGS": [
+        {"name": "handoffs", "description": "Hops of referral sheets: inbox, outbox, actions."},
+        {"name": "sheets", "description": "The sections of a sheet the caller may see."},
+        {"name": "agencies", "description": "The agency directory."},
+        {"name": "hsds", "description": "The agency directory in Open Referral HSDS 3.0 shape."},
+        {"name": "fhir", "description": "Read-only HL7 FHIR R4 views of hops, referrals, "
+         "consents and agencies (closed-loop referral)."},
+        {"name": "webhook", "description": "The caller's webhook endpoint."},
+        {"name": "whoami", "description": "Who the API sees for these credentials."},
+    ],
+    # Tags are the first path segment after /api/v1/ (handoffs, sheets, agencies, ...).
+    "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
+    "DEFAULT_GENERATOR_CLASS": "api.schema.TsunaguSchemaGenerator",
+    # A nullable choice is oneOf its enum or NullEnum; a blank choice is never answered (an
+    # empty value is null, api/fields.py), so no BlankEnum appears.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.postprocess_nullable_types",
+        "api.schema.postprocess_query_text",
+    ],
     "SERVE_INCLUDE_SCHEMA": False,
     # Swagger UI and Redoc from our static files (drf-spectacular-sidecar), never from a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",

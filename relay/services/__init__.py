@@ -6,6 +6,7 @@ The web UI, the partner API and the Celery tasks all call these; nothing else ch
 from relay.services.consents import (
     consent_mark_entered_in_error,
     consent_record,
+    consent_view,
     consent_withdraw,
     lawful_basis_decide,
     lawful_basis_record,
@@ -37,6 +38,7 @@ __all__ = [
     "audit_log_export",
     "consent_mark_entered_in_error",
     "consent_record",
+    "consent_view",
     "consent_withdraw",
     "handoff_accept",
     "handoff_acknowledge",

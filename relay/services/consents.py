@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from agencies.actors import SENDERS, Staff
+from agencies.actors import READERS, SENDERS, Staff
 from agencies.errors import IllegalTransition, InvalidInput, NotAllowed
 from agencies.models import Agency, AgencyKind, Role
 from audit.context import Actor
@@ -353,3 +353,16 @@ def consents_expire_due(*, now: datetime | None = None) -> int:
             )
             count += 1
     return count
+
+
+@transaction.atomic
+def consent_view(*, staff: Staff, consent_id: int) -> ConsentRecord:
+    """Read a consent record (FHIR Consent export): only the agency that recorded it; audited.
+
+    A receiver never reads the record itself: it names the other recipients and who consented.
+    Another agency's record, or one that does not exist, is the same NotFound.
+    """
+    staff.require_role(*READERS, api_scope="sheets:read")
+    record = access.consent_record_for(staff=staff, record_id=consent_id)
+    _consent_event(AuditAction.SHEET_VIEWED, record, staff, via="consent")
+    return record

@@ -145,6 +145,33 @@ ENDPOINTS = [
     ),
 ]
 
+# The FHIR views read what the endpoints above read, with the same scopes.
+ENDPOINTS += [
+    Endpoint("fhir-task-search", "get", "/api/v1/fhir/Task/", "handoffs:read", "npo", other=200),
+    Endpoint("fhir-task", "get", "/api/v1/fhir/Task/{hop}/", "handoffs:read", "npo"),
+    Endpoint(
+        "fhir-service-request", "get", "/api/v1/fhir/ServiceRequest/{hop}/", "handoffs:read", "npo"
+    ),
+    # A consent record is the recording agency's (the ward's) only.
+    Endpoint("fhir-consent", "get", "/api/v1/fhir/Consent/{consent}/", "sheets:read", "ward"),
+    Endpoint(
+        "fhir-organization",
+        "get",
+        "/api/v1/fhir/Organization/npo/",
+        "directory:read",
+        "npo",
+        other=200,
+    ),
+    Endpoint(
+        "hsds-organizations",
+        "get",
+        "/api/v1/hsds/organizations/",
+        "directory:read",
+        "npo",
+        other=200,
+    ),
+]
+
 # (case, expected status for an endpoint, problem slug or None)
 CASES: dict[str, Callable[[Endpoint], tuple[int, str | None]]] = {
     "own agency": lambda e: (e.ok, None),
@@ -157,7 +184,7 @@ CASES: dict[str, Callable[[Endpoint], tuple[int, str | None]]] = {
 
 def _fill(value: Any, hop: Handoff) -> Any:
     if isinstance(value, str):
-        filled = value.format(hop=hop.pk, sheet=hop.sheet_id)
+        filled = value.format(hop=hop.pk, sheet=hop.sheet_id, consent=hop.consent_id)
         return int(filled) if value == "{sheet}" else filled
     if isinstance(value, dict):
         return {k: _fill(v, hop) for k, v in value.items()}

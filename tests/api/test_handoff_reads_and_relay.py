@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
+from api.etag import body_digest
 from audit.models import AuditAction, AuditEvent
 from relay import services
 from relay.models import Handoff
@@ -26,7 +27,10 @@ def test_detail_shows_only_the_shared_sections_and_is_audited(net, sent, key_for
     assert body["content"]["basic"]["subject_initials"] == "A.T"
     assert "不眠" not in response.content.decode()  # the health section's text
     assert "母と二人暮らし" not in response.content.decode()  # home
-    assert response["ETag"] == body["etag"] == f'"{sent.pk}-{sent.version}"'
+    # The body's etag names the hop's version (for If-Match); the header names this reader's
+    # representation too (for If-None-Match), starting with that version.
+    assert body["etag"] == f'"{sent.pk}-{sent.version}"'
+    assert response["ETag"] == f'"{sent.pk}-{sent.version}.{body_digest(body)}"'
     event = AuditEvent.objects.get(action=AuditAction.HANDOFF_VIEWED)
     assert event.detail["sections_read"] == ["basic", "consultation"]
     assert event.actor_kind == "api_client"

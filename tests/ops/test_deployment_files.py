@@ -74,10 +74,13 @@ def test_the_image_runs_as_an_unprivileged_user_on_a_configurable_base() -> None
     assert "--require-hashes" in dockerfile  # installed from the lock file
 
 
+def _canonical(name: str) -> str:
+    """PEP 503: case and runs of "-", "_" and "." do not matter (fhir.resources = fhir-resources)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 def _names(requirements: list[str]) -> set[str]:
-    return {
-        re.split(r"[\[<>=!~; ]", r, maxsplit=1)[0].lower().replace("_", "-") for r in requirements
-    }
+    return {_canonical(re.split(r"[\[<>=!~; ]", r, maxsplit=1)[0]) for r in requirements}
 
 
 def test_the_lock_files_pin_every_dependency_of_pyproject() -> None:
@@ -93,7 +96,7 @@ def test_the_lock_files_pin_every_dependency_of_pyproject() -> None:
     ):
         text = (ROOT / lock).read_text(encoding="utf-8")
         pinned = {
-            m.lower().replace("_", "-") for m in re.findall(r"^([A-Za-z0-9_.-]+)==", text, re.M)
+            _canonical(m) for m in re.findall(r"^([A-Za-z0-9_.-]+)==", text, re.M)
         }
         assert _names(needed) - pinned == set(), lock
         assert "--hash=sha256:" in text
