@@ -8,9 +8,9 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.exceptions import AuthenticationFailed
 
 from api.keys import APIKeyExpired, APIKeyInvalid, APIKeyRevoked, api_key_touch, api_key_verify
+from api.language import bilingual
 from api.models import APIKey
 from api.principal import APIPrincipal
-from api.problems import bilingual
 
 _MESSAGES = {
     APIKeyInvalid: bilingual("APIキーが正しくありません。", "The API key is not valid."),

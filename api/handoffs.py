@@ -43,10 +43,10 @@ from api.handoff_serializers import (
     SheetSerializer,
 )
 from api.idempotency import IdempotencyMixin
+from api.language import bilingual
 from api.pagination import KeysetPagination
 from api.permissions import HasScope
 from api.principal import principal_agency, principal_agency_required, principal_staff
-from api.problems import bilingual
 from api.schema import ACTION_PROBLEMS, READ_PROBLEMS, problem_responses
 from relay import access, selectors, services
 from relay.models import Handoff

@@ -19,8 +19,12 @@ or a staff member's session):
    A 5xx, or an exception, rolls the view back and releases the key, so a retry runs afresh.
 
 Records expire after 24 hours (`idempotency_records_purge` deletes them); a claim whose request
-died without finishing is taken over after IDEMPOTENCY_LEASE. Requests without the header are
-not affected. Bodies are read whole to fingerprint them (DATA_UPLOAD_MAX_MEMORY_SIZE applies).
+died without finishing (a killed worker) is taken over after the lease
+(TSUNAGU["IDEMPOTENCY_LEASE_SECONDS"], 60 s by default: keep it above gunicorn's --timeout), and
+until then the 409 carries `Retry-After` with the seconds left. A request that outlives its
+lease cannot commit twice: its final update of the record finds the row gone and rolls back.
+Requests without the header are not affected. Bodies are read whole to fingerprint them
+(API_MAX_BODY_BYTES applies, api/middleware.py).
 The claim must commit before the view runs, so this relies on ATOMIC_REQUESTS being off (the
 project default): with it on, a concurrent duplicate would wait instead of getting a 409.
 """
@@ -29,10 +33,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.http import HttpResponse
 from django.http.request import RawPostDataException
@@ -46,9 +52,17 @@ HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255
 IDEMPOTENCY_TTL = timedelta(hours=24)
-# Longer than any request may run (gunicorn's timeout is far shorter); after it, a claim whose
-# request died is considered abandoned.
-IDEMPOTENCY_LEASE = timedelta(minutes=5)
+# Longer than any request may run (gunicorn's --timeout, 30 s in our units, is shorter); after
+# it, a claim whose request died is considered abandoned. Overridden by settings (below).
+IDEMPOTENCY_LEASE = timedelta(seconds=60)
+
+
+def idempotency_lease() -> timedelta:
+    """The lease of an unfinished claim, from TSUNAGU["IDEMPOTENCY_LEASE_SECONDS"]."""
+    seconds = getattr(settings, "TSUNAGU", {}).get("IDEMPOTENCY_LEASE_SECONDS")
+    return IDEMPOTENCY_LEASE if seconds is None else timedelta(seconds=seconds)
+
+
 # Response headers worth replaying; others (Date, Vary, X-Request-ID, ...) belong to the replay.
 STORED_HEADERS = ("Content-Type", "Location", "ETag", "Last-Modified")
 
@@ -78,6 +92,11 @@ class IdempotencyKeyInProgress(DomainProblem):
     title_en = "Idempotency-Key in progress"
     detail_ja = "同じキーの最初のリクエストがまだ終わっていません。少し待ってから再送してください。"
     detail_en = "The first request with this key has not finished yet. Retry shortly."
+
+    def __init__(self, detail: str | None = None, *, retry_after: int = 1) -> None:
+        super().__init__(detail)
+        # Seconds until the first request's lease ends (api/problems.py sends it as Retry-After).
+        self.retry_after = max(1, retry_after)
 
 
 def request_fingerprint(*, method: str, path: str, body: bytes) -> str:
@@ -118,7 +137,8 @@ def idempotency_claim(
         existing = IdempotencyRecord.objects.filter(principal=principal, key=key).first()
         if existing is None:
             continue  # released or purged in between: claim again
-        abandoned = not existing.is_complete and existing.created_at <= now - IDEMPOTENCY_LEASE
+        lease = idempotency_lease()
+        abandoned = not existing.is_complete and existing.created_at <= now - lease
         if existing.expires_at <= now or abandoned:
             # Conditional on created_at: of two takers, only one deletes the stale row.
             IdempotencyRecord.objects.filter(
@@ -128,7 +148,8 @@ def idempotency_claim(
         if not hmac.compare_digest(existing.fingerprint, fingerprint):
             raise IdempotencyKeyReused()
         if not existing.is_complete:
-            raise IdempotencyKeyInProgress()
+            left = (existing.created_at + lease - now).total_seconds()
+            raise IdempotencyKeyInProgress(retry_after=math.ceil(left))
         return Claim(record=existing, replay=True)
     raise IdempotencyKeyInProgress()
 

@@ -25,7 +25,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
-from api.problems import bilingual
+from api.language import bilingual
 
 MAX_CURSOR_LENGTH = 512
 

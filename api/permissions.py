@@ -17,8 +17,9 @@ from django.core.exceptions import ImproperlyConfigured
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import BasePermission
 
+from api.language import bilingual
 from api.principal import APIPrincipal, user_membership
-from api.problems import InsufficientScope, bilingual
+from api.problems import InsufficientScope
 from api.scopes import ALL_SCOPES
 
 

@@ -12,8 +12,8 @@ from rest_framework.exceptions import PermissionDenied
 
 from agencies.actors import Staff
 from agencies.models import Agency, Membership
+from api.language import bilingual
 from api.models import APIKey
-from api.problems import bilingual
 from audit.context import Actor, ActorKind
 
 

@@ -1,7 +1,10 @@
 """Every API error as an RFC 9457 problem: `application/problem+json`, with a stable type URI.
 
     {"type": "https://tsunagu.invalid/problems/not-found", "title": "見つかりません",
-     "status": 404, "detail": "...", "instance": "/api/v1/handoffs/12/"}
+     "status": 404, "detail": "...", "instance": "urn:tsunagu:request:3f2a..."}
+
+`instance` names this occurrence: the request id, the same as the X-Request-ID response header,
+the audit events the request wrote and its log lines, so one id finds all of them.
 
 Validation errors add `errors`: [{"field": "sections.2", "message": "...", "code": "invalid"}].
 
@@ -9,7 +12,9 @@ Which exception becomes which problem is one registry, looked up along the excep
 DRF's exceptions are registered here; API-level errors subclass `DomainProblem` and register
 themselves; the workflow's exceptions (relay/errors.py, which must not import the API) are
 registered from the API side with `register_problem(...)`. Anything not registered is left to
-Django's 500 handler, so the text of an unexpected exception never reaches a client.
+Django, whose error pages under /api/ api/middleware.py turns into problems too (500, and 503
+with Retry-After for a database, cache or broker that is down); the text of an unexpected
+exception never reaches a client.
 
 Titles come in Japanese and English, picked by the language LocaleMiddleware activated from
 Accept-Language (Japanese by default).
@@ -17,6 +22,7 @@ Accept-Language (Japanese by default).
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,29 +32,31 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import connections
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import translation
-from django.utils.functional import lazy
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
+from api.degraded import RETRY_AFTER_SECONDS, is_infrastructure_error, warn_degraded
+from api.language import current_language
+from api.language import pick as _pick
+from api.principal import principal_actor
+from notifications.refusals import refusal_record
+
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 DEFAULT_PROBLEM_BASE_URI = "https://tsunagu.invalid/problems/"
+INSTANCE_PREFIX = "urn:tsunagu:request:"
 
 
-def current_language() -> str:
-    """ "en" when the request asked for English, else "ja" (the default of the project)."""
-    language = translation.get_language() or settings.LANGUAGE_CODE
-    return "en" if language.lower().startswith("en") else "ja"
+def problem_instance(request: Any) -> str:
+    """The `instance` of a problem: this request's id (audit/middleware.py made it)."""
+    request_id = getattr(request, "request_id", None) or getattr(
+        getattr(request, "_request", None), "request_id", ""
+    )
+    return f"{INSTANCE_PREFIX}{request_id}" if request_id else ""
 
 
-def _pick(ja: str, en: str) -> str:
-    return en if current_language() == "en" else ja
-
-
-# A message in both languages, resolved when it is turned into text (no gettext catalog yet).
-bilingual = lazy(_pick, str)
 
 
 def problem_type_uri(slug: str) -> str:
@@ -173,6 +181,41 @@ class InsufficientScope(exceptions.PermissionDenied):
     """The API key lacks the scope the endpoint needs for this method."""
 
     default_code = "insufficient_scope"
+
+
+class ServiceUnavailable(DomainProblem):
+    """A dependency (database, cache, broker) is unreachable: retry later, nothing is wrong
+    with the request. Never carries the underlying error's text (it may name hosts)."""
+
+    type_slug = "service-unavailable"
+    status = 503
+    title_ja = "一時的に利用できません"
+    title_en = "Service unavailable"
+    detail_ja = "システムの一部が一時的に利用できません。Retry-After の秒数の後に再送してください。"
+    detail_en = "Part of the system is temporarily unavailable. Retry after Retry-After seconds."
+    retry_after = RETRY_AFTER_SECONDS
+
+
+class RequestTooLarge(DomainProblem):
+    """The body is larger than the API accepts (api/parsers.py, api/middleware.py)."""
+
+    type_slug = "request-too-large"
+    status = 413
+    title_ja = "リクエストが大きすぎます"
+    title_en = "Request too large"
+    detail_ja = "リクエストの本文が大きすぎます。"
+    detail_en = "The request body is too large."
+
+
+class ServerError(DomainProblem):
+    """An unexpected error: logged with the request id, never described to the client."""
+
+    type_slug = "server-error"
+    status = 500
+    title_ja = "サーバーでエラーが発生しました"
+    title_en = "Internal server error"
+    detail_ja = "予期しないエラーが発生しました。instance の値を添えて運用者に連絡してください。"
+    detail_en = "An unexpected error occurred. Quote the instance value to the operator."
 
 
 # DRF's own exceptions; the status of an APIException instance wins over the one here.
@@ -311,6 +354,28 @@ def _roll_back_atomic_requests() -> None:
             db.set_rollback(True)
 
 
+REFUSAL_STATUSES = frozenset({401, 403, 404})
+
+
+def _record_refusal(request: Any, context: dict[str, Any], slug: str, status: int) -> None:
+    """Every 401/403/404 of the API is a refusal on record (aggregated per actor and minute):
+    the object asked for is the view's and its URL id."""
+    view = context.get("view")
+    kwargs = context.get("kwargs") or {}
+    object_id = next((str(v) for k, v in kwargs.items() if k in {"pk", "id"}), None)
+    object_id = object_id or next((str(v) for v in kwargs.values()), None)
+    object_type = getattr(view, "audit_object_type", "") or (
+        type(view).__name__.removesuffix("ViewSet").removesuffix("View").lower() if view else ""
+    )
+    refusal_record(
+        actor=principal_actor(request),
+        reason=f"api.{slug}",
+        object_type=object_type[:64],
+        object_id=object_id,
+        status=status,
+    )
+
+
 def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's EXCEPTION_HANDLER: every known error as a problem, the unknown ones to Django."""
     if isinstance(exc, Http404):
@@ -318,18 +383,23 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif is_infrastructure_error(exc):
+        warn_degraded("api dependency", exc)
+        exc = ServiceUnavailable()
     problem = problem_type_for(exc)
     if problem is None:
         return None
     language = current_language()
     status = exc.status_code if isinstance(exc, exceptions.APIException) else problem.status
     request = context.get("request")
+    if status in REFUSAL_STATUSES and request is not None:
+        _record_refusal(request, context, problem.slug, status)
     body: dict[str, Any] = {
         "type": problem.uri,
         "title": problem.title(language),
         "status": status,
         "detail": _detail(exc, problem, language),
-        "instance": request.path if request is not None else "",
+        "instance": problem_instance(request),
     }
     if isinstance(exc, exceptions.ValidationError):
         body["detail"] = _pick(
@@ -347,5 +417,43 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     wait = getattr(exc, "wait", None)
     if isinstance(exc, exceptions.Throttled):
         headers["Retry-After"] = str(max(1, math.ceil(wait or 1)))
+    retry_after = getattr(exc, "retry_after", None)
+    if isinstance(retry_after, int):
+        headers["Retry-After"] = str(max(1, retry_after))
     _roll_back_atomic_requests()
     return Response(body, status=status, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
+
+
+def problem_response(
+    request: HttpRequest,
+    exc: BaseException,
+    *,
+    status: int | None = None,
+    headers: dict[str, str] | None = None,
+) -> HttpResponse:
+    """A problem document outside DRF (middleware, Django's own errors), in the client's
+    language, for a registered exception (a DomainProblem or a DRF exception instance)."""
+    problem = problem_type_for(exc) or problem_type_for(ServerError())
+    assert problem is not None  # noqa: S101  (ServerError registers itself)
+    language = (
+        "en" if translation.get_language_from_request(request).lower().startswith("en") else "ja"
+    )
+    with translation.override(language):
+        body = {
+            "type": problem.uri,
+            "title": problem.title(language),
+            "status": status or problem.status,
+            "detail": _detail(exc, problem, language),
+            "instance": problem_instance(request),
+        }
+    response = HttpResponse(
+        json.dumps(body, ensure_ascii=False),
+        status=body["status"],
+        content_type=PROBLEM_CONTENT_TYPE,
+    )
+    retry_after = getattr(exc, "retry_after", None)
+    if isinstance(retry_after, int):
+        response["Retry-After"] = str(max(1, retry_after))
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response

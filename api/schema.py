@@ -59,7 +59,9 @@ class ProblemSerializer(serializers.Serializer):
     title = serializers.CharField(help_text="Japanese, or English with Accept-Language: en.")
     status = serializers.IntegerField()
     detail = serializers.CharField()
-    instance = serializers.CharField(help_text="The request path.")
+    instance = serializers.CharField(
+        help_text="This occurrence: urn:tsunagu:request:<id>, the X-Request-ID of the response."
+    )
     # DRF's serializer metaclass moves declared fields into _declared_fields, so this field
     # does not shadow Serializer.errors at run time; the stubs only see the class attribute.
     errors = FieldErrorSerializer(  # type: ignore[assignment]
@@ -93,7 +95,7 @@ def _problem_example(status: int, slug: str, title: str, detail: str, **extra: A
             "title": title,
             "status": status,
             "detail": detail,
-            "instance": "/api/v1/handoffs/12/",
+            "instance": "urn:tsunagu:request:3f2a9c0e5b7d4e1f8a6b2c4d9e0f1a2b",
             **extra,
         },
         response_only=True,

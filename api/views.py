@@ -13,8 +13,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.language import bilingual
 from api.principal import APIPrincipal, user_membership
-from api.problems import bilingual
 from api.scopes import ALL_SCOPES
 from api.serializers import WhoAmISerializer
 

@@ -7,3 +7,6 @@ class AuditConfig(AppConfig):
 
     name = "audit"
     verbose_name = _("監査ログ")
+
+    def ready(self) -> None:
+        from audit import checks  # noqa: F401  (registers the system checks)

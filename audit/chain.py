@@ -1,24 +1,24 @@
-"""Hashing and verification of the audit chain.
+"""Hashing and verification of the audit chains.
 
-hash = SHA-256(prev_hash || canonical JSON of the event's fields). Appends are serialised
-(a transaction-scoped advisory lock on PostgreSQL; IMMEDIATE transactions on SQLite), so
-every event's prev_hash is the hash of the event committed just before it.
+hash = SHA-256(prev_hash || canonical JSON of the event's fields). Events form several
+parallel chains (AUDIT_CHAINS, one on SQLite): an appender locks one chain's head row
+(audit_chainhead) until its transaction ends, so inside a chain every event's prev_hash is the
+hash of the event committed just before it, and its id is larger (ids are drawn while the head
+is locked). Different chains append in parallel; anchors sign every chain's head at once.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db import connection
-
 GENESIS_HASH = "0" * 64
-# Arbitrary constant naming the advisory lock that serialises appends ("TSUNAGU" in hex-ish).
-ADVISORY_LOCK_KEY = 0x75A6A9_0001
+# Head rows created by the migrations; AUDIT_CHAINS may use up to this many.
+MAX_CHAINS = 64
 
 HASHED_FIELDS = (
     "occurred_at",
@@ -38,6 +38,8 @@ HASHED_FIELDS = (
     "request_id",
     "ip",
 )
+# What the walker reads of each event, in this order.
+ROW_FIELDS = ("id", "chain", "prev_hash", "hash", *HASHED_FIELDS)
 
 
 def _canonical_value(value: Any) -> Any:
@@ -52,18 +54,39 @@ def canonical_bytes(fields: dict[str, Any]) -> bytes:
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def compute_hash(prev_hash: str, fields: dict[str, Any]) -> str:
+def hash_content(prev_hash: str, content: bytes) -> str:
     digest = hashlib.sha256()
     digest.update(prev_hash.encode("ascii"))
-    digest.update(canonical_bytes(fields))
+    digest.update(content)
     return digest.hexdigest()
 
 
-def lock_chain() -> None:
-    """Serialise appenders until the current transaction ends."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_LOCK_KEY])
+def compute_hash(prev_hash: str, fields: dict[str, Any]) -> str:
+    return hash_content(prev_hash, canonical_bytes(fields))
+
+
+@dataclass
+class Head:
+    """Where a chain stood after the last event verified in it."""
+
+    last_id: int | None = None
+    hash: str = GENESIS_HASH
+    count: int = 0
+
+    def as_json(self) -> list[Any]:
+        return [self.last_id, self.hash, self.count]
+
+    @classmethod
+    def from_json(cls, value: list[Any]) -> Head:
+        return cls(value[0], value[1], value[2])
+
+
+def heads_as_json(heads: dict[int, Head]) -> dict[str, list[Any]]:
+    return {str(k): heads[k].as_json() for k in sorted(heads)}
+
+
+def heads_from_json(value: dict[str, list[Any]]) -> dict[int, Head]:
+    return {int(k): Head.from_json(v) for k, v in value.items()}
 
 
 @dataclass(frozen=True)
@@ -74,15 +97,22 @@ class Break:
     reason: str
 
 
-def verify(rows: Iterator[dict[str, Any]]) -> tuple[int, Break | None]:
-    """Walk events in id order; return how many verified and the first break, if any."""
-    expected_prev = GENESIS_HASH
+def walk(rows: Iterable[tuple[Any, ...]], heads: dict[int, Head]) -> tuple[int, Break | None]:
+    """Check rows (ROW_FIELDS tuples, in id order) against and onto `heads`, in place.
+
+    Returns how many verified and the first break. Constant memory: one row at a time.
+    """
     count = 0
     for row in rows:
-        if row["prev_hash"] != expected_prev:
-            return count, Break(row["id"], "prev_hash does not match the previous event's hash")
-        if compute_hash(row["prev_hash"], row) != row["hash"]:
-            return count, Break(row["id"], "hash does not match the event's content")
-        expected_prev = row["hash"]
+        event_id, chain, prev_hash, stored = row[0], row[1], row[2], row[3]
+        head = heads.get(chain)
+        if head is None:
+            head = heads[chain] = Head()
+        if prev_hash != head.hash:
+            return count, Break(event_id, "prev_hash does not match the previous event's hash")
+        fields = dict(zip(HASHED_FIELDS, row[4:], strict=True))
+        if compute_hash(prev_hash, fields) != stored:
+            return count, Break(event_id, "hash does not match the event's content")
+        head.last_id, head.hash, head.count = event_id, stored, head.count + 1
         count += 1
     return count, None

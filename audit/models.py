@@ -57,14 +57,18 @@ class AuditAction(models.TextChoices):
     # Object-level access
     ACCESS_GRANTED = "access.granted", _("閲覧権限を付与")
     ACCESS_REVOKED = "access.revoked", _("閲覧権限を取消")
+    ACCESS_REFUSED = "access.refused", _("アクセスを拒否")
     # Notifications
     NOTIFICATION_QUEUED = "notification.queued", _("通知を登録")
     NOTIFICATION_DELIVERED = "notification.delivered", _("通知を配信")
     NOTIFICATION_FAILED = "notification.failed", _("通知の配信に失敗")
     WEBHOOK_DISABLED = "webhook.disabled", _("Webhookを停止")
+    NOTIFICATION_RETRIED = "notification.retried", _("通知を再送(運用者)")
+    WEBHOOK_REENABLED = "webhook.reenabled", _("Webhookを再開(運用者)")
     DIGEST_SENT = "notification.digest_sent", _("期限超過のまとめを送信")
     # Exports and audit
     AUDIT_EXPORTED = "audit.exported", _("監査ログを出力")
+    AUDIT_ARCHIVED = "audit.archived", _("監査ログの月を保管庫へ移動")
     PROVISION_RECORDS_EXPORTED = "audit.provision_records_exported", _("提供記録を出力")
 
 
@@ -107,6 +111,9 @@ class AuditEvent(models.Model):
     detail = models.JSONField(default=dict, blank=True)
     request_id = models.CharField(max_length=64, blank=True)
     ip = models.GenericIPAddressField(null=True, blank=True)
+    # Which of the parallel chains the event extends (audit.chain); prev_hash is the hash of
+    # the event before it in the same chain.
+    chain = models.PositiveSmallIntegerField(default=0)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
 
@@ -121,6 +128,7 @@ class AuditEvent(models.Model):
             models.Index(fields=["actor_agency_id", "occurred_at"], name="audit_agency_time_idx"),
             models.Index(fields=["action", "occurred_at"], name="audit_action_time_idx"),
             models.Index(fields=["object_type", "object_id", "id"], name="audit_object_idx"),
+            models.Index(fields=["chain", "id"], name="audit_chain_idx"),
         ]
         # Never granted through the admin: only services write, nobody edits.
         default_permissions = ("view",)
@@ -135,3 +143,140 @@ class AuditEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise PermissionError("audit events are append-only")
+
+
+class AppendOnly(models.Model):
+    """Rows that are written once and never changed (PostgreSQL grants and triggers agree)."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise PermissionError(f"{self._meta.db_table} is append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise PermissionError(f"{self._meta.db_table} is append-only")
+
+
+class ChainHead(models.Model):
+    """Where one chain ends now: the row an appender locks. A pointer kept for speed, not
+    evidence: verification recomputes every head from the events themselves."""
+
+    chain = models.PositiveSmallIntegerField(primary_key=True)
+    last_id = models.BigIntegerField(null=True, blank=True)
+    hash = models.CharField(max_length=64)
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("監査チェーンの末尾")
+        verbose_name_plural = _("監査チェーンの末尾")
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"chain {self.chain} at #{self.last_id}"
+
+
+class AuditAnchor(AppendOnly):
+    """A signed checkpoint of every chain's verified head; a copy also goes outside the
+    database (AUDIT_ANCHOR_PATH, optionally syslog), where a restore cannot reach it."""
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    last_id = models.BigIntegerField(null=True, blank=True)
+    count = models.BigIntegerField()
+    # The exact signed text (canonical JSON) and its signature, as written to the file.
+    payload = models.TextField()
+    signature = models.CharField(max_length=128)
+    key_id = models.CharField(max_length=16)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("監査アンカー")
+        verbose_name_plural = _("監査アンカー")
+        default_permissions = ("view",)
+
+    def __str__(self) -> str:
+        return f"anchor #{self.pk} at event {self.last_id}"
+
+
+class AuditArchive(AppendOnly):
+    """A month moved out of the live table: where its export is, and the heads it ended on,
+    signed, so verification of the later months starts from them instead of genesis."""
+
+    created_at = models.DateTimeField(default=timezone.now)
+    month = models.DateField(unique=True)
+    payload = models.TextField()
+    signature = models.CharField(max_length=128)
+    key_id = models.CharField(max_length=16)
+
+    class Meta:
+        ordering = ["month"]
+        verbose_name = _("監査ログの保管")
+        verbose_name_plural = _("監査ログの保管")
+        default_permissions = ("view",)
+
+    def __str__(self) -> str:
+        return f"archived {self.month:%Y-%m}"
+
+
+class VerificationStatus(models.Model):
+    """The outcome of the latest verification run (one row): what the supervisor page shows,
+    and where the next incremental run starts (the heads it verified)."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    checked_at = models.DateTimeField()
+    ok = models.BooleanField()
+    full = models.BooleanField(default=False)
+    count = models.BigIntegerField(default=0)
+    last_id = models.BigIntegerField(null=True, blank=True)
+    # {"<chain>": [last event id, its hash, events in the chain]} as verified.
+    heads = models.JSONField(default=dict)
+    broken_id = models.BigIntegerField(null=True, blank=True)
+    reason = models.CharField(max_length=300, blank=True)
+    anchor_id = models.BigIntegerField(null=True, blank=True)
+    checked_events = models.BigIntegerField(default=0)
+    duration_ms = models.IntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("監査ログの検証結果")
+        verbose_name_plural = _("監査ログの検証結果")
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"verified {self.count} at {self.checked_at:%Y-%m-%d %H:%M}: {self.ok}"
+
+
+class RefusalWindow(models.Model):
+    """Refusals of one actor for one reason in one minute, counted here (a plain table the
+    application may update) and written to the chain as one event when the minute is over."""
+
+    minute = models.DateTimeField()
+    actor_key = models.CharField(max_length=80)
+    reason = models.CharField(max_length=64)
+    actor_kind = models.CharField(max_length=16)
+    actor_user_id = models.BigIntegerField(null=True, blank=True)
+    actor_agency_id = models.BigIntegerField(null=True, blank=True)
+    actor_api_key_id = models.BigIntegerField(null=True, blank=True)
+    actor_label = models.CharField(max_length=150, blank=True)
+    count = models.PositiveIntegerField(default=0)
+    # The first few targets ("type:id"), and the HTTP status and request of the first one.
+    targets = models.JSONField(default=list)
+    status = models.PositiveSmallIntegerField(default=0)
+    request_id = models.CharField(max_length=64, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    burst_notified = models.BooleanField(default=False)
+
+    class Meta:
+        verbose_name = _("アクセス拒否の集計")
+        verbose_name_plural = _("アクセス拒否の集計")
+        default_permissions = ()
+        constraints = [
+            models.UniqueConstraint(
+                fields=["minute", "actor_key", "reason"], name="audit_refusal_window_once"
+            )
+        ]
+        indexes = [models.Index(fields=["minute"], name="audit_refusal_minute_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.actor_key} {self.reason} x{self.count} at {self.minute:%H:%M}"

@@ -70,9 +70,7 @@ def deliver(message_id: str) -> str:
         return "not-claimed"
     started = time.monotonic()
     try:
-        result = (
-            send_email(message) if message.channel == Channel.EMAIL else send_webhook(message)
-        )
+        result = send_email(message) if message.channel == Channel.EMAIL else send_webhook(message)
     except Exception as exc:  # an SMTP or template failure: retried like any other
         log.warning("delivery of outbox %s failed: %s", message.pk, type(exc).__name__)
         result = Result(ok=False, error=type(exc).__name__)

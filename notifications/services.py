@@ -25,6 +25,7 @@ from audit.services import audit_record
 from notifications import delivery, signing, ssrf
 from notifications.models import Channel, EndpointState, OutboxMessage, WebhookEndpoint
 from notifications.notify import notify_agency
+from notifications.refusals import refusal_record
 
 API_SCOPE = "webhooks:manage"
 MAX_URL_LENGTH = 500
@@ -82,15 +83,32 @@ def validate_webhook_url(url: str) -> str:
     return url
 
 
-@transaction.atomic
 def webhook_configure(*, staff: Staff, url: str) -> WebhookSecret:
     """Set the agency's endpoint URL; a new endpoint gets a secret (returned once).
 
     Saving also re-enables an endpoint that was disabled (410) or marked failing: the agency
     says it is fixed. The secret of an existing endpoint is kept (see webhook_rotate_secret).
+    A URL the SSRF guard refuses is recorded as a refusal (before the transaction, whose
+    rollback would take the record with it).
     """
     _require_manager(staff)
-    url = validate_webhook_url(url)
+    try:
+        url = validate_webhook_url(url)
+    except InvalidInput as exc:
+        if exc.context.get("reason"):
+            refusal_record(
+                actor=staff.audit_actor(),
+                reason="webhook_url_unsafe",
+                object_type="webhook",
+                object_id=staff.agency.pk,
+                status=400,
+            )
+        raise
+    return _webhook_save(staff=staff, url=url)
+
+
+@transaction.atomic
+def _webhook_save(*, staff: Staff, url: str) -> WebhookSecret:
     endpoint = WebhookEndpoint.objects.select_for_update().filter(agency=staff.agency).first()
     if endpoint is None:
         secret = signing.new_webhook_secret()

@@ -12,7 +12,8 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from agencies.importing import apply_records, read_rows, validate_rows
+from agencies.import_files import read_rows
+from agencies.importing import apply_records, validate_rows
 from agencies.models import Agency, Role
 from agencies.services import membership_set
 from audit.context import Actor
@@ -50,7 +51,7 @@ class DemoResult:
 
 
 def load_agencies() -> tuple[int, int]:
-    records, errors, _bad = validate_rows(read_rows(FIXTURE))
+    records, errors, _bad = validate_rows(read_rows(FIXTURE).rows)
     if errors:
         raise ValueError("demo fixture is invalid: " + "; ".join(map(str, errors)))
     result = apply_records(records)

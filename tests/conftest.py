@@ -5,12 +5,15 @@ hop, compiled catalogs and plain static files come from tests/fixtures.py (loade
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from hypothesis import settings as hypothesis_settings
 
 from audit.context import Actor, ActorKind
+from tests import pg_roles
 from tests.profile import ENV, PROFILE
 
 pytest_plugins = ["tests.fixtures"]
@@ -33,26 +36,74 @@ requires_postgres = pytest.mark.skipif(
 )
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
+    """PostgreSQL: the test database is created and migrated by the owner (tests/pg_roles)."""
+    if on_postgres():
+        pg_roles.connect_as(*pg_roles.owner())
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """PostgreSQL: grant the application role (db_roles --apply) on the test database, then
+    run every test connected as it, as production does; the owner drops it at the end."""
+    if not on_postgres():
+        yield
+        return
+    with django_db_blocker.unblock():
+        call_command("db_roles", "--apply", "--app-role", pg_roles.app()[0], verbosity=0)
+    pg_roles.connect_as(*pg_roles.app())
+    yield
+    pg_roles.connect_as(*pg_roles.owner())
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Back to the application role after a transactional test's flush (run as the owner)."""
+    if on_postgres() and not connection.in_atomic_block and not pg_roles.connected_as_app():
+        pg_roles.connect_as(*pg_roles.app())
+
+
 @pytest.fixture
 def transactional_db(transactional_db: None) -> Iterator[None]:
-    """pytest-django's transactional_db, allowing its teardown flush past the audit triggers.
+    """pytest-django's transactional_db, whose teardown flush empties the append-only tables.
 
-    The append-only triggers reject TRUNCATE, and so would reject Django's flush between
-    transactional tests. Only this test session (a superuser) switches triggers off, just
-    for the flush; `_triggers_back_on` switches them on again before the next test.
+    Only the owner may (the application role cannot TRUNCATE, and the triggers refuse it):
+    the flush runs as the owner with triggers off (session_replication_role, superuser in
+    tests), and the next test reconnects as the application role.
     """
     yield
     if on_postgres():
-        with connection.cursor() as cursor:
-            cursor.execute("SET session_replication_role = replica")
+        _flush_as_owner()
+
+
+def _flush_as_owner() -> None:
+    pg_roles.connect_as(*pg_roles.owner())
+    with connection.cursor() as cursor:
+        cursor.execute("SET session_replication_role = replica")
 
 
 @pytest.fixture(autouse=True)
-def _triggers_back_on(django_db_blocker: pytest.FixtureRequest) -> None:
-    if connection.vendor != "postgresql":
-        return
-    with django_db_blocker.unblock(), connection.cursor() as cursor:  # type: ignore[attr-defined]
-        cursor.execute("SET session_replication_role = DEFAULT")
+def _transaction_marker_flush_as_owner(
+    request: pytest.FixtureRequest, django_db_blocker: Any
+) -> Iterator[None]:
+    """The same for tests marked django_db(transaction=True), whose flush is set up by
+    pytest-django's own autouse fixture (before this one, so torn down after it)."""
+    yield
+    marker = request.node.get_closest_marker("django_db")
+    transactional = marker is not None and (
+        marker.kwargs.get("transaction") or (marker.args and marker.args[0])
+    )
+    if transactional and on_postgres() and not connection.in_atomic_block:
+        with django_db_blocker.unblock():
+            _flush_as_owner()
+
+
+@pytest.fixture(autouse=True)
+def _anchor_dir(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Each test signs its checkpoints into a directory of its own, with a known key."""
+    settings.AUDIT_ANCHOR_PATH = str(tmp_path_factory.mktemp("anchors"))
+    settings.AUDIT_ANCHOR_KEY = "test-anchor-key-0123456789abcdef"
 
 
 @pytest.fixture

@@ -54,6 +54,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LAYERS: Mapping[str, int | None] = {
     "tsunagu": None,
     "api": 60,
+    "ops": 60,  # health, readiness, metrics, request logs: reads the apps, imported by none
     "relay": 50,
     "attendance": 50,
     "conferences": 50,

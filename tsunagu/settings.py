@@ -71,14 +71,21 @@ INSTALLED_APPS = [
     "notifications",
     "relay",
     "api",
+    "ops",
     # The web UI for people (screens and template tags).
     "relay.views.apps.WebUIConfig",
 ]
 
 MIDDLEWARE = [
+    # /healthz, /readyz, /metrics: before the host check, HTTPS redirect, sessions and audit.
+    "ops.middleware.OpsEndpointsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "audit.middleware.RequestContextMiddleware",
+    # One JSON log line and the request metrics per request, with the request id.
+    "ops.middleware.RequestLogMiddleware",
+    # Every error under /api/ as a problem document, and bodies too large refused unread.
+    "api.middleware.ApiProblemMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -138,6 +145,13 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (rate limits, idempotency keys): shared across processes in both modes ----------
 CACHES = {"default": env.cache_url("CACHE_URL", default=f"filecache://{VAR_DIR / 'cache'}")}
+if "redis" in CACHES["default"]["BACKEND"].lower():
+    # A Redis that hangs must cost a request a second, not a worker: the rate limit then falls
+    # back to a per-process counter (api/throttling.py).
+    _cache_timeout = env.float("CACHE_TIMEOUT_SECONDS", default=1.0)
+    CACHES["default"].setdefault("OPTIONS", {}).update(
+        {"socket_connect_timeout": _cache_timeout, "socket_timeout": _cache_timeout}
+    )
 
 # --- Auth -----------------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
@@ -184,7 +198,7 @@ USE_TZ = True
 
 # --- Static and private files ---------------------------------------------------------------
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT = env.path("STATIC_ROOT", default=VAR_DIR / "static")
 STORAGES = {
     "default": {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
@@ -242,6 +256,9 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Never give up on the broker (Celery's default stops after 100 reconnects and the worker
+# exits); compose and the systemd units also restart a worker that exits.
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # --- REST framework -------------------------------------------------------------------------
@@ -253,7 +270,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # Refuses bodies over API_MAX_BODY_BYTES (413) or nested past API_JSON_MAX_DEPTH (400).
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.BoundedJSONParser"],
     "EXCEPTION_HANDLER": "api.problems.problem_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["api.throttling.APIKeyRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api_key": env.str("API_RATE_LIMIT", default="600/min")},
@@ -287,12 +305,35 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
 # --- Logging: ids only, never personal data ---------------------------------------------------
+# LOG_FORMAT=json (production default): one JSON object a line with the request id, route,
+# status, duration, actor kind and agency id (ops/middleware.py); plain for the embedded demo.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if EMBEDDED else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "ops.jsonlog.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {
+            "()": "ops.jsonlog.TsunaguJsonFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # The per-request line is INFO; set LOG_REQUESTS=false to keep only warnings and errors.
+    "loggers": {
+        "tsunagu.request": {
+            "level": "INFO" if env.bool("LOG_REQUESTS", default=not EMBEDDED) else "WARNING"
+        }
+    },
 }
 
 # --- Tsunagu ----------------------------------------------------------------------------------
@@ -318,6 +359,15 @@ TSUNAGU = {
     # Retries due sooner than this are also handed to the broker with a countdown; later
     # ones wait for the sweeper (long broker countdowns are redelivered by Redis).
     "SHORT_RETRY_SECONDS": env.int("NOTIFICATION_SHORT_RETRY_SECONDS", default=60),
+    # An Idempotency-Key whose request died (killed worker) is free again after this lease;
+    # keep it above gunicorn's --timeout.
+    "IDEMPOTENCY_LEASE_SECONDS": env.int("IDEMPOTENCY_LEASE_SECONDS", default=60),
+    # The partner API's request bodies: larger ones get 413, deeper JSON 400, before parsing.
+    "API_MAX_BODY_BYTES": env.int("API_MAX_BODY_BYTES", default=1024 * 1024),
+    "API_JSON_MAX_DEPTH": env.int("API_JSON_MAX_DEPTH", default=32),
+    # /metrics answers a bearer of this token (Prometheus' `authorization` setting); unset,
+    # /metrics is 404.
+    "METRICS_TOKEN": env.str("METRICS_TOKEN", default=""),
     # After a secret rotation the previous secret keeps signing (second signature) this long.
     "WEBHOOK_SECRET_OVERLAP_HOURS": env.int("WEBHOOK_SECRET_OVERLAP_HOURS", default=24),
     # Threads that share a large escalation backlog (PostgreSQL; SKIP LOCKED keeps them apart).
@@ -327,7 +377,39 @@ TSUNAGU = {
     },
 }
 
+# --- Audit trail ------------------------------------------------------------------------------
+def _embedded_anchor_key() -> str:
+    """A per-checkout anchor key under var/, for embedded mode only (production sets one)."""
+    path = VAR_DIR / "audit_anchor_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+# Signs the checkpoints (HMAC-SHA256). Keep it out of the database and out of its backups.
+AUDIT_ANCHOR_KEY = env.str("AUDIT_ANCHOR_KEY", default="") or (
+    _embedded_anchor_key() if EMBEDDED else ""
+)
+# Where signed checkpoints are appended (one file per month, opened O_APPEND; see
+# docs/operations.md for chattr +a, syslog and write-once buckets).
+AUDIT_ANCHOR_PATH = env.str("AUDIT_ANCHOR_PATH", default=str(VAR_DIR / "audit-anchors"))
+# Optional copy of every checkpoint to syslog: "/dev/log" or "host:port" (UDP).
+AUDIT_ANCHOR_SYSLOG = env.str("AUDIT_ANCHOR_SYSLOG", default="")
+# Parallel chains appenders spread over on PostgreSQL (1 to 64); SQLite uses one.
+AUDIT_CHAINS = env.int("AUDIT_CHAINS", default=16)
+# Months are kept in the live table at least this long (never below the APPI's 3 years).
+AUDIT_RETENTION_YEARS = max(3, env.int("AUDIT_RETENTION_YEARS", default=5))
+# Refusals by one actor in one minute at which the agency's supervisors are told.
+AUDIT_REFUSAL_BURST = env.int("AUDIT_REFUSAL_BURST", default=20)
+# The role the application connects as in production (manage.py db_roles).
+DATABASE_APP_ROLE = env.str("DATABASE_APP_ROLE", default="tsunagu_app")
+
 CELERY_BEAT_SCHEDULE = {
+    # Verify the events appended since the last run; every 5 minutes also sign a checkpoint.
+    "audit-verify": {"task": "audit.tasks.verify_new_events", "schedule": 60.0},
+    "audit-checkpoint": {"task": "audit.tasks.checkpoint", "schedule": 300.0},
+    "audit-flush-refusals": {"task": "audit.tasks.flush_refusals", "schedule": 30.0},
     "sweep-outbox": {"task": "notifications.tasks.sweep_outbox", "schedule": 15.0},
     "sweep-escalations": {"task": "relay.tasks.sweep_escalations", "schedule": 60.0},
     "outcome-reminders": {"task": "relay.tasks.send_outcome_reminders", "schedule": 3600.0},

@@ -16,15 +16,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, models, transaction
+from django.db import connection, transaction
 from django.db.models import TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
 from agencies.models import Agency
-from audit import chain
-from audit.context import Actor, current_request
-from audit.models import AuditAction, AuditEvent
+from audit.bulk import copy_rows
+from audit.context import Actor
+from audit.models import AuditAction
+from audit.services import audit_record_many
 from notifications.delivery import supervisor_emails, supervisor_emails_by_agency
 from notifications.models import Channel, InAppNotification, OutboxMessage
 from notifications.notify import (
@@ -45,91 +46,6 @@ DIGEST_EVENT = "digest.overdue"
 
 def _emails(*values: str | None) -> list[str]:
     return sorted({v for v in values if v})
-
-
-def _insert(model: type[models.Model], rows: list[dict[str, Any]]) -> None:
-    """Insert many rows of `model` given as field values (attnames), defaults filled in.
-
-    On PostgreSQL with COPY: the escalation sweep writes several rows per escalated hop, and
-    building model instances for bulk_create costs more than the database does. Elsewhere,
-    bulk_create. Auto-increment ids are assigned in row order either way.
-    """
-    if not rows:
-        return
-    fields = [f for f in model._meta.concrete_fields if not isinstance(f, models.AutoField)]
-    if connection.vendor != "postgresql":
-        model._default_manager.bulk_create([model(**row) for row in rows], batch_size=1000)
-        return
-    json_fields = {f.attname for f in fields if isinstance(f, models.JSONField)}
-    columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
-    table = connection.ops.quote_name(model._meta.db_table)
-    # Defaults once per call (a callable default, like uuid4 or now, once per row).
-    static = {f.attname: f.get_default() for f in fields if not callable(f.default)}
-    dumped: dict[int, str] = {}
-    with (
-        connection.cursor() as cursor,
-        cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,  # names: the model's
-    ):
-        for row in rows:
-            values = []
-            for f in fields:
-                name = f.attname
-                if name in row:
-                    value = row[name]
-                else:
-                    value = static[name] if name in static else f.get_default()
-                if name in json_fields:
-                    # As text, which COPY parses into jsonb; a payload shared by a hop's
-                    # e-mail and webhook rows is serialised once.
-                    key = id(value)
-                    if key not in dumped:
-                        dumped[key] = json.dumps(value, ensure_ascii=False)
-                    value = dumped[key]
-                values.append(value)
-            copy.write_row(values)
-
-
-def _audit_many(records: list[dict[str, Any]]) -> None:
-    """Append many events to the audit chain at once: one lock, one read of the last hash,
-    one insert. The rows are what audit_record writes one by one (same fields, same hash);
-    the tests verify the chain after a batched sweep."""
-    if not records:
-        return
-    if not connection.in_atomic_block:
-        raise RuntimeError("audit events must be written inside the business transaction")
-    request = current_request()
-    chain.lock_chain()
-    prev_hash = (
-        AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()
-        or chain.GENESIS_HASH
-    )
-    occurred_at = timezone.now()
-    rows = []
-    for record in records:
-        actor: Actor = record["actor"]
-        object_id = record.get("object_id")
-        row = {
-            "occurred_at": occurred_at,
-            "action": str(record["action"]),
-            "actor_kind": str(actor.kind),
-            "actor_user_id": actor.user_id,
-            "actor_agency_id": actor.agency_id,
-            "actor_api_key_id": actor.api_key_id,
-            "actor_label": actor.label[:150],
-            "object_type": record.get("object_type", ""),
-            "object_id": "" if object_id is None else str(object_id),
-            "sheet_id": record.get("sheet_id"),
-            "recipient_agency_id": record.get("recipient_agency_id"),
-            "sections": sorted(set(record.get("sections", ()))),
-            "lawful_basis": record.get("lawful_basis", ""),
-            "detail": record.get("detail") or {},
-            "request_id": request.request_id,
-            "ip": request.ip,
-            "prev_hash": prev_hash,
-        }
-        row["hash"] = prev_hash = chain.compute_hash(prev_hash, row)
-        rows.append(row)
-    _insert(AuditEvent, rows)
 
 
 @dataclass
@@ -183,9 +99,9 @@ class _Batch:
             row.setdefault("next_attempt_at", now)
         for notice in self.notices:
             notice.setdefault("created_at", now)
-        _insert(OutboxMessage, self.rows)
-        _insert(InAppNotification, self.notices)
-        _audit_many(self.audits)
+        copy_rows(OutboxMessage, self.rows)
+        copy_rows(InAppNotification, self.notices)
+        audit_record_many(self.audits)
         enqueue_on_commit([str(row["id"]) for row in self.rows])
 
 

@@ -17,6 +17,8 @@ from django.utils.translation import gettext as _
 from agencies.actors import Staff
 from agencies.errors import NotAllowed, NotFound
 from agencies.models import Role
+from audit.context import Actor, ActorKind
+from notifications.refusals import refusal_record
 
 PAGE_SIZE = 25
 
@@ -37,19 +39,50 @@ def staff_view(*roles: Role) -> Callable[[View], View]:
             try:
                 staff = Staff.for_user(request.user)
             except NotAllowed as exc:
+                _refused(request, None, view, kwargs, "web.no_agency", 403)
                 raise PermissionDenied(_("所属する機関が登録されていません。")) from exc
             if roles and staff.role not in roles:
+                _refused(request, staff, view, kwargs, "web.role", 403)
                 raise PermissionDenied(_("この画面を使う権限がありません。"))
             try:
                 return view(request, staff, *args, **kwargs)
             except NotFound as exc:
+                _refused(request, staff, view, kwargs, "web.not_found", 404)
                 raise Http404(str(exc)) from exc
             except NotAllowed as exc:
+                _refused(request, staff, view, kwargs, "web.not_allowed", 403)
                 raise PermissionDenied(str(exc)) from exc
 
         return wrapper
 
     return decorate
+
+
+def _refused(
+    request: HttpRequest,
+    staff: Staff | None,
+    view: View,
+    kwargs: dict[str, Any],
+    reason: str,
+    status: int,
+) -> None:
+    """Put a refusal on record (counted per actor, reason and minute: notifications.refusals).
+    Called after the service's transaction has rolled back, so the record stays."""
+    user = request.user
+    actor = (
+        staff.audit_actor()
+        if staff is not None
+        else Actor(kind=ActorKind.USER, user_id=user.pk, label=user.get_username())
+    )
+    # The object is the URL's first id ("handoff_id" -> handoff), else the screen's name.
+    key, value = next(iter(kwargs.items()), ("", None))
+    refusal_record(
+        actor=actor,
+        reason=reason,
+        object_type=(key.removesuffix("_id") if key.endswith("_id") else view.__name__)[:64],
+        object_id=None if value is None else str(value),
+        status=status,
+    )
 
 
 def paginate(

@@ -10,8 +10,6 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.contrib import messages
-from django.core.cache import cache
-from django.db import connection
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
@@ -24,7 +22,7 @@ from agencies.actors import Staff
 from agencies.errors import IllegalTransition, InvalidInput
 from agencies.models import Agency, Role
 from audit.models import AuditAction, AuditEvent
-from audit.services import audit_verify
+from audit.verification import stored_status
 from consent.vocabulary import Purpose
 from csvexport import csv_response
 from relay import services
@@ -36,10 +34,6 @@ from relay.states import DeclineReason, Status
 from relay.views.base import paginate, query_without_page, staff_view
 from relay.views.charts import bar_chart
 from relay.views.display import action_label, section_label
-
-VERIFY_CACHE_KEY = "tsunagu:audit-verify"
-VERIFY_CACHE_SECONDS = 60
-
 
 # --- Approval queue -------------------------------------------------------------------------
 
@@ -107,21 +101,20 @@ def _filters_for_audit(form: AuditFilterForm) -> dict[str, Any]:
     }
 
 
-def chain_status() -> dict[str, Any]:
-    """audit_verify walks the whole chain: cache the answer for a minute (per database)."""
-    key = f"{VERIFY_CACHE_KEY}:{connection.settings_dict['NAME']}"
-    status = cache.get(key)
+def chain_status() -> dict[str, Any] | None:
+    """The stored outcome of the last verification (beat, every minute): never a walk here."""
+    status = stored_status()
     if status is None:
-        count, broken = audit_verify()
-        status = {
-            "ok": broken is None,
-            "count": count,
-            "broken_id": broken.event_id if broken else None,
-            "reason": broken.reason if broken else "",
-            "checked_at": timezone.now(),
-        }
-        cache.set(key, status, VERIFY_CACHE_SECONDS)
-    return status
+        return None
+    return {
+        "ok": status.ok,
+        "count": status.count,
+        "last_id": status.last_id,
+        "broken_id": status.broken_id,
+        "reason": status.reason,
+        "checked_at": status.checked_at,
+        "full": status.full,
+    }
 
 
 class _Agencies:

@@ -48,7 +48,7 @@ def test_reimporting_the_same_file_changes_nothing(tmp_path: Path) -> None:
     path = _write(tmp_path, "dir.csv", HSDS_CSV)
     call_command("import_agencies", path)
     before = (Agency.objects.count(), Service.objects.count())
-    call_command("import_agencies", path)
+    call_command("import_agencies", path, update=True)
     assert (Agency.objects.count(), Service.objects.count()) == before == (2, 2)
 
 

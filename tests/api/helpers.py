@@ -22,7 +22,8 @@ def assert_problem(response: Any, *, status: int, slug: str) -> dict[str, Any]:
     assert body["type"] == PROBLEM_BASE + slug
     assert body["status"] == status
     assert body["title"] and body["detail"]
-    assert body["instance"] == response.wsgi_request.path
+    # instance names the occurrence: the request id, as in X-Request-ID, audit and logs.
+    assert body["instance"] == f"urn:tsunagu:request:{response['X-Request-ID']}"
     return body
 
 

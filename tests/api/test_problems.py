@@ -83,8 +83,9 @@ def test_django_404_becomes_a_not_found_problem_without_the_model_name(key_clien
 
 
 def test_unknown_api_paths_are_not_found_problems(api_client) -> None:
-    body = assert_problem(api_client.get("/api/v1/no-such-thing/"), status=404, slug="not-found")
-    assert body["instance"] == "/api/v1/no-such-thing/"
+    response = api_client.get("/api/v1/no-such-thing/", HTTP_X_REQUEST_ID="req-404-a")
+    body = assert_problem(response, status=404, slug="not-found")
+    assert body["instance"] == "urn:tsunagu:request:req-404-a"
     hint = api_client.get("/api/v1/whoami", HTTP_ACCEPT_LANGUAGE="en")
     assert "trailing slash" in assert_problem(hint, status=404, slug="not-found")["detail"]
 

@@ -9,6 +9,7 @@ import threading
 from types import SimpleNamespace
 from typing import Any
 
+from django.db import OperationalError
 from django.shortcuts import get_object_or_404
 from django.urls import path
 from rest_framework import serializers, status
@@ -96,6 +97,13 @@ class BrokenView(APIView):
         raise RuntimeError("internal detail: password=hunter2")
 
 
+class DatabaseDownView(APIView):
+    """Meets a database that is down, as a view would (psycopg's error, wrapped by Django)."""
+
+    def get(self, request: Request) -> Response:
+        raise OperationalError("connection to server at 10.0.0.5 failed: Connection refused")
+
+
 class DomainErrorView(APIView):
     def get(self, request: Request) -> Response:
         if request.query_params.get("which") == "sub":
@@ -150,6 +158,7 @@ urlpatterns = [
     path("api/test/validate/", ValidatingView.as_view()),
     path("api/test/missing/", MissingAgencyView.as_view()),
     path("api/test/broken/", BrokenView.as_view()),
+    path("api/test/database-down/", DatabaseDownView.as_view()),
     path("api/test/domain-error/", DomainErrorView.as_view()),
     path("api/test/categories/", CreateCategoryView.as_view()),
     path("api/test/slow/", SlowCreateView.as_view()),

@@ -11,6 +11,7 @@ from django.core.cache import cache
 from django.urls import reverse
 
 from audit.models import AuditAction, AuditEvent
+from audit.tasks import verify_new_events
 from relay import services
 
 pytestmark = pytest.mark.django_db
@@ -61,6 +62,7 @@ def test_audit_log_is_scoped_to_the_agency_and_hides_other_agencies_reads(net, l
     rows = body.split('data-testid="audit-table"')[1]
     assert "引き継ぎを閲覧" not in rows  # the NPO's read is the NPO's business
     assert f"#{unrelated.pk}" not in rows
+    verify_new_events()  # beat's job: the page shows the stored outcome, never walks
     everything = login(net.supervisor).get(reverse("relay:audit-log")).content.decode()
     assert f">#{unrelated.pk}<" not in everything
     assert 'data-testid="chain-status"' in everything and "改ざんなし" in everything

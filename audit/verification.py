@@ -1,0 +1,252 @@
+"""Verifying the audit chains: incrementally from the last verified heads, or in full, and
+always against the newest signed anchor outside the database.
+
+Incremental: each chain is read from the event after its last verified one, through the
+(chain, id) index; inside a chain ids grow in commit order (the head is locked while the id
+is drawn), so nothing can appear behind a verified head. The verified heads must still be
+there, and the newest external anchor's heads must be present with the signed hashes: a hash
+commits to every event before it in its chain, so a deleted tail, a replaced history or an
+older backup shows as a missing or differing anchored event.
+
+Full: one server-side cursor over the whole table in id order, a batch at a time (constant
+memory), every link checked from genesis (or from the signed heads of archived months), and
+every line of every anchor file checked for its signature.
+
+The outcome is stored (VerificationStatus) for the supervisor page, which never walks.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from audit import anchors, chain
+from audit.models import AuditAnchor, AuditArchive, AuditEvent, ChainHead, VerificationStatus
+from audit.services import chains_in_use
+
+BATCH = 5000
+
+
+@dataclass
+class Report:
+    """What a verification run found."""
+
+    ok: bool
+    full: bool
+    heads: dict[int, chain.Head]
+    checked: int = 0
+    broken_id: int | None = None
+    reason: str = ""
+    anchor: anchors.Anchor | None = None
+    anchor_id: int | None = None
+    duration_ms: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return sum(h.count for h in self.heads.values())
+
+    @property
+    def last_id(self) -> int | None:
+        ids = [h.last_id for h in self.heads.values() if h.last_id is not None]
+        return max(ids) if ids else None
+
+
+def _rows(queryset):  # type: ignore[no-untyped-def]
+    return queryset.order_by("id").values_list(*chain.ROW_FIELDS).iterator(chunk_size=BATCH)
+
+
+def archived_heads() -> dict[int, chain.Head]:
+    """Where the archived months left each chain (signed, like anchors); empty if none."""
+    last = AuditArchive.objects.order_by("-month").first()
+    if last is None:
+        return {}
+    if not anchors.hmac.compare_digest(anchors.sign(last.payload), last.signature):
+        raise anchors.AnchorError(f"archive record {last.month:%Y-%m}: signature does not verify")
+    payload = anchors.json.loads(last.payload)
+    return chain.heads_from_json(payload["heads"])
+
+
+def _chains(heads: dict[int, chain.Head]) -> list[int]:
+    known = set(heads) | set(range(chains_in_use()))
+    known |= set(ChainHead.objects.filter(count__gt=0).values_list("chain", flat=True))
+    return sorted(known)
+
+
+def _first_gap(after: int | None, upto: int) -> int:
+    """The first id in (after, upto] that no event has: where a deleted tail begins."""
+    start = (after or 0) + 1
+    present = set(
+        AuditEvent.objects.filter(id__gte=start, id__lte=upto).values_list("id", flat=True)
+    )
+    return next((i for i in range(start, upto + 1) if i not in present), upto)
+
+
+def _check_present(heads: dict[int, chain.Head], what: str) -> chain.Break | None:
+    """Each head's last event is still in the table with the same hash, in the same chain."""
+    for chain_id, head in sorted(heads.items()):
+        if head.last_id is None:
+            continue
+        row = AuditEvent.objects.filter(pk=head.last_id).values_list("chain", "hash").first()
+        if row is None:
+            before = (
+                AuditEvent.objects.filter(chain=chain_id, id__lt=head.last_id)
+                .order_by("-id")
+                .values_list("id", flat=True)
+                .first()
+            )
+            first = _first_gap(before, head.last_id)
+            return chain.Break(
+                first,
+                f"event {head.last_id} ({what}, chain {chain_id}, {head.count} events) is "
+                f"missing: the chain now ends at {before or 'its start'}; "
+                f"first missing id {first}",
+            )
+        if row != (chain_id, head.hash):
+            return chain.Break(head.last_id, f"event {head.last_id} differs from {what}")
+    return None
+
+
+def _check_anchor(anchor: anchors.Anchor, heads: dict[int, chain.Head]) -> chain.Break | None:
+    """The anchor's heads are present and the walk reached them."""
+    archived = archived_heads()
+    live = {
+        k: h
+        for k, h in anchor.heads.items()
+        if not (k in archived and (h.last_id or 0) <= (archived[k].last_id or 0))
+    }
+    broken = _check_present(live, f"anchored by {anchor.label()}")
+    if broken is not None:
+        return broken
+    for chain_id, head in live.items():
+        reached = heads.get(chain_id)
+        if reached is None or (reached.last_id or 0) < (head.last_id or 0):
+            return chain.Break(
+                head.last_id or 0,
+                f"the chain {chain_id} does not reach event {head.last_id} anchored by "
+                f"{anchor.label()}",
+            )
+    return None
+
+
+def _walk_full(report: Report) -> None:
+    report.heads = archived_heads()
+    report.checked, broken = chain.walk(_rows(AuditEvent.objects.all()), report.heads)
+    if broken:
+        report.ok, report.broken_id, report.reason = False, broken.event_id, broken.reason
+
+
+def _walk_new(report: Report, start: dict[int, chain.Head]) -> None:
+    report.heads = {k: chain.Head(h.last_id, h.hash, h.count) for k, h in start.items()}
+    broken = _check_present(start, "verified earlier")
+    if broken is None:
+        for chain_id in _chains(report.heads):
+            head = report.heads.setdefault(chain_id, chain.Head())
+            new = AuditEvent.objects.filter(chain=chain_id, id__gt=head.last_id or 0)
+            checked, broken = chain.walk(_rows(new), {chain_id: head})
+            report.checked += checked
+            if broken:
+                break
+    if broken:
+        report.ok, report.broken_id, report.reason = False, broken.event_id, broken.reason
+
+
+def verify(*, full: bool = False, store: bool = True) -> Report:
+    """Verify the chains (incrementally unless `full` or no good run is stored), check them
+    against the newest external anchor, and store the outcome."""
+    started = time.monotonic()
+    status = VerificationStatus.objects.filter(pk=1).first()
+    full = full or status is None or not status.ok
+    report = Report(ok=True, full=full, heads={})
+    try:
+        if full or status is None:
+            _walk_full(report)
+        else:
+            _walk_new(report, chain.heads_from_json(status.heads))
+        if report.ok:
+            _against_anchors(report, every_line=full)
+    except anchors.AnchorError as exc:
+        report.ok, report.reason = False, str(exc)
+    report.duration_ms = int((time.monotonic() - started) * 1000)
+    if store:
+        _store(report, status)
+    return report
+
+
+def _against_anchors(report: Report, *, every_line: bool) -> None:
+    external = anchors.external_anchors(every_line=True) if every_line else []
+    latest = anchors.latest_external()
+    if latest is None:
+        stored = AuditAnchor.objects.count()
+        if stored:
+            report.ok = False
+            report.reason = (
+                f"{stored} anchors in the database but none in {anchors.anchor_dir()}: "
+                "restore the anchor directory, or this database is not the one anchored there"
+            )
+        else:
+            report.notes.append("no external anchor yet")
+        return
+    report.anchor = latest
+    for anchor in [*external, latest]:
+        broken = _check_anchor(anchor, report.heads)
+        if broken:
+            report.ok, report.broken_id, report.reason = False, broken.event_id, broken.reason
+            return
+
+
+def _store(report: Report, previous: VerificationStatus | None) -> None:
+    # A failed run keeps the heads of the last good one: the next run walks in full.
+    heads = report.heads
+    if not report.ok:
+        heads = chain.heads_from_json(previous.heads) if previous else {}
+    with transaction.atomic():
+        VerificationStatus.objects.update_or_create(
+            pk=1,
+            defaults={
+                "checked_at": timezone.now(),
+                "ok": report.ok,
+                "full": report.full,
+                "count": report.count,
+                "last_id": report.last_id,
+                "heads": chain.heads_as_json(heads),
+                "broken_id": report.broken_id,
+                "reason": report.reason[:300],
+                "anchor_id": report.anchor_id,
+                "checked_events": report.checked,
+                "duration_ms": report.duration_ms,
+            },
+        )
+
+
+def stored_status() -> VerificationStatus | None:
+    """The outcome of the last run, as stored (what the supervisor page shows)."""
+    return VerificationStatus.objects.filter(pk=1).first()
+
+
+def checkpoint(*, at: datetime | None = None) -> tuple[Report, AuditAnchor | None]:
+    """Verify what is new, then sign its heads into the database and the anchor directory.
+    Nothing is signed over a chain that does not verify."""
+    report = verify(full=False)
+    if not report.ok:
+        return report, None
+    at = at or timezone.now()
+    text = anchors.canonical(anchors.payload_for(report.heads, at))
+    signature = anchors.sign(text)
+    with transaction.atomic():
+        anchor = AuditAnchor.objects.create(
+            created_at=at,
+            last_id=report.last_id,
+            count=report.count,
+            payload=text,
+            signature=signature,
+            key_id=anchors.key_id(),
+        )
+    anchors.append_external(text, signature, at)
+    VerificationStatus.objects.filter(pk=1).update(anchor_id=anchor.pk)
+    report.anchor_id = anchor.pk
+    return report, anchor
