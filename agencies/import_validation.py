@@ -11,6 +11,7 @@ from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.core.validators import validate_email
+from django.db.models import Field
 from django.utils.text import slugify
 
 from agencies.categories import CATEGORY_CODES
@@ -252,7 +253,8 @@ def _limit(name: str) -> int:
     if name.startswith("service."):
         model, name = Service, name.removeprefix("service.")
     try:
-        max_length = model._meta.get_field(name).max_length
+        field = model._meta.get_field(name)
+        max_length = field.max_length if isinstance(field, Field) else None
     except FieldDoesNotExist:  # a column that is not a model field (categories, services)
         max_length = None
     return max_length or TEXT_MAX_CHARACTERS

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.contrib.auth.models import Group
 from django.db import connection, transaction
-from django.db.models import Model
+from django.db.models import Field, Model
 from django.utils import timezone
 
 from agencies.categories import CATEGORIES
@@ -41,6 +41,13 @@ def ensure_categories() -> dict[str, Category]:
     return existing
 
 
+def _column(field: Field[Any, Any]) -> str:
+    """A concrete field's column (the stubs allow None, which only non-concrete fields have)."""
+    if field.column is None:
+        raise TypeError(f"{field} has no column")
+    return field.column
+
+
 def _insert(model: type[Model], rows: list[dict[str, Any]]) -> None:
     """INSERT `rows` (COPY on PostgreSQL). bulk_create spends most of its time preparing
     every value of every row; here the values are already clean (validated strings, ints,
@@ -61,7 +68,7 @@ def _insert(model: type[Model], rows: list[dict[str, Any]]) -> None:
         constant[f.attname] = f.get_db_prep_save(value, connection)
     names = [f.attname for f in fields]
     table = connection.ops.quote_name(model._meta.db_table)
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    columns = ", ".join(connection.ops.quote_name(_column(f)) for f in fields)
     params = [[row[n] if n in row else constant[n] for n in names] for row in rows]
     # Identifiers from the model's own metadata, quoted; every value is a parameter.
     with connection.cursor() as cursor:

@@ -18,13 +18,14 @@ import multiprocessing as mp
 import os
 import sys
 import time
+from multiprocessing.synchronize import Event
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tsunagu.settings")
 
 
-def _client(seconds: float, ready: mp.Queue, go: mp.Event, out: mp.Queue) -> None:  # type: ignore[type-arg]
+def _client(seconds: float, ready: mp.Queue, go: Event, out: mp.Queue) -> None:  # type: ignore[type-arg]
     import django
 
     django.setup()

@@ -52,6 +52,8 @@ def refusal_record(
 
 @transaction.atomic
 def _tell_supervisors(*, actor: Actor, reason: str, count: int) -> None:
+    if actor.agency_id is None:  # the caller checks; narrowed here for the query below
+        return
     agency = Agency.objects.filter(pk=actor.agency_id).first()
     if agency is None:
         return

@@ -71,8 +71,8 @@ def _outbox() -> Iterator[Metric]:
         "tsunagu_delivery_attempts", "Delivery attempts, by result.", labels=["result"]
     )
     counts = {True: 0, False: 0}
-    for row in DeliveryAttempt.objects.values("succeeded").annotate(n=Count("id")).order_by():
-        counts[row["succeeded"]] = row["n"]
+    for attempt in DeliveryAttempt.objects.values("succeeded").annotate(n=Count("id")).order_by():
+        counts[attempt["succeeded"]] = attempt["n"]
     attempts.add_metric(["succeeded"], counts[True])
     attempts.add_metric(["failed"], counts[False])
     yield from (backlog, oldest, attempts)
