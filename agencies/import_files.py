@@ -133,10 +133,10 @@ def read_rows(path: Path, *, encoding: str | None = None) -> SourceRows:
         if not isinstance(data, list):
             raise ImportFileError("JSON must be a list of agency objects")
         # HSDS 3.0 organizations (as agencies/hsds.py exports them) become flat rows.
-        rows = [
+        records: list[dict[str, Any]] = [
             hsds.flatten_organization(item) if hsds.is_hsds_organization(item) else item
             for item in data
         ]
-        return SourceRows(iter(rows), used, len(rows))
+        return SourceRows(iter(records), used, len(records))
     delimiter = "\t" if suffix == ".tsv" else ","
     return SourceRows(_csv_rows(text, delimiter), used, max(text.count("\n") - 1, 0))
