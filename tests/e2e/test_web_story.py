@@ -17,6 +17,7 @@ from playwright.sync_api import Page, expect
 
 from agencies.models import Agency
 from audit.models import AuditAction, AuditEvent
+from audit.tasks import verify_new_events
 from consent.models import ConsentRecord
 from relay.models import Handoff, ReferralSheet
 from relay.states import Status
@@ -187,6 +188,8 @@ def test_counselor_to_intake_and_back_with_approval_and_audit(open_as, live_serv
     shoot(counselor, "handoff-sender")
 
     # --- The supervisor filters the audit log to the sheet and exports it --------------------
+    # What beat does every minute: verify the new events; the page shows the stored result.
+    assert verify_new_events()
     supervisor.get_by_role("link", name="監査ログ").click()
     supervisor.fill("#id_sheet", str(sheet.pk))
     supervisor.get_by_role("button", name="絞り込む").click()
