@@ -31,7 +31,7 @@ from relay.provision import ProvisionQuery, basis_text, provision_records
 from relay.reports import audit_events_visible_to, metrics
 from relay.services.exports import audit_log_export, provision_records_export
 from relay.states import DeclineReason, Status
-from relay.views.base import paginate, query_without_page, staff_view
+from relay.views.base import keyset_page, query_without_page, staff_view
 from relay.views.charts import bar_chart
 from relay.views.display import action_label, section_label
 
@@ -145,8 +145,10 @@ def _actor_text(event: AuditEvent, staff: Staff, agencies: _Agencies) -> str:
 def audit_log(request: HttpRequest, staff: Staff) -> HttpResponse:
     form = AuditFilterForm(request.GET or None)
     events = _filtered_events(staff, form)
-    page = paginate(request, events, size=50)
-    agencies = _Agencies([e.actor_agency_id for e in page] + [e.recipient_agency_id for e in page])
+    page = keyset_page(request, events, size=50)
+    agencies = _Agencies(
+        [e.actor_agency_id for e in page.rows] + [e.recipient_agency_id for e in page.rows]
+    )
     rows = [
         {
             "event": e,
@@ -155,7 +157,7 @@ def audit_log(request: HttpRequest, staff: Staff) -> HttpResponse:
             "recipient": agencies.name(e.recipient_agency_id),
             "sections": [section_label(s) for s in e.sections],
         }
-        for e in page
+        for e in page.rows
     ]
     start, end = form.bounds()
     return render(
