@@ -50,7 +50,9 @@ def _selected_ids(form: ConsentForm) -> set[int]:
 
 def _consent_context(form: ConsentForm, view: SheetView) -> dict[str, Any]:
     suggestions = suggest_recipients(
-        agencies=Agency.objects.exclude(pk=view.sheet.owner_agency_id), content=view.content
+        agencies=Agency.objects.exclude(pk=view.sheet.owner_agency_id),
+        content=view.content,
+        sender=view.sheet.owner_agency,
     )
     suggested = {s.agency.pk for s in suggestions}
     selected = _selected_ids(form)

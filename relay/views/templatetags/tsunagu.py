@@ -8,6 +8,7 @@ from typing import Any
 from django import template
 from django.http import HttpRequest
 from django.utils import formats, timezone
+from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext, pgettext_lazy
 
@@ -22,6 +23,14 @@ register = template.Library()
 @register.filter
 def section_label(code: str) -> str:
     return _section_label(code)
+
+
+@register.filter
+def phrase_breaks(text: str) -> SafeString:
+    """A short label that may wrap only between its phrases (after 「・」): with
+    `word-break: keep-all`, a narrow column shows 「出欠・」 over 「学校生活」 instead of
+    cutting a word in two."""
+    return mark_safe(str(escape(str(text))).replace("・", "・<wbr>"))  # noqa: S308
 
 
 @register.filter
