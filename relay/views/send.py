@@ -218,12 +218,16 @@ def _submit_all(
                 % {"agency": agency.name, "reason": exc},
             )
         except (InvalidInput, WorkflowError) as exc:
-            messages.error(request, f"{agency.name}: {exc}")
+            messages.error(
+                request,
+                _("%(agency)s へは送付できませんでした: %(reason)s")
+                % {"agency": agency.name, "reason": exc},
+            )
         else:
             if hop.status == Status.AWAITING_APPROVAL:
                 messages.info(
                     request,
-                    _("%(agency)s への引き継ぎ #%(id)s は管理職の承認待ちです。")
+                    _("%(agency)s への送付(引き継ぎ #%(id)s)を管理職に依頼しました。")
                     % {"agency": agency.name, "id": hop.pk},
                 )
             else:
