@@ -94,11 +94,11 @@ def consent_new(request: HttpRequest, staff: Staff, sheet_id: int) -> HttpRespon
         }
         try:
             if form.is_lawful_basis:
-                record = services.lawful_basis_record(
+                services.lawful_basis_record(
                     basis=data["basis"], reason=data["reason"], **scope
                 )
             else:
-                record = services.consent_record(
+                services.consent_record(
                     grantors=data["grantors"],
                     method=data["method"],
                     decision=data["decision"],

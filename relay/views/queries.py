@@ -161,9 +161,12 @@ class Place:
             return TIER_MUNICIPALITY
         if not self.prefecture or agency.prefecture != self.prefecture:
             return TIER_ELSEWHERE
-        if self.prefecture == TOKYO and self.municipality.endswith("区"):
-            if agency.municipality.endswith("区"):
-                return TIER_WARDS
+        if (
+            self.prefecture == TOKYO
+            and self.municipality.endswith("区")
+            and agency.municipality.endswith("区")
+        ):
+            return TIER_WARDS
         return TIER_PREFECTURE
 
 
