@@ -49,7 +49,7 @@ def basis_decide(request: HttpRequest, staff: Staff, record_id: int) -> HttpResp
         return redirect("relay:approvals")
     approve = form.cleaned_data["decision"] == "approve"
     try:
-        services.lawful_basis_decide(
+        record = services.lawful_basis_decide(
             staff=staff, record_id=record_id, approve=approve, note=form.cleaned_data["note"]
         )
     except IllegalTransition:
@@ -59,11 +59,13 @@ def basis_decide(request: HttpRequest, staff: Staff, record_id: int) -> HttpResp
     else:
         if approve:
             messages.success(
-                request, _("法令上の根拠 #%(id)s を承認しました。") % {"id": record_id}
+                request,
+                _("シート #%(id)s の法令上の根拠を承認しました。") % {"id": record.sheet_id},
             )
         else:
             messages.warning(
-                request, _("法令上の根拠 #%(id)s を却下しました。") % {"id": record_id}
+                request,
+                _("シート #%(id)s の法令上の根拠を却下しました。") % {"id": record.sheet_id},
             )
     return redirect("relay:approvals")
 
