@@ -41,6 +41,7 @@ from api.handoff_serializers import (
     HandoffSerializer,
     NoteSerializer,
     SheetSerializer,
+    VersionParamSerializer,
 )
 from api.idempotency import IdempotencyMixin
 from api.language import bilingual
@@ -240,11 +241,13 @@ class HandoffListCreateView(IdempotencyMixin, GenericAPIView):
         operation_id="handoffs_create",
         summary="Relay a sheet onward to another agency",
         description="Creates a hop from the caller's agency for a sheet it holds (owns, or "
-        "received with the sections it wants to pass on) and sends it: the consent gate "
-        "applies as in the web UI. An agency that requires a supervisor's sign-off gets "
-        "the hop in `awaiting_approval`. A refusal by the consent gate answers 422 and "
-        "leaves the hop as a draft of the sender (its id in `handoff_id`), the refusal "
-        "audited.",
+        "received with the sections it wants to pass on) and sends it, in one transaction: "
+        "the consent gate applies as in the web UI, and what is sent is a snapshot of the "
+        "sections as the caller holds them. An agency that requires a supervisor's sign-off "
+        "gets the hop in `awaiting_approval`. A refusal by the consent gate answers 422 and "
+        "leaves nothing behind (no draft, no hop id); the refusal is audited. An agency that "
+        "already has an open hop of the sheet answers 409 `duplicate-handoff` (with that "
+        "hop's id if the caller takes part in it) unless `deliberate` is true.",
         request=HandoffCreateSerializer,
         parameters=[etag_header(201), location_header(201)],
         responses={
@@ -268,7 +271,7 @@ class HandoffListCreateView(IdempotencyMixin, GenericAPIView):
     def post(self, request: Request) -> Response:
         data = _valid(HandoffCreateSerializer, request.data)
         staff = principal_staff(request)
-        draft = services.handoff_create(
+        handoff = services.handoff_relay(
             staff=staff,
             sheet_id=data["sheet"],
             to_agency=_to_agency(data["to_agency"]),
@@ -276,8 +279,8 @@ class HandoffListCreateView(IdempotencyMixin, GenericAPIView):
             purpose=data["purpose"],
             message=data["message"],
             consent_id=data["consent"],
+            deliberate=data["deliberate"],
         )
-        handoff = services.handoff_submit(staff=staff, handoff_id=draft.pk)
         response = _handoff_response(request, handoff, status.HTTP_201_CREATED)
         response["Location"] = reverse("api:handoff-detail", args=[handoff.pk], request=request)
         return response
@@ -292,13 +295,24 @@ class HandoffDetailView(APIView):
     @extend_schema(
         operation_id="handoffs_retrieve",
         summary="Read one handoff and the sections it shares (audited)",
-        description="A receiver sees the content of the shared sections while the hop is "
-        "open (sent, acknowledged, accepted, completed); after a decline, cancellation or "
-        "consent withdrawal it sees the hop without content. A section not shared is absent. "
-        "Another agency's hop is 404. Every read writes an audit event. The ETag names the "
-        "hop's version and what this reader was shown: If-Match on an action accepts it, "
-        "If-None-Match with it answers 304 while nothing changed.",
-        parameters=[IF_NONE_MATCH, etag_header(200, 304)],
+        description="A receiver sees what was sent to it (a snapshot taken at each send, "
+        "never the live sheet) while the hop is open (sent, acknowledged, accepted, "
+        "completed); after a decline, cancellation or consent withdrawal it sees the hop "
+        "without content, and a section the person later refused is absent from every "
+        "version. `versions` lists every send (an update is a new version); `?version=` reads "
+        "an earlier one. `notes` holds every note of the hop's transitions. Another agency's "
+        "hop is 404. Every read writes an audit event. The ETag names the hop's version and "
+        "what this reader was shown: If-Match on an action accepts it, If-None-Match with it "
+        "answers 304 while nothing changed.",
+        parameters=[
+            OpenApiParameter(
+                "version",
+                {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+                description="Read this version of what was sent (default: the newest).",
+            ),
+            IF_NONE_MATCH,
+            etag_header(200, 304),
+        ],
         responses={
             200: HandoffDetailSerializer,
             304: NOT_MODIFIED,
@@ -306,8 +320,15 @@ class HandoffDetailView(APIView):
         },
     )
     def get(self, request: Request, pk: int) -> Response:
-        view = services.handoff_view(staff=principal_staff(request), handoff_id=pk)
-        context = {"agency": principal_agency(request), "content": view.content}
+        version = _valid(VersionParamSerializer, request.query_params).get("version")
+        view = services.handoff_view(staff=principal_staff(request), handoff_id=pk, version=version)
+        context = {
+            "agency": principal_agency(request),
+            "content": view.content,
+            "notes": view.notes,
+            "provision": view.provision,
+            "versions": view.versions,
+        }
         data = HandoffDetailSerializer(view.handoff, context=context).data
         return _detail_response(request, view.handoff, data)
 
@@ -390,6 +411,20 @@ class HandoffDeclineView(HandoffActionView):
 class HandoffCompleteView(HandoffActionView):
     body = CompleteSerializer
     act = staticmethod(services.handoff_complete)
+
+
+@_action_schema(
+    "send_update",
+    "Send the receiver an update of a handoff",
+    "Sender only, while the hop is open: a new version of what the hop shares, with the "
+    "sections' current content as the caller holds them, through the same consent gate (422 "
+    "if it no longer covers them: the receiver keeps the version it has) and the same "
+    "supervisor sign-off rule as a first send (a counselor's update then waits for a "
+    "supervisor). The receiver is notified and sees the version history.",
+    NoteSerializer,
+)
+class HandoffSendUpdateView(HandoffActionView):
+    act = staticmethod(services.handoff_send_update)
 
 
 @_action_schema(

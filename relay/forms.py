@@ -342,6 +342,20 @@ class ReturnForm(forms.Form):
     note = forms.CharField(label=_("差し戻しの理由"), widget=_textarea(2))
 
 
+class UpdateForm(forms.Form):
+    """Send the receiver the shared sections as they are now (a new version)."""
+
+    note = forms.CharField(
+        label=_("更新の連絡事項(任意)"),
+        required=False,
+        widget=_textarea(2),
+        help_text=_(
+            "共有している項目の現在の内容を、新しい版として送付します。"
+            "送付の前に同意の範囲を確認します。"
+        ),
+    )
+
+
 class DeclineForm(forms.Form):
     reason = forms.ChoiceField(
         label=_("辞退の理由"), choices=[("", _("選択してください")), *DeclineReason.choices]
