@@ -325,6 +325,11 @@ class SendForm(forms.Form):
         widget=_textarea(3),
         help_text=_("通知には含まれません。相手がログインして読みます。"),
     )
+    deliberate = forms.BooleanField(
+        label=_("進行中の引き継ぎがある機関にも、意図的に重ねて送付する"),
+        required=False,
+        help_text=_("通常は不要です。重ねて送付したことは監査ログに記録されます。"),
+    )
 
     def __init__(self, *args: Any, agencies: Any, readable: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -201,7 +201,11 @@ def test_supervisor_approves_or_returns_from_the_queue(net, login) -> None:
     first.refresh_from_db()
     second.refresh_from_db()
     assert first.status == Status.SENT and first.approved_by_id == net.supervisor.user_id
-    assert second.status == Status.DRAFT and second.note == "項目を絞ってください"
+    # The reason is a note of its own (relay.HandoffNote), shown on the hop page.
+    assert second.status == Status.DRAFT
+    assert [(n.kind, n.text) for n in second.notes.all()] == [("return", "項目を絞ってください")]
+    page = login(net.counselor).get(reverse("relay:handoff-detail", args=[second.pk]))
+    assert "項目を絞ってください" in page.content.decode()
 
 
 def test_outbox_and_notifications(net, login, sent) -> None:
