@@ -125,7 +125,7 @@ def test_sends_racing_withdrawals_never_fail_a_withdrawal(net_tx, caplog) -> Non
     nothing else is raised (no 500), the NPO never keeps access, and the chain verifies.
 
     Measured once on PostgreSQL 15 (database h1, shared 2-core machine, 2026-12-03), 200
-    races: 200 withdrawals succeeded; 103 sends went first and were withdrawn, 97 were refused
+    races: 200 withdrawals succeeded; 107 sends went first and were withdrawn, 93 were refused
     (withdrawn first); 0 other errors; 0 deadlock/serialization retries were needed (the
     sheet lock serialises the two before either touches the audit chain).
     """
@@ -170,7 +170,7 @@ def test_acknowledgments_racing_cancellations_give_one_exact_history(net_tx, cap
     else is raised; exactly one event per successful move; the NPO ends without access.
 
     Measured once on PostgreSQL 15 (database h1, shared 2-core machine, 2026-12-03), 200
-    races: 200 cancellations succeeded; 104 acknowledgments went first, 96 were refused as
+    races: 200 cancellations succeeded; 119 acknowledgments went first, 81 were refused as
     illegal transitions; 0 other errors; 0 retries.
     """
     caplog.set_level(logging.WARNING, logger="relay.services.transactions")
