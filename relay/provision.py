@@ -92,6 +92,17 @@ def _directions(hop: Handoff, query: ProvisionQuery) -> list[tuple[str, int]]:
     return [(d, a) for d, a in wanted if query.direction in ("both", d)]
 
 
+def _initials(send: Provision, keeper_id: int, with_basic: set[tuple[int, int]]) -> str:
+    """The initials the keeping agency may read: the owner its sheet's, another agency those
+    its provision holds (never the live sheet's)."""
+    hop = send.handoff
+    if (keeper_id, hop.sheet_id) not in with_basic:
+        return ""
+    if keeper_id == hop.sheet.owner_agency_id:
+        return hop.sheet.subject_initials
+    return str(send.content.get(Section.BASIC, {}).get("subject_initials", ""))
+
+
 def provision_records(query: ProvisionQuery) -> list[ProvisionRow]:
     """Every record in the query, oldest first: one per send (every version), two per send
     when no agency is named."""
@@ -121,9 +132,7 @@ def provision_records(query: ProvisionQuery) -> list[ProvisionRow]:
                     provider=hop.from_agency.name,
                     recipient=hop.to_agency.name,
                     sheet_id=hop.sheet_id,
-                    initials=hop.sheet.subject_initials
-                    if (keeper_id, hop.sheet_id) in with_basic
-                    else "",
+                    initials=_initials(send, keeper_id, with_basic),
                     sections=list(send.sections),
                     basis=consent.basis if consent is not None else "",
                     consent_id=consent.pk if consent is not None else None,

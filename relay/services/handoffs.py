@@ -178,7 +178,7 @@ def _create(
     if existing is not None and not deliberate:
         # The existing hop's id only to an agency that takes part in it.
         visible = staff.agency.pk in (existing.from_agency_id, existing.to_agency_id)
-        raise DuplicateHandoff(**({"handoff_id": existing.pk} if visible else {}))
+        raise DuplicateHandoff(None, **({"handoff_id": existing.pk} if visible else {}))
     parent = None
     if parent_id is not None:
         parent = Handoff.objects.filter(pk=parent_id, sheet=sheet, to_agency=staff.agency).first()
