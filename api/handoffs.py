@@ -29,6 +29,7 @@ from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
 from agencies.actors import Staff
+from agencies.errors import ConsentDoesNotCover
 from agencies.models import Agency
 from api.etag import check_if_match, detail_etag_for, etag_for, not_modified
 from api.handoff_serializers import (
@@ -58,6 +59,7 @@ from api.schema import (
 )
 from relay import access, selectors, services
 from relay.models import Handoff
+from relay.services.transactions import immediate_checks, lock_sheet, retry_on_conflict
 from relay.states import Status
 
 IF_NONE_MATCH = OpenApiParameter(
@@ -137,14 +139,26 @@ def _locked_if_match(request: Request, staff: Staff, handoff_id: int) -> Iterato
 
     The services take no expected version, so the check and the transition share one
     transaction here: the row lock makes "still the version the client saw" hold until the
-    service (which locks the same row again, in the same transaction) has changed it. The hop
-    is fetched through relay.access, so a stale ETag on someone else's hop is still a 404,
-    not a 412.
+    service (which locks the same row again, in the same transaction) has changed it. The
+    sheet is locked before the hop, the workflow's one lock order (relay.services.
+    transactions). The hop is fetched through relay.access, so a stale ETag on someone else's
+    hop is still a 404, not a 412. A consent refusal (an update the gate refuses) commits its
+    audit event before the error goes out, as the service alone would.
     """
+    refused: ConsentDoesNotCover | None = None
     with transaction.atomic():
+        immediate_checks()
+        sheet_id = Handoff.objects.filter(pk=handoff_id).values_list("sheet_id", flat=True)
+        if sheet_id:
+            lock_sheet(sheet_id[0])
         handoff = access.handoff_for(staff=staff, handoff_id=handoff_id, for_update=True)
         check_if_match(request, handoff)
-        yield
+        try:
+            yield
+        except ConsentDoesNotCover as exc:
+            refused = exc
+    if refused is not None:
+        raise refused
 
 
 def _detail_response(request: Request, obj: Any, data: Any) -> Response:
@@ -344,9 +358,14 @@ class HandoffActionView(IdempotencyMixin, APIView):
     def post(self, request: Request, pk: int) -> Response:
         data = _valid(self.body, request.data)
         staff = principal_staff(request)
-        with _locked_if_match(request, staff, pk):
-            handoff = type(self).act(staff=staff, handoff_id=pk, **data)
+        handoff = retry_on_conflict(self._act)(request, staff, pk, data)
         return _handoff_response(request, handoff)
+
+    def _act(self, request: Request, staff: Staff, pk: int, data: dict[str, Any]) -> Handoff:
+        """One attempt: the If-Match check and the transition, in one transaction (retried
+        as a whole on a deadlock or serialization failure)."""
+        with _locked_if_match(request, staff, pk):
+            return type(self).act(staff=staff, handoff_id=pk, **data)
 
 
 def _action_schema(name: str, summary: str, description: str, body: Any) -> Any:

@@ -4,12 +4,17 @@ to the same agency is a 409 unless deliberate."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+import time_machine
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from audit.models import AuditAction, AuditEvent
 from relay import services
 from relay.models import Handoff, Provision
+from relay.services.consents import consents_expire_due
 from tests.api.helpers import assert_problem, bearer
 
 pytestmark = pytest.mark.django_db
@@ -122,3 +127,28 @@ def test_a_refused_relay_names_no_recipient_and_leaves_no_hop(net, key_for) -> N
         text = response.content.decode()
         assert f"#{refusal.pk}" not in problem["detail"] and net.guidance.name not in text
     assert Handoff.objects.filter(to_agency=net.guidance).count() == 0
+
+
+def test_an_update_the_gate_refuses_is_422_and_the_refusal_stays_on_record(
+    net, sent, key_for
+) -> None:
+    """GIVEN the consent expired after the send WHEN the sender's system sends an update
+    THEN 422 with the reason; the receiver keeps version 1; the refusal is audited (the
+    If-Match transaction commits it before the problem goes out)."""
+    consents_expire_due(now=timezone.now() + timedelta(days=400))
+    _edit(net, sent.sheet_id)
+    with time_machine.travel(timezone.now() + timedelta(days=400)):
+        response = APIClient().post(
+            f"/api/v1/handoffs/{sent.pk}/send-update/",
+            {},
+            format="json",
+            **bearer(key_for(net.ward)),
+        )
+    problem = assert_problem(response, status=422, slug="consent-does-not-cover")
+    assert problem["reason"] in {"expired", "not-in-force"}
+    assert Provision.objects.filter(handoff=sent).count() == 1
+    assert AuditEvent.objects.filter(
+        action=AuditAction.HANDOFF_SEND_REFUSED, object_id=str(sent.pk), detail__update=True
+    ).exists()
+    hop = _get(f"/api/v1/handoffs/{sent.pk}/", key_for(net.npo)).json()
+    assert hop["content"]["consultation"]["consultation"] == BEFORE
