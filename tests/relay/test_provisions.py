@@ -441,3 +441,12 @@ def test_the_receivers_audit_log_shows_only_what_concerns_it_after_the_send(net)
     assert not guidance.exists()
     ward = set(audit_events_visible_to(agency=net.ward).values_list("action", flat=True))
     assert {AuditAction.HANDOFF_SEND_REFUSED, AuditAction.HANDOFF_ACKNOWLEDGED} <= ward
+
+
+def test_the_owner_reads_next_to_an_expired_consent_what_expiry_means(net, sent) -> None:
+    consents_expire_due(now=timezone.now() + timedelta(days=400))
+    client = Client()
+    client.force_login(net.counselor.user)
+    page = client.get(reverse("relay:sheet-detail", args=[sent.sheet_id])).content.decode()
+    assert 'data-testid="expired-note"' in page
+    assert "期限内に送付された内容は、送付先で引き続き閲覧できます" in page
