@@ -44,6 +44,16 @@ class IllegalTransition(WorkflowError):
     default_message = _("現在の状態ではこの操作はできません。")
 
 
+class DuplicateHandoff(WorkflowError):
+    """The receiver already has an open hop of this sheet; send again only deliberately."""
+
+    code = "duplicate-handoff"
+    default_message = _(
+        "この機関には、このシートの引き継ぎがすでに進行中です。"
+        "重ねて送付する場合は、意図的な送付であることを明示してください。"
+    )
+
+
 class ConsentDoesNotCover(WorkflowError):
     """No consent record or approved lawful basis covers this sharing now."""
 

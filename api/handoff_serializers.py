@@ -22,7 +22,7 @@ from api.fields import (
 )
 from api.serializers import AgencyRefSerializer
 from consent.vocabulary import Purpose, Section
-from relay.models import Handoff, ReferralSheet
+from relay.models import Handoff, NoteKind, ReferralSheet
 from relay.sections import SECTION_FIELDS
 from relay.states import CancelReason, DeclineReason, Outcome, Status
 
@@ -160,23 +160,110 @@ _SPECIAL: dict[str, Any] = {
 }
 
 
+class HandoffNoteSerializer(serializers.Serializer):
+    """One note of a transition of the hop, in the order written; never overwritten."""
+
+    response_optional = ("author",)
+
+    id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=NoteKind.choices)
+    transition = serializers.CharField(help_text="The action the note was written with.")
+    text = serializers.CharField()
+    agency = AgencyRefSerializer()
+    author = serializers.CharField(
+        help_text="Who wrote it: given only to the author's own agency.", required=False
+    )
+    created_at = serializers.DateTimeField()
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        row = {
+            "id": instance.pk,
+            "kind": instance.kind,
+            "transition": instance.transition,
+            "text": instance.text,
+            "agency": _agency_ref(instance.agency),
+            "created_at": serializers.DateTimeField().to_representation(instance.created_at),
+        }
+        reader = self.context.get("agency")
+        if reader is not None and instance.agency_id == reader.pk:
+            row["author"] = instance.author_label
+        return row
+
+
+@extend_schema_field({"allOf": [{"$ref": "#/components/schemas/SectionsEnum"}]})
+class SectionRefField(serializers.ChoiceField):
+    """A section code, documented as the one SectionsEnum component."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=Section.choices, **kwargs)
+
+
+class ProvisionVersionSerializer(serializers.Serializer):
+    """One version of what the hop gave its receiver: when, which sections, what changed."""
+
+    version = serializers.IntegerField(min_value=1)
+    sent_at = serializers.DateTimeField(source="created_at")
+    sections = serializers.ListField(child=serializers.ChoiceField(choices=Section.choices))
+    changed_sections = serializers.ListField(
+        child=SectionRefField(),
+        help_text="Sections whose content differs from the version before (empty for 1).",
+    )
+    content_hash = serializers.CharField(
+        help_text="SHA-256 of the canonical JSON of the version's content, as audited."
+    )
+
+
 class HandoffDetailSerializer(HandoffSerializer):
-    """One hop with its message, the last note, and the content of the sections it shares."""
+    """One hop with its message, its notes, its versions, and the content of one version of
+    what it shares (the newest unless ?version= asks for another)."""
 
     def to_representation(self, instance: Handoff) -> dict[str, Any]:
         return self.generic_representation(instance)
 
     content = serializers.SerializerMethodField(
-        help_text="Section name to its fields, for the sections the caller may read now "
-        "(a receiver: while the hop is open; a sender: what it shared)."
+        help_text="Section name to its fields, for the sections the caller may read now, "
+        "from what was sent (a receiver never reads the live sheet; a sender before the first "
+        "send sees what it would send)."
+    )
+    notes = serializers.SerializerMethodField(
+        help_text="Every note of the hop's transitions, oldest first (a receiver does not see "
+        "the sending agency's internal return notes)."
+    )
+    provision = serializers.SerializerMethodField(
+        help_text="The version `content` is taken from; null before the first send."
+    )
+    versions = serializers.SerializerMethodField(
+        help_text="Every version sent, oldest first (the receiver's version history)."
     )
 
     class Meta(HandoffSerializer.Meta):
-        fields = [*HandoffSerializer.Meta.fields, "message", "note", "content"]
+        fields = [
+            *HandoffSerializer.Meta.fields,
+            "message",
+            "notes",
+            "provision",
+            "versions",
+            "content",
+        ]
 
     @extend_schema_field(SheetContentSerializer)
     def get_content(self, handoff: Handoff) -> dict[str, Any]:
         return SheetContentSerializer(self.context["content"]).data
+
+    @extend_schema_field(HandoffNoteSerializer(many=True))
+    def get_notes(self, handoff: Handoff) -> list[dict[str, Any]]:
+        return list(
+            HandoffNoteSerializer(self.context["notes"], many=True, context=self.context).data
+        )
+
+    @extend_schema_field(ProvisionVersionSerializer(allow_null=True))
+    def get_provision(self, handoff: Handoff) -> dict[str, Any] | None:
+        provision = self.context.get("provision")
+        return None if provision is None else ProvisionVersionSerializer(provision).data
+
+    @extend_schema_field(ProvisionVersionSerializer(many=True))
+    def get_versions(self, handoff: Handoff) -> list[dict[str, Any]]:
+        return list(ProvisionVersionSerializer(self.context["versions"], many=True).data)
 
 
 class AttachmentSerializer(serializers.Serializer):
@@ -198,6 +285,10 @@ class SheetSerializer(serializers.Serializer):
     sections = serializers.ListField(child=serializers.ChoiceField(choices=Section.choices))
     content = SheetContentSerializer()
     attachments = AttachmentSerializer(many=True)
+
+
+class VersionParamSerializer(serializers.Serializer):
+    version = serializers.IntegerField(min_value=1, max_value=2**31 - 1, required=False)
 
 
 class HandoffListParamsSerializer(serializers.Serializer):
@@ -265,6 +356,12 @@ class HandoffCreateSerializer(serializers.Serializer):
             "The consent record or approved lawful basis to send under. If given, only it may "
             "cover the send; if omitted, any record in force that covers it."
         ),
+    )
+    deliberate = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Send although the agency already has an open handoff of this sheet "
+        "(otherwise 409 duplicate-handoff); recorded in the audit trail.",
     )
 
 

@@ -29,6 +29,7 @@ from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
 from agencies.actors import Staff
+from agencies.errors import ConsentDoesNotCover
 from agencies.models import Agency
 from api.etag import check_if_match, detail_etag_for, etag_for, not_modified
 from api.handoff_serializers import (
@@ -41,6 +42,7 @@ from api.handoff_serializers import (
     HandoffSerializer,
     NoteSerializer,
     SheetSerializer,
+    VersionParamSerializer,
 )
 from api.idempotency import IdempotencyMixin
 from api.language import bilingual
@@ -57,6 +59,7 @@ from api.schema import (
 )
 from relay import access, selectors, services
 from relay.models import Handoff
+from relay.services.transactions import immediate_checks, lock_sheet, retry_on_conflict
 from relay.states import Status
 
 IF_NONE_MATCH = OpenApiParameter(
@@ -136,14 +139,26 @@ def _locked_if_match(request: Request, staff: Staff, handoff_id: int) -> Iterato
 
     The services take no expected version, so the check and the transition share one
     transaction here: the row lock makes "still the version the client saw" hold until the
-    service (which locks the same row again, in the same transaction) has changed it. The hop
-    is fetched through relay.access, so a stale ETag on someone else's hop is still a 404,
-    not a 412.
+    service (which locks the same row again, in the same transaction) has changed it. The
+    sheet is locked before the hop, the workflow's one lock order (relay.services.
+    transactions). The hop is fetched through relay.access, so a stale ETag on someone else's
+    hop is still a 404, not a 412. A consent refusal (an update the gate refuses) commits its
+    audit event before the error goes out, as the service alone would.
     """
+    refused: ConsentDoesNotCover | None = None
     with transaction.atomic():
+        immediate_checks()
+        sheet_id = Handoff.objects.filter(pk=handoff_id).values_list("sheet_id", flat=True)
+        if sheet_id:
+            lock_sheet(sheet_id[0])
         handoff = access.handoff_for(staff=staff, handoff_id=handoff_id, for_update=True)
         check_if_match(request, handoff)
-        yield
+        try:
+            yield
+        except ConsentDoesNotCover as exc:
+            refused = exc
+    if refused is not None:
+        raise refused
 
 
 def _detail_response(request: Request, obj: Any, data: Any) -> Response:
@@ -240,11 +255,13 @@ class HandoffListCreateView(IdempotencyMixin, GenericAPIView):
         operation_id="handoffs_create",
         summary="Relay a sheet onward to another agency",
         description="Creates a hop from the caller's agency for a sheet it holds (owns, or "
-        "received with the sections it wants to pass on) and sends it: the consent gate "
-        "applies as in the web UI. An agency that requires a supervisor's sign-off gets "
-        "the hop in `awaiting_approval`. A refusal by the consent gate answers 422 and "
-        "leaves the hop as a draft of the sender (its id in `handoff_id`), the refusal "
-        "audited.",
+        "received with the sections it wants to pass on) and sends it, in one transaction: "
+        "the consent gate applies as in the web UI, and what is sent is a snapshot of the "
+        "sections as the caller holds them. An agency that requires a supervisor's sign-off "
+        "gets the hop in `awaiting_approval`. A refusal by the consent gate answers 422 and "
+        "leaves nothing behind (no draft, no hop id); the refusal is audited. An agency that "
+        "already has an open hop of the sheet answers 409 `duplicate-handoff` (with that "
+        "hop's id if the caller takes part in it) unless `deliberate` is true.",
         request=HandoffCreateSerializer,
         parameters=[etag_header(201), location_header(201)],
         responses={
@@ -268,7 +285,7 @@ class HandoffListCreateView(IdempotencyMixin, GenericAPIView):
     def post(self, request: Request) -> Response:
         data = _valid(HandoffCreateSerializer, request.data)
         staff = principal_staff(request)
-        draft = services.handoff_create(
+        handoff = services.handoff_relay(
             staff=staff,
             sheet_id=data["sheet"],
             to_agency=_to_agency(data["to_agency"]),
@@ -276,8 +293,8 @@ class HandoffListCreateView(IdempotencyMixin, GenericAPIView):
             purpose=data["purpose"],
             message=data["message"],
             consent_id=data["consent"],
+            deliberate=data["deliberate"],
         )
-        handoff = services.handoff_submit(staff=staff, handoff_id=draft.pk)
         response = _handoff_response(request, handoff, status.HTTP_201_CREATED)
         response["Location"] = reverse("api:handoff-detail", args=[handoff.pk], request=request)
         return response
@@ -292,13 +309,24 @@ class HandoffDetailView(APIView):
     @extend_schema(
         operation_id="handoffs_retrieve",
         summary="Read one handoff and the sections it shares (audited)",
-        description="A receiver sees the content of the shared sections while the hop is "
-        "open (sent, acknowledged, accepted, completed); after a decline, cancellation or "
-        "consent withdrawal it sees the hop without content. A section not shared is absent. "
-        "Another agency's hop is 404. Every read writes an audit event. The ETag names the "
-        "hop's version and what this reader was shown: If-Match on an action accepts it, "
-        "If-None-Match with it answers 304 while nothing changed.",
-        parameters=[IF_NONE_MATCH, etag_header(200, 304)],
+        description="A receiver sees what was sent to it (a snapshot taken at each send, "
+        "never the live sheet) while the hop is open (sent, acknowledged, accepted, "
+        "completed); after a decline, cancellation or consent withdrawal it sees the hop "
+        "without content, and a section the person later refused is absent from every "
+        "version. `versions` lists every send (an update is a new version); `?version=` reads "
+        "an earlier one. `notes` holds every note of the hop's transitions. Another agency's "
+        "hop is 404. Every read writes an audit event. The ETag names the hop's version and "
+        "what this reader was shown: If-Match on an action accepts it, If-None-Match with it "
+        "answers 304 while nothing changed.",
+        parameters=[
+            OpenApiParameter(
+                "version",
+                {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+                description="Read this version of what was sent (default: the newest).",
+            ),
+            IF_NONE_MATCH,
+            etag_header(200, 304),
+        ],
         responses={
             200: HandoffDetailSerializer,
             304: NOT_MODIFIED,
@@ -306,8 +334,15 @@ class HandoffDetailView(APIView):
         },
     )
     def get(self, request: Request, pk: int) -> Response:
-        view = services.handoff_view(staff=principal_staff(request), handoff_id=pk)
-        context = {"agency": principal_agency(request), "content": view.content}
+        version = _valid(VersionParamSerializer, request.query_params).get("version")
+        view = services.handoff_view(staff=principal_staff(request), handoff_id=pk, version=version)
+        context = {
+            "agency": principal_agency(request),
+            "content": view.content,
+            "notes": view.notes,
+            "provision": view.provision,
+            "versions": view.versions,
+        }
         data = HandoffDetailSerializer(view.handoff, context=context).data
         return _detail_response(request, view.handoff, data)
 
@@ -323,9 +358,14 @@ class HandoffActionView(IdempotencyMixin, APIView):
     def post(self, request: Request, pk: int) -> Response:
         data = _valid(self.body, request.data)
         staff = principal_staff(request)
-        with _locked_if_match(request, staff, pk):
-            handoff = type(self).act(staff=staff, handoff_id=pk, **data)
+        handoff = retry_on_conflict(self._act)(request, staff, pk, data)
         return _handoff_response(request, handoff)
+
+    def _act(self, request: Request, staff: Staff, pk: int, data: dict[str, Any]) -> Handoff:
+        """One attempt: the If-Match check and the transition, in one transaction (retried
+        as a whole on a deadlock or serialization failure)."""
+        with _locked_if_match(request, staff, pk):
+            return type(self).act(staff=staff, handoff_id=pk, **data)
 
 
 def _action_schema(name: str, summary: str, description: str, body: Any) -> Any:
@@ -390,6 +430,20 @@ class HandoffDeclineView(HandoffActionView):
 class HandoffCompleteView(HandoffActionView):
     body = CompleteSerializer
     act = staticmethod(services.handoff_complete)
+
+
+@_action_schema(
+    "send_update",
+    "Send the receiver an update of a handoff",
+    "Sender only, while the hop is open: a new version of what the hop shares, with the "
+    "sections' current content as the caller holds them, through the same consent gate (422 "
+    "if it no longer covers them: the receiver keeps the version it has) and the same "
+    "supervisor sign-off rule as a first send (a counselor's update then waits for a "
+    "supervisor). The receiver is notified and sees the version history.",
+    NoteSerializer,
+)
+class HandoffSendUpdateView(HandoffActionView):
+    act = staticmethod(services.handoff_send_update)
 
 
 @_action_schema(

@@ -26,6 +26,11 @@ urlpatterns = [
         name="handoff-complete",
     ),
     path("handoffs/<int:pk>/cancel/", handoffs.HandoffCancelView.as_view(), name="handoff-cancel"),
+    path(
+        "handoffs/<int:pk>/send-update/",
+        handoffs.HandoffSendUpdateView.as_view(),
+        name="handoff-send-update",
+    ),
     path("sheets/<int:pk>/", handoffs.SheetDetailView.as_view(), name="sheet-detail"),
     path("agencies/", directory.AgencyListView.as_view(), name="agency-list"),
     path("agencies/<slug:slug>/", directory.AgencyDetailView.as_view(), name="agency-detail"),

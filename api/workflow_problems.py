@@ -27,6 +27,13 @@ PROBLEMS: tuple[tuple[type[errors.WorkflowError], str, int, str, str], ...] = (
         "Illegal transition",
     ),
     (
+        errors.DuplicateHandoff,
+        "duplicate-handoff",
+        409,
+        "この機関への引き継ぎがすでに進行中です",
+        "Duplicate handoff",
+    ),
+    (
         errors.ConsentDoesNotCover,
         "consent-does-not-cover",
         422,
@@ -77,6 +84,8 @@ CLASS_EN: dict[type[errors.WorkflowError], str] = {
     errors.NotFound: "Not found.",
     errors.NotAllowed: "Your role or agency may not do this.",
     errors.IllegalTransition: "The handoff's current status does not allow this action.",
+    errors.DuplicateHandoff: "This agency already has an open handoff of this sheet (see "
+    "handoff_id when your agency takes part in it); send `deliberate: true` to send another.",
     errors.ConsentDoesNotCover: "No consent record or approved lawful basis covers this sharing.",
     errors.ConsentWithdrawn: "The consent has been withdrawn.",
     errors.InvalidInput: "Some input is invalid.",
@@ -114,6 +123,9 @@ def workflow_problem_members(exc: BaseException, language: str) -> dict[str, Any
         if "handoff_id" in exc.context:
             # A refused send leaves the hop as the sender's draft (and the refusal audited).
             members["handoff_id"] = exc.context["handoff_id"]
+    if isinstance(exc, errors.DuplicateHandoff) and "handoff_id" in exc.context:
+        # The open hop, named only to an agency that takes part in it.
+        members["handoff_id"] = exc.context["handoff_id"]
     if isinstance(exc, errors.IllegalTransition) and "current" in exc.context:
         members["current_status"] = str(exc.context["current"])
     if isinstance(exc, errors.InvalidInput | errors.SheetLocked):

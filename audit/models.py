@@ -46,6 +46,8 @@ class AuditAction(models.TextChoices):
     HANDOFF_RETURNED = "handoff.returned", _("差し戻し(下書きに戻す)")
     HANDOFF_SEND_REFUSED = "handoff.send_refused", _("送付を拒否(同意の範囲外)")
     HANDOFF_SENT = "handoff.sent", _("引き継ぎを送付")
+    HANDOFF_UPDATE_SUBMITTED = "handoff.update_submitted", _("更新の送付の承認を依頼")
+    HANDOFF_UPDATED = "handoff.updated", _("引き継ぎの更新を送付")
     HANDOFF_VIEWED = "handoff.viewed", _("引き継ぎを閲覧")
     HANDOFF_ACKNOWLEDGED = "handoff.acknowledged", _("受領を確認")
     HANDOFF_ACCEPTED = "handoff.accepted", _("受け入れ")

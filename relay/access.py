@@ -14,6 +14,7 @@ Lists are relay.selectors.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db.models import QuerySet
@@ -88,9 +89,11 @@ def grant_receiver(*, handoff: Handoff, actor: Actor) -> None:
 def revoke_receiver(*, handoff: Handoff, actor: Actor) -> bool:
     """Decline, cancellation or withdrawal: the receiver loses the sheet content this hop gave
     it. It keeps seeing the hop itself (its status and history, no content). Idempotent."""
-    deleted, _ = SheetAccess.objects.filter(handoff=handoff).delete()
-    if not deleted:
+    row = SheetAccess.objects.filter(handoff=handoff).first()
+    if row is None:
         return False
+    revoked = list(row.sections)
+    row.delete()
     group = handoff.to_agency.group
     still_shared = SheetAccess.objects.filter(agency=handoff.to_agency, sheet=handoff.sheet_id)
     if not still_shared.exists():
@@ -99,11 +102,45 @@ def revoke_receiver(*, handoff: Handoff, actor: Actor) -> bool:
         AuditAction.ACCESS_REVOKED,
         sheet_id=handoff.sheet_id,
         agency_id=handoff.to_agency_id,
-        sections=list(handoff.sections),
+        sections=revoked,
         actor=actor,
         handoff_id=handoff.pk,
     )
     return True
+
+
+def narrow_receiver(
+    *, handoff: Handoff, sections: Iterable[str], actor: Actor, consent_id: int
+) -> list[str]:
+    """A refusal recorded after the send: the receiver no longer reads these sections of what
+    the hop gave it (every version); the rest stays. Returns the sections taken away; the
+    last section taken takes the hop's access with it (as revoke_receiver)."""
+    row = SheetAccess.objects.select_for_update().filter(handoff=handoff).first()
+    if row is None:
+        return []
+    removed = [s for s in row.sections if s in set(sections)]
+    if not removed:
+        return []
+    remaining = [s for s in row.sections if s not in removed]
+    if remaining:
+        row.sections = remaining
+        row.save(update_fields=["sections"])
+    else:
+        row.delete()
+        still_shared = SheetAccess.objects.filter(agency=handoff.to_agency, sheet=handoff.sheet_id)
+        if not still_shared.exists():
+            remove_perm(VIEW_SHEET, handoff.to_agency.group, handoff.sheet)
+    access_event(
+        AuditAction.ACCESS_REVOKED,
+        sheet_id=handoff.sheet_id,
+        agency_id=handoff.to_agency_id,
+        sections=removed,
+        actor=actor,
+        handoff_id=handoff.pk,
+        reason="refused",
+        consent_id=consent_id,
+    )
+    return removed
 
 
 def can_view_sheet(*, agency: Agency, sheet: ReferralSheet) -> bool:

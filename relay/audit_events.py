@@ -59,6 +59,7 @@ def access_event(
     sections: list[str],
     actor: Actor,
     handoff_id: int | None = None,
+    **detail: Any,
 ) -> AuditEvent:
     return audit_record(
         action=action,
@@ -68,5 +69,5 @@ def access_event(
         sheet_id=sheet_id,
         recipient_agency_id=agency_id,
         sections=sections,
-        detail={"handoff_id": handoff_id} if handoff_id else {},
+        detail={**({"handoff_id": handoff_id} if handoff_id else {}), **detail},
     )

@@ -325,6 +325,11 @@ class SendForm(forms.Form):
         widget=_textarea(3),
         help_text=_("通知には含まれません。相手がログインして読みます。"),
     )
+    deliberate = forms.BooleanField(
+        label=_("進行中の引き継ぎがある機関にも、意図的に重ねて送付する"),
+        required=False,
+        help_text=_("通常は不要です。重ねて送付したことは監査ログに記録されます。"),
+    )
 
     def __init__(self, *args: Any, agencies: Any, readable: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -340,6 +345,20 @@ class NoteForm(forms.Form):
 
 class ReturnForm(forms.Form):
     note = forms.CharField(label=_("差し戻しの理由"), widget=_textarea(2))
+
+
+class UpdateForm(forms.Form):
+    """Send the receiver the shared sections as they are now (a new version)."""
+
+    note = forms.CharField(
+        label=_("更新の連絡事項(任意)"),
+        required=False,
+        widget=_textarea(2),
+        help_text=_(
+            "共有している項目の現在の内容を、新しい版として送付します。"
+            "送付の前に同意の範囲を確認します。"
+        ),
+    )
 
 
 class DeclineForm(forms.Form):

@@ -1,6 +1,8 @@
 """Records of provision and receipt of personal data (APPI Art. 29 and 30): the one module.
 
-Every sent hop is a provision by its sender and a receipt by its receiver. The supervisor's
+Every send of a hop (its first send and each update, one relay.Provision each, with the hash
+of exactly what was sent) is a provision by its sender and a receipt by its receiver. The
+supervisor's
 screen, its CSV download and `manage.py export_provision_records` all read these rows, so the
 subject is masked the same way everywhere: by sheet id, with the initials only where the agency
 keeping the record may still read the sheet's basic section. The export itself (and its audit
@@ -20,7 +22,7 @@ from django.utils.translation import gettext as _
 
 from agencies.models import Agency
 from consent.vocabulary import Basis, Purpose, Section
-from relay.models import Handoff, SheetAccess
+from relay.models import Handoff, Provision, SheetAccess
 from relay.states import Status
 
 DIRECTIONS = ("both", "provided", "received")
@@ -40,9 +42,12 @@ class ProvisionQuery:
 
 @dataclass(frozen=True)
 class ProvisionRow:
-    """One hop as a record of provision (we gave) or of receipt (we were given)."""
+    """One send (a version of a hop) as a record of provision (we gave) or of receipt (we
+    were given)."""
 
     handoff_id: int
+    version: int
+    content_hash: str
     direction: str  # "provided" | "received"
     sent_at: datetime
     provider: str
@@ -60,22 +65,20 @@ class ProvisionRow:
         return f"{self.initials} #{self.sheet_id}" if self.initials else f"#{self.sheet_id}"
 
 
-def _hops(query: ProvisionQuery) -> list[Handoff]:
+def _provisions(query: ProvisionQuery) -> list[Provision]:
     scope = Q()
-    if query.agency is None:
-        scope = Q(sent_at__isnull=False)
-    else:
+    if query.agency is not None:
         if query.direction in ("both", "provided"):
-            scope |= Q(from_agency=query.agency)
+            scope |= Q(handoff__from_agency=query.agency)
         if query.direction in ("both", "received"):
-            scope |= Q(to_agency=query.agency)
-    hops = Handoff.objects.filter(scope, sent_at__gte=query.start, sent_at__lt=query.end)
+            scope |= Q(handoff__to_agency=query.agency)
+    sends = Provision.objects.filter(scope, created_at__gte=query.start, created_at__lt=query.end)
     if query.sheet_id is not None:
-        hops = hops.filter(sheet_id=query.sheet_id)
+        sends = sends.filter(handoff__sheet_id=query.sheet_id)
     return list(
-        hops.select_related("from_agency", "to_agency", "consent", "sheet").order_by(
-            "sent_at", "id"
-        )
+        sends.select_related(
+            "consent", "handoff__from_agency", "handoff__to_agency", "handoff__sheet"
+        ).order_by("created_at", "id")
     )
 
 
@@ -89,9 +92,22 @@ def _directions(hop: Handoff, query: ProvisionQuery) -> list[tuple[str, int]]:
     return [(d, a) for d, a in wanted if query.direction in ("both", d)]
 
 
+def _initials(send: Provision, keeper_id: int, with_basic: set[tuple[int, int]]) -> str:
+    """The initials the keeping agency may read: the owner its sheet's, another agency those
+    its provision holds (never the live sheet's)."""
+    hop = send.handoff
+    if (keeper_id, hop.sheet_id) not in with_basic:
+        return ""
+    if keeper_id == hop.sheet.owner_agency_id:
+        return hop.sheet.subject_initials
+    return str(send.content.get(Section.BASIC, {}).get("subject_initials", ""))
+
+
 def provision_records(query: ProvisionQuery) -> list[ProvisionRow]:
-    """Every record in the query, oldest first (two per hop when no agency is named)."""
-    hops = _hops(query)
+    """Every record in the query, oldest first: one per send (every version), two per send
+    when no agency is named."""
+    sends = _provisions(query)
+    hops = [p.handoff for p in sends]
     # (agency, sheet) pairs whose keeper may still read the basic section: one query.
     with_basic = {
         (agency_id, sheet_id)
@@ -102,23 +118,22 @@ def provision_records(query: ProvisionQuery) -> list[ProvisionRow]:
         if Section.BASIC in sections
     }
     rows = []
-    for hop in hops:
-        consent = hop.consent
-        if hop.sent_at is None:  # _hops selects sent hops only
-            continue
+    for send in sends:
+        hop = send.handoff
+        consent = send.consent
         for direction, keeper_id in _directions(hop, query):
             rows.append(
                 ProvisionRow(
                     handoff_id=hop.pk,
+                    version=send.version,
+                    content_hash=send.content_hash,
                     direction=direction,
-                    sent_at=hop.sent_at,
+                    sent_at=send.created_at,
                     provider=hop.from_agency.name,
                     recipient=hop.to_agency.name,
                     sheet_id=hop.sheet_id,
-                    initials=hop.sheet.subject_initials
-                    if (keeper_id, hop.sheet_id) in with_basic
-                    else "",
-                    sections=list(hop.sections),
+                    initials=_initials(send, keeper_id, with_basic),
+                    sections=list(send.sections),
                     basis=consent.basis if consent is not None else "",
                     consent_id=consent.pk if consent is not None else None,
                     purpose=hop.purpose,
@@ -163,6 +178,8 @@ def _labelled_header() -> list[str]:
         _("目的"),
         _("状態"),
         _("引き継ぎ番号"),
+        _("版"),
+        _("送付内容のハッシュ(SHA-256)"),
     ]
 
 
@@ -178,6 +195,8 @@ def _labelled_row(r: ProvisionRow) -> list[Any]:
         Purpose(r.purpose).label,
         Status(r.status).label,
         r.handoff_id,
+        r.version,
+        r.content_hash,
     ]
 
 
@@ -193,6 +212,8 @@ CODED_COLUMNS = (
     "basis",
     "consent_id",
     "status",
+    "version",
+    "content_hash",
 )
 
 
@@ -210,6 +231,8 @@ def _coded_row(r: ProvisionRow) -> list[Any]:
         r.basis,
         r.consent_id or "",
         r.status,
+        r.version,
+        r.content_hash,
     ]
 
 

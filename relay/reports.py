@@ -28,21 +28,51 @@ def _others_reads(agency: Agency) -> Q:
     return Q(action__in=list(READ_ACTIONS)) & ~Q(actor_agency_id=agency.pk)
 
 
+# What another agency did about a hop after it was sent: the parties of the hop may see it.
+_AFTER_SEND = frozenset(
+    {
+        AuditAction.HANDOFF_SENT,
+        AuditAction.HANDOFF_UPDATED,
+        AuditAction.HANDOFF_ACKNOWLEDGED,
+        AuditAction.HANDOFF_ACCEPTED,
+        AuditAction.HANDOFF_DECLINED,
+        AuditAction.HANDOFF_COMPLETED,
+        AuditAction.HANDOFF_WITHDRAWN,
+        AuditAction.HANDOFF_ESCALATED,
+    }
+)
+
+
 def audit_events_visible_to(*, agency: Agency) -> QuerySet[AuditEvent]:
     """What an agency's supervisor may see of the trail, newest first.
 
-    Everything its own staff, keys and logins did; and, on its own sheets and on hops it sent
-    or received, what others did to them (sends, answers, grants, escalations, notices) but
-    not others' reads.
+    Everything its own staff, keys and logins did. Of other agencies' (and the system's)
+    events, only those about hops it is a party to from the moment they were sent (sends,
+    updates, answers, escalations, withdrawals, a cancellation of a sent hop), the grants
+    and revocations of its own access, the notices addressed to it, and the system's events
+    on its own sheets (consent expiry). Never another agency's drafts, submissions,
+    approvals, returns, refusals or reads.
     """
-    owned = ReferralSheet.objects.filter(owner_agency=agency).values("pk")
-    involved = (
-        Q(sheet_id__in=owned)
-        | Q(recipient_agency_id=agency.pk)
-        | Q(detail__from_agency_id=agency.pk)
+    party = Q(recipient_agency_id=agency.pk) | Q(detail__from_agency_id=agency.pk)
+    about_sent_hops = Q(object_type="handoff") & party & (
+        Q(action__in=list(_AFTER_SEND))
+        | Q(action=AuditAction.HANDOFF_CANCELLED, detail__was_sent=True)
     )
+    to_it = Q(recipient_agency_id=agency.pk) & Q(
+        action__in=[
+            AuditAction.ACCESS_GRANTED,
+            AuditAction.ACCESS_REVOKED,
+            AuditAction.NOTIFICATION_QUEUED,
+        ]
+    )
+    owned = ReferralSheet.objects.filter(owner_agency=agency).values("pk")
+    system_on_own_sheets = Q(actor_kind="system", sheet_id__in=owned) & ~Q(
+        action__in=list(READ_ACTIONS)
+    )
+    others = ~Q(actor_agency_id=agency.pk) | Q(actor_agency_id__isnull=True)
     return AuditEvent.objects.filter(
-        Q(actor_agency_id=agency.pk) | (involved & ~_others_reads(agency))
+        Q(actor_agency_id=agency.pk)
+        | (others & (about_sent_hops | to_it | system_on_own_sheets))
     ).order_by("-id")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -90,3 +92,25 @@ def sheet_content(sheet: ReferralSheet, sections: Iterable[str]) -> dict[str, di
 
 def full_snapshot(sheet: ReferralSheet) -> dict[str, Any]:
     return {name: _json_value(getattr(sheet, name)) for name in CONTENT_FIELDS}
+
+
+def attachments_content(sheet: ReferralSheet) -> dict[str, Any]:
+    """The attachments section of a snapshot: which files, by id and hash (never the bytes)."""
+    return {
+        "files": [
+            {
+                "id": a.pk,
+                "title": a.title,
+                "content_type": a.content_type,
+                "size": a.size,
+                "sha256": a.sha256,
+            }
+            for a in sheet.attachments.order_by("id")
+        ]
+    }
+
+
+def content_hash(content: dict[str, Any]) -> str:
+    """SHA-256 of the canonical JSON of a snapshot: the hash a provision is audited with."""
+    canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

@@ -10,12 +10,19 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from agencies.models import Agency, Membership, Role
 from notifications.models import InAppNotification
-from relay.models import Handoff, ReferralSheet, SavedFilter, SheetAccess
+from relay.models import (
+    Handoff,
+    HandoffNote,
+    NoteKind,
+    ReferralSheet,
+    SavedFilter,
+    SheetAccess,
+)
 from relay.search import fold
 from relay.states import NOT_YET_SENT, Status
 
@@ -37,8 +44,10 @@ def handoffs_inbox_for(
 def handoffs_outbox_for(
     *, agency: Agency, statuses: Iterable[str] | None = None, updated_since: datetime | None = None
 ) -> QuerySet[Handoff]:
-    """Hops the agency created, newest first (index handoff_outbox_idx)."""
-    qs = Handoff.objects.filter(from_agency=agency)
+    """Hops the agency created, newest first (index handoff_outbox_idx); `returned` says a
+    supervisor sent the hop back to draft at least once."""
+    returned = HandoffNote.objects.filter(handoff=OuterRef("pk"), kind=NoteKind.RETURN)
+    qs = Handoff.objects.filter(from_agency=agency).annotate(returned=Exists(returned))
     if statuses:
         qs = qs.filter(status__in=list(statuses))
     if updated_since is not None:

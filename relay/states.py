@@ -97,6 +97,12 @@ ALLOWED_TRANSITIONS: dict[Status, frozenset[Status]] = {
     status: frozenset(t.target for t in TRANSITIONS if t.source == status) for status in Status
 }
 
+# Commands that keep the hop's status: the sender sends an update (a new provision version)
+# while the receiver still works on the hop. Same shape as a transition (source == target).
+COMMANDS: tuple[Transition, ...] = tuple(
+    Transition("send_update", source, source, Side.SENDER, SENDERS) for source in _OPEN
+)
+
 
 @dataclass(frozen=True)
 class Who:
@@ -107,18 +113,18 @@ class Who:
     api_scope: str | None
 
 
-def _who(action: str) -> Who:
-    first = next(t for t in TRANSITIONS if t.action == action)
+def _who_of(action: str) -> Who:
+    first = next(t for t in (*TRANSITIONS, *COMMANDS) if t.action == action)
     return Who(side=first.side, roles=first.roles, api_scope=first.api_scope)
 
 
-ACTIONS: dict[str, Who] = {t.action: _who(t.action) for t in TRANSITIONS}
+ACTIONS: dict[str, Who] = {t.action: _who_of(t.action) for t in (*TRANSITIONS, *COMMANDS)}
 
 
 def actions_for(*, status: str, side: Side | None, role: Role | None) -> list[str]:
     """The actions someone on `side` of a hop, in `role`, may take in its current `status`."""
     names: list[str] = []
-    for t in TRANSITIONS:
+    for t in (*TRANSITIONS, *COMMANDS):
         if (
             t.source == status
             and t.side is not None

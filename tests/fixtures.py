@@ -103,14 +103,13 @@ class Network:
         staff: Staff | None = None,
     ):
         staff = staff or self.counselor
-        hop = services.handoff_create(
+        return services.handoff_relay(
             staff=staff,
             sheet_id=sheet.pk,
             to_agency=to or self.npo,
             sections=sections or ["basic", "consultation"],
             purpose=purpose,
         )
-        return services.handoff_submit(staff=staff, handoff_id=hop.pk)
 
 
 def _staff(agency: Agency, role: Role, username: str) -> Staff:

@@ -313,6 +313,11 @@ SPECTACULAR_SETTINGS = {
         "api.schema.postprocess_query_text",
     ],
     "SERVE_INCLUDE_SCHEMA": False,
+    # `kind` names both an agency's kind and a note's kind: each keeps its own component.
+    "ENUM_NAME_OVERRIDES": {
+        "KindEnum": "agencies.models.AgencyKind",
+        "NoteKindEnum": "relay.models.provisions.NoteKind",
+    },
     # Swagger UI and Redoc from our static files (drf-spectacular-sidecar), never from a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -9,14 +9,18 @@ from relay.models.access import (
 )
 from relay.models.filters import ListScreen, SavedFilter
 from relay.models.handoffs import Handoff
+from relay.models.provisions import HandoffNote, NoteKind, Provision
 from relay.models.sheets import Attachment, ReferralSheet, SheetVersion
 
 __all__ = [
     "Attachment",
     "Handoff",
     "HandoffGroupObjectPermission",
+    "HandoffNote",
     "HandoffUserObjectPermission",
     "ListScreen",
+    "NoteKind",
+    "Provision",
     "ReferralSheet",
     "SavedFilter",
     "SheetAccess",

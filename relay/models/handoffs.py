@@ -82,8 +82,11 @@ class Handoff(models.Model):
     cancelled_at = models.DateTimeField(null=True, blank=True)
     cancel_reason = models.CharField(max_length=24, choices=CancelReason.choices, blank=True)
     withdrawn_at = models.DateTimeField(null=True, blank=True)
-    # Free text of the last transition (decline, completion, cancellation note).
-    note = models.TextField(blank=True)
+    # Sent a second time on purpose while another open hop of the sheet goes to the receiver.
+    deliberate_duplicate = models.BooleanField(default=False)
+    # A counselor asked for an update to be sent; a supervisor's send clears it.
+    update_requested_at = models.DateTimeField(null=True, blank=True)
+    update_requested_by = _by("update requested by")
 
     # Acknowledgment clock and escalation (driven by the database, not broker ETAs).
     ack_due_at = models.DateTimeField(null=True, blank=True)

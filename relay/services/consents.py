@@ -35,8 +35,9 @@ from consent.vocabulary import Basis, Purpose
 from notifications.notify import handoff_payload, notify_agency
 from relay import access
 from relay.audit_events import handoff_event
-from relay.models import Handoff, ReferralSheet
+from relay.models import Handoff, Provision
 from relay.sections import normalise_sections
+from relay.services.transactions import lock_sheet, workflow_transaction
 from relay.states import OPEN_FOR_RECEIVER, Status
 
 
@@ -91,7 +92,7 @@ def _validated_scope(
     return agencies, kinds, section_list, purpose_list
 
 
-@transaction.atomic
+@workflow_transaction
 def consent_record(
     *,
     staff: Staff,
@@ -154,7 +155,27 @@ def consent_record(
     record.save()
     record.recipient_agencies.set(agencies)
     _consent_event(AuditAction.CONSENT_RECORDED, record, staff)
+    if record.decision == Decision.DENY and record.in_force_at(now):
+        _apply_refusal(record, staff)
     return record
+
+
+def _apply_refusal(record: ConsentRecord, staff: Staff) -> None:
+    """A refusal recorded after a send: the covered receivers lose the refused sections of
+    what they were given (every version), keep the rest. Lock order: the sheet is held; the
+    hops next, by id."""
+    actor = staff.audit_actor()
+    hops = (
+        Handoff.objects.select_for_update(of=("self",))
+        .select_related("to_agency", "from_agency", "sheet")
+        .filter(sheet_id=record.sheet_id, purpose__in=record.purposes, access__isnull=False)
+        .order_by("id")
+    )
+    for hop in hops:
+        if record.covers_recipient(hop.to_agency):
+            access.narrow_receiver(
+                handoff=hop, sections=record.sections, actor=actor, consent_id=record.pk
+            )
 
 
 @transaction.atomic
@@ -240,10 +261,14 @@ def _stop_hops_under(record: ConsentRecord, staff: Staff, *, status: Status) -> 
     actor = staff.audit_actor()
     now = timezone.now()
     stopped: list[Handoff] = []
+    # Every hop that gave anything under the record: its current basis, or any version of
+    # what it sent (an update may have gone out under a newer record).
+    under = set(Provision.objects.filter(consent=record).values_list("handoff_id", flat=True))
+    under |= set(Handoff.objects.filter(consent=record).values_list("pk", flat=True))
     hops = (
         Handoff.objects.select_for_update(of=("self",))
         .select_related("to_agency", "from_agency", "consent")
-        .filter(consent=record)
+        .filter(pk__in=sorted(under))
         .order_by("id")
     )
     for hop in hops:
@@ -274,15 +299,15 @@ def _stop_hops_under(record: ConsentRecord, staff: Staff, *, status: Status) -> 
     return stopped
 
 
-@transaction.atomic
+@workflow_transaction
 def consent_withdraw(
     *, staff: Staff, record_id: int, via: str, reason: str = "", at: datetime | None = None
 ) -> list[Handoff]:
     """The person or guardian withdraws consent: record it and stop every hop it carried."""
     staff.require_role(*SENDERS)
     record = access.consent_record_for(staff=staff, record_id=record_id)
-    # Lock order (sheet, then consent, then hops) matches handoff_send: no deadlock, no race.
-    ReferralSheet.objects.select_for_update().filter(pk=record.sheet_id).first()
+    # The lock order of relay.services.transactions: sheet, consent record, then hops.
+    lock_sheet(record.sheet_id)
     record = ConsentRecord.objects.select_for_update().get(pk=record_id)
     if record.status != ConsentStatus.ACTIVE or record.basis != Basis.CONSENT:
         raise IllegalTransition()
@@ -306,12 +331,12 @@ def consent_withdraw(
     return _stop_hops_under(record, staff, status=Status.WITHDRAWN)
 
 
-@transaction.atomic
+@workflow_transaction
 def consent_mark_entered_in_error(*, staff: Staff, record_id: int, reason: str) -> ConsentRecord:
     """A supervisor voids a record entered by mistake; hops sent under it are stopped too."""
     staff.require_role(Role.SUPERVISOR)
     record = access.consent_record_for(staff=staff, record_id=record_id)
-    ReferralSheet.objects.select_for_update().filter(pk=record.sheet_id).first()
+    lock_sheet(record.sheet_id)
     record = ConsentRecord.objects.select_for_update().get(pk=record_id)
     if record.status == ConsentStatus.ENTERED_IN_ERROR:
         raise IllegalTransition()
@@ -327,8 +352,9 @@ def consent_mark_entered_in_error(*, staff: Staff, record_id: int, reason: str) 
 
 def consents_expire_due(*, now: datetime | None = None) -> int:
     """Mark active records past their validity as expired (the policy already ignores them by
-    date; this makes the state visible). Hops already sent keep their access: expiry stops new
-    sharing, withdrawal takes back what was shared."""
+    date; this makes the state visible). Hops already sent keep their access to what they were
+    given (their provisions): expiry stops new sharing and updates, withdrawal takes back what
+    was shared."""
     now = now or timezone.now()
     system = Actor.system("consent_expiry")
     count = 0

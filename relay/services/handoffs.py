@@ -3,33 +3,41 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from agencies.actors import READERS, SENDERS, Staff
 from agencies.errors import (
     ConsentDoesNotCover,
     ConsentWithdrawn,
+    DuplicateHandoff,
     IllegalTransition,
     InvalidInput,
     NotFound,
 )
 from agencies.models import Agency, Role
 from audit.models import AuditAction
+from audit.services import audit_record
 from consent.models import ConsentRecord
 from consent.policy import PolicyDecision, permits
 from consent.vocabulary import Purpose
 from notifications.notify import handoff_payload, notify_agency
-from relay import access, escalation
+from relay import access, escalation, snapshots
 from relay.audit_events import handoff_event
 from relay.choices import Urgency
-from relay.models import Handoff, ReferralSheet
-from relay.sections import normalise_sections, sheet_content
+from relay.models import Handoff, HandoffNote, NoteKind, Provision, ReferralSheet
+from relay.models.provisions import SENDER_ONLY_NOTES
+from relay.sections import content_hash, normalise_sections
+from relay.services.transactions import lock_sheet, workflow_transaction
 from relay.states import (
     ACTIONS,
+    NOT_YET_SENT,
+    OPEN_FOR_RECEIVER,
     RECEIVER_CAN_READ,
     CancelReason,
     DeclineReason,
@@ -46,10 +54,39 @@ def _require(staff: Staff, action: str) -> None:
 
 
 def _take(staff: Staff, handoff_id: int, action: str) -> Handoff:
-    """Lock the hop for `action`, acting from the side the transition table names."""
+    """Lock the sheet, then the hop, for `action` (the lock order of
+    relay.services.transactions), acting from the side the transition table names."""
+    peek = Handoff.objects.filter(pk=handoff_id).values_list("sheet_id", flat=True).first()
+    if peek is None:
+        raise NotFound()
+    lock_sheet(peek)
     return access.handoff_for(
         staff=staff, handoff_id=handoff_id, for_update=True, side=ACTIONS[action].side
     )
+
+
+def _note(
+    handoff: Handoff, staff: Staff, *, kind: NoteKind, transition: str, text: str
+) -> HandoffNote | None:
+    """Append the note of a transition as its own row (never overwriting an earlier one)."""
+    text = text.strip()
+    if not text:
+        return None
+    return HandoffNote.objects.create(
+        handoff=handoff,
+        kind=kind,
+        text=text,
+        transition=transition,
+        author=staff.user,
+        author_label=staff.audit_actor().label[:150],
+        agency=staff.agency,
+        created_at=timezone.now(),
+    )
+
+
+def _note_detail(note: HandoffNote | None) -> dict[str, Any]:
+    """The audit event names the note by id (its text stays out of the trail)."""
+    return {"note_id": note.pk} if note is not None else {}
 
 
 def _move(
@@ -85,21 +122,36 @@ def _tell(event: str, handoff: Handoff, *, agency: Agency, staff: Staff, **extra
     )
 
 
-@transaction.atomic
-def handoff_create(
+def _open_hop_to(sheet: ReferralSheet, to_agency: Agency, sender: Agency) -> Handoff | None:
+    """The open hop of the sheet the agency already has (sent, acknowledged or accepted, by
+    any sender), or one this sender is still preparing for it (draft, awaiting approval).
+    The caller holds the sheet's lock, so two sends cannot both miss each other."""
+    return (
+        Handoff.objects.filter(sheet=sheet, to_agency=to_agency)
+        .filter(
+            Q(status__in=list(OPEN_FOR_RECEIVER))
+            | Q(status__in=list(NOT_YET_SENT), from_agency=sender)
+        )
+        .order_by("id")
+        .first()
+    )
+
+
+def _create(
     *,
     staff: Staff,
     sheet_id: int,
     to_agency: Agency,
     sections: Iterable[str],
     purpose: str,
-    message: str = "",
-    parent_id: int | None = None,
-    consent_id: int | None = None,
+    message: str,
+    parent_id: int | None,
+    consent_id: int | None,
+    deliberate: bool,
 ) -> Handoff:
-    """Draft a hop from the staff member's agency. A receiver relays onward the same way."""
+    """Draft a hop, inside the caller's transaction, with the sheet locked (step 1)."""
     staff.require_role(*SENDERS, api_scope="handoffs:write")
-    readable_sheet = access.sheet_for(staff=staff, sheet_id=sheet_id)
+    readable_sheet = access.sheet_for(staff=staff, sheet_id=sheet_id, for_update=True)
     sheet = readable_sheet.sheet
     try:
         section_list = normalise_sections(sections)
@@ -122,6 +174,11 @@ def handoff_create(
         raise InvalidInput("自分の機関には送付できません。", field="to_agency")
     if not to_agency.accepts_referrals:
         raise InvalidInput("この機関は引き継ぎを受け付けていません。", field="to_agency")
+    existing = _open_hop_to(sheet, to_agency, staff.agency)
+    if existing is not None and not deliberate:
+        # The existing hop's id only to an agency that takes part in it.
+        visible = staff.agency.pk in (existing.from_agency_id, existing.to_agency_id)
+        raise DuplicateHandoff(None, **({"handoff_id": existing.pk} if visible else {}))
     parent = None
     if parent_id is not None:
         parent = Handoff.objects.filter(pk=parent_id, sheet=sheet, to_agency=staff.agency).first()
@@ -147,43 +204,110 @@ def handoff_create(
         urgent=sheet.urgency == Urgency.URGENT,
         created_by=staff.user,
         requested_consent=requested,
+        deliberate_duplicate=existing is not None,
     )
     access.grant_sender(handoff=handoff)
-    handoff_event(
-        AuditAction.HANDOFF_CREATED,
-        handoff=handoff,
-        actor=staff.audit_actor(),
-        **({"parent_id": parent.pk} if parent else {}),
-    )
+    note = _note(handoff, staff, kind=NoteKind.MESSAGE, transition="create", text=handoff.message)
+    detail: dict[str, Any] = {**_note_detail(note)}
+    if parent:
+        detail["parent_id"] = parent.pk
+    if existing is not None:
+        # Sent again on purpose while another hop to the same agency is open: on record.
+        detail.update(deliberate=True, open_handoff_id=existing.pk)
+    handoff_event(AuditAction.HANDOFF_CREATED, handoff=handoff, actor=staff.audit_actor(), **detail)
     return handoff
 
 
-@dataclass(frozen=True)
-class SendResult:
-    handoff: Handoff
-    decision: PolicyDecision
+@workflow_transaction
+def handoff_create(
+    *,
+    staff: Staff,
+    sheet_id: int,
+    to_agency: Agency,
+    sections: Iterable[str],
+    purpose: str,
+    message: str = "",
+    parent_id: int | None = None,
+    consent_id: int | None = None,
+    deliberate: bool = False,
+) -> Handoff:
+    """Draft a hop from the staff member's agency. A receiver relays onward the same way.
+
+    A second open hop of the sheet to the same agency is refused (DuplicateHandoff, with the
+    open hop's id for its parties) unless `deliberate`, which the audit event records."""
+    return _create(
+        staff=staff,
+        sheet_id=sheet_id,
+        to_agency=to_agency,
+        sections=sections,
+        purpose=purpose,
+        message=message,
+        parent_id=parent_id,
+        consent_id=consent_id,
+        deliberate=deliberate,
+    )
 
 
-def _send_locked(handoff: Handoff, staff: Staff, *, approved: bool) -> PolicyDecision:
-    """Inside the transaction, with the sheet and hop locked: ask the policy, then send."""
-    now = timezone.now()
-    decision = permits(
+def _snapshot(handoff: Handoff, staff: Staff, decision: PolicyDecision, at: Any) -> Provision:
+    """Copy exactly the shared sections, as the sender holds them now, into the hop's next
+    provision version (inside the send transaction, under the sheet's and hop's locks)."""
+    previous = snapshots.latest_provision(handoff.pk)
+    content = snapshots.content_to_send(
+        agency=handoff.from_agency, sheet=handoff.sheet, sections=handoff.sections
+    )
+    return Provision.objects.create(
+        handoff=handoff,
+        version=previous.version + 1 if previous is not None else 1,
+        sections=list(content),
+        content=content,
+        content_hash=content_hash(content),
+        consent=decision.record,
+        created_by=staff.user,
+        created_at=at,
+        changed_sections=snapshots.changed_sections(
+            previous.content if previous is not None else None, content
+        ),
+    )
+
+
+def _provision_detail(provision: Provision) -> dict[str, Any]:
+    return {
+        "provision_id": provision.pk,
+        "provision_version": provision.version,
+        "content_hash": provision.content_hash,
+    }
+
+
+def _gate(handoff: Handoff, *, lock: bool) -> PolicyDecision:
+    """The consent policy, asked about this hop now (step 2 of the lock order with `lock`)."""
+    return permits(
         sheet_id=handoff.sheet_id,
         recipient=handoff.to_agency,
         sections=handoff.sections,
         purpose=handoff.purpose,
-        at=now,
+        at=timezone.now(),
         record_id=handoff.requested_consent_id,
-        lock=True,
+        lock=lock,
     )
+
+
+def _refusal_event(handoff: Handoff, staff: Staff, decision: PolicyDecision, **extra: Any) -> None:
+    handoff_event(
+        AuditAction.HANDOFF_SEND_REFUSED,
+        handoff=handoff,
+        actor=staff.audit_actor(),
+        reason=decision.reason,
+        missing_sections=sorted(decision.missing_sections),
+        **extra,
+    )
+
+
+def _send_locked(handoff: Handoff, staff: Staff, *, approved: bool) -> PolicyDecision:
+    """Inside the transaction, with the sheet and hop locked: ask the policy, snapshot, send.
+    A refusal changes nothing here (the caller records it)."""
+    now = timezone.now()
+    decision = _gate(handoff, lock=True)
     if not decision:
-        handoff_event(
-            AuditAction.HANDOFF_SEND_REFUSED,
-            handoff=handoff,
-            actor=staff.audit_actor(),
-            reason=decision.reason,
-            missing_sections=sorted(decision.missing_sections),
-        )
         return decision
     handoff.consent = decision.record
     fields: dict[str, Any] = {"consent": decision.record, "sent_at": now, "sent_by": staff.user}
@@ -192,7 +316,15 @@ def _send_locked(handoff: Handoff, staff: Staff, *, approved: bool) -> PolicyDec
         # The supervisor's sign-off (the seeds' 管理職署名) is an event of its own.
         handoff_event(AuditAction.HANDOFF_APPROVED, handoff=handoff, actor=staff.audit_actor())
     fields.update(escalation.start_clock(handoff=handoff, sent_at=now))
-    _move(handoff, Status.SENT, staff=staff, action=AuditAction.HANDOFF_SENT, fields=fields)
+    provision = _snapshot(handoff, staff, decision, now)
+    _move(
+        handoff,
+        Status.SENT,
+        staff=staff,
+        action=AuditAction.HANDOFF_SENT,
+        fields=fields,
+        **_provision_detail(provision),
+    )
     if handoff.sheet.first_sent_at is None:
         handoff.sheet.first_sent_at = now
         handoff.sheet.save(update_fields=["first_sent_at"])
@@ -201,102 +333,279 @@ def _send_locked(handoff: Handoff, staff: Staff, *, approved: bool) -> PolicyDec
     return decision
 
 
-def _refused(decision: PolicyDecision, handoff_id: int) -> ConsentDoesNotCover:
+# Refusal texts for an agency that does not own the sheet: they say why in general words and
+# never name a consent record or an agency the consent speaks of.
+_GENERIC_REFUSALS = {
+    "refused": _("本人・保護者が、この提供先へのこれらの項目の提供を拒否しています。"),
+    "recipient-not-covered": _("この提供先への提供には同意がありません。"),
+}
+
+
+def _refused(
+    decision: PolicyDecision, handoff_id: int | None, *, staff: Staff, sheet: ReferralSheet
+) -> ConsentDoesNotCover:
     error_class = ConsentWithdrawn if decision.reason == "withdrawn" else ConsentDoesNotCover
-    return error_class(
-        decision.message,
-        reason=decision.reason,
-        handoff_id=handoff_id,
-        missing_sections=sorted(decision.missing_sections),
+    message = decision.message
+    if sheet.owner_agency_id != staff.agency.pk:
+        message = str(_GENERIC_REFUSALS.get(decision.reason, decision.message))
+    context: dict[str, Any] = {
+        "reason": decision.reason,
+        "missing_sections": sorted(decision.missing_sections),
+    }
+    if handoff_id is not None:
+        context["handoff_id"] = handoff_id
+    return error_class(message, **context)
+
+
+def _submit(handoff: Handoff, staff: Staff, *, approving: bool) -> PolicyDecision:
+    """Submit a draft (or approve a submitted hop) whose sheet and row the caller locked."""
+    if approving:
+        if handoff.status != Status.AWAITING_APPROVAL:
+            raise IllegalTransition(current=handoff.status)
+        return _send_locked(handoff, staff, approved=True)
+    if handoff.status != Status.DRAFT:
+        raise IllegalTransition(current=handoff.status)
+    needs_approval = (
+        handoff.from_agency.requires_supervisor_approval and staff.role != Role.SUPERVISOR
     )
+    if not needs_approval:
+        return _send_locked(handoff, staff, approved=staff.role == Role.SUPERVISOR)
+    # Check now too, so nobody waits on a supervisor for a send that cannot happen.
+    decision = _gate(handoff, lock=False)
+    if decision:
+        _move(
+            handoff,
+            Status.AWAITING_APPROVAL,
+            staff=staff,
+            action=AuditAction.HANDOFF_SUBMITTED,
+            fields={"submitted_at": timezone.now()},
+        )
+    return decision
 
 
-def _submit_or_approve(staff: Staff, handoff_id: int, *, approving: bool) -> Handoff:
-    # Not @atomic: a refused send must still leave its audit event, so the transaction
-    # commits the refusal and the error is raised after it.
-    with transaction.atomic():
-        peek = Handoff.objects.filter(pk=handoff_id).values("sheet_id").first()
-        if peek is None:
-            raise NotFound()
-        # Lock order: sheet, then hop, then consent records (see consent_withdraw).
-        ReferralSheet.objects.select_for_update().filter(pk=peek["sheet_id"]).first()
-        handoff = _take(staff, handoff_id, "approve" if approving else "submit")
-        if approving:
-            if handoff.status != Status.AWAITING_APPROVAL:
-                raise IllegalTransition(current=handoff.status)
-            decision = _send_locked(handoff, staff, approved=True)
-        else:
-            if handoff.status != Status.DRAFT:
-                raise IllegalTransition(current=handoff.status)
-            needs_approval = (
-                handoff.from_agency.requires_supervisor_approval and staff.role != Role.SUPERVISOR
-            )
-            if needs_approval:
-                # Check now too, so nobody waits on a supervisor for a send that cannot happen.
-                decision = permits(
-                    sheet_id=handoff.sheet_id,
-                    recipient=handoff.to_agency,
-                    sections=handoff.sections,
-                    purpose=handoff.purpose,
-                    at=timezone.now(),
-                    record_id=handoff.requested_consent_id,
-                )
-                if decision:
-                    _move(
-                        handoff,
-                        Status.AWAITING_APPROVAL,
-                        staff=staff,
-                        action=AuditAction.HANDOFF_SUBMITTED,
-                        fields={"submitted_at": timezone.now()},
-                    )
-                else:
-                    handoff_event(
-                        AuditAction.HANDOFF_SEND_REFUSED,
-                        handoff=handoff,
-                        actor=staff.audit_actor(),
-                        reason=decision.reason,
-                        missing_sections=sorted(decision.missing_sections),
-                    )
-            else:
-                decision = _send_locked(handoff, staff, approved=staff.role == Role.SUPERVISOR)
+@workflow_transaction
+def _submit_or_approve(
+    staff: Staff, handoff_id: int, *, approving: bool
+) -> tuple[Handoff, PolicyDecision]:
+    # A refused send commits its audit event: the error is raised after the transaction.
+    handoff = _take(staff, handoff_id, "approve" if approving else "submit")
+    decision = _submit(handoff, staff, approving=approving)
     if not decision:
-        raise _refused(decision, handoff_id)
-    return handoff
+        _refusal_event(handoff, staff, decision)
+    return handoff, decision
 
 
 def handoff_submit(*, staff: Staff, handoff_id: int) -> Handoff:
     """Send a draft: straight out, or to the supervisor's approval queue if the agency asks."""
     _require(staff, "submit")
-    return _submit_or_approve(staff, handoff_id, approving=False)
+    handoff, decision = _submit_or_approve(staff, handoff_id, approving=False)
+    if not decision:
+        raise _refused(decision, handoff_id, staff=staff, sheet=handoff.sheet)
+    return handoff
 
 
 def handoff_approve(*, staff: Staff, handoff_id: int) -> Handoff:
     """A supervisor of the sending agency signs off, and the hop is sent (consent re-checked)."""
     _require(staff, "approve")
-    return _submit_or_approve(staff, handoff_id, approving=True)
+    handoff, decision = _submit_or_approve(staff, handoff_id, approving=True)
+    if not decision:
+        raise _refused(decision, handoff_id, staff=staff, sheet=handoff.sheet)
+    return handoff
 
 
-@transaction.atomic
+@workflow_transaction
+def _relay_locked(
+    *,
+    staff: Staff,
+    sheet_id: int,
+    to_agency: Agency,
+    sections: list[str],
+    purpose: str,
+    message: str,
+    parent_id: int | None,
+    consent_id: int | None,
+    deliberate: bool,
+) -> tuple[Handoff | None, PolicyDecision, ReferralSheet]:
+    lock_sheet(sheet_id)  # before the savepoint: the lock outlives a rolled-back draft
+    savepoint = transaction.savepoint()
+    handoff = _create(
+        staff=staff,
+        sheet_id=sheet_id,
+        to_agency=to_agency,
+        sections=sections,
+        purpose=purpose,
+        message=message,
+        parent_id=parent_id,
+        consent_id=consent_id,
+        deliberate=deliberate,
+    )
+    sheet = handoff.sheet
+    decision = _submit(handoff, staff, approving=False)
+    if decision:
+        transaction.savepoint_commit(savepoint)
+        return handoff, decision, sheet
+    # Refused: no draft, no hop id; the refusal itself is on record, against the sheet.
+    transaction.savepoint_rollback(savepoint)
+    audit_record(
+        action=AuditAction.HANDOFF_SEND_REFUSED,
+        actor=staff.audit_actor(),
+        object_type="sheet",
+        object_id=sheet_id,
+        sheet_id=sheet_id,
+        recipient_agency_id=to_agency.pk,
+        sections=handoff.sections,
+        detail={
+            "from_agency_id": staff.agency.pk,
+            "reason": decision.reason,
+            "missing_sections": sorted(decision.missing_sections),
+            "created": False,
+        },
+    )
+    return None, decision, sheet
+
+
+def handoff_relay(
+    *,
+    staff: Staff,
+    sheet_id: int,
+    to_agency: Agency,
+    sections: Iterable[str],
+    purpose: str,
+    message: str = "",
+    parent_id: int | None = None,
+    consent_id: int | None = None,
+    deliberate: bool = False,
+) -> Handoff:
+    """Create and submit a hop in one transaction: sent (or awaiting approval), or refused
+    with nothing left behind but the audited refusal."""
+    _require(staff, "submit")
+    handoff, decision, sheet = _relay_locked(
+        staff=staff,
+        sheet_id=sheet_id,
+        to_agency=to_agency,
+        sections=list(sections),
+        purpose=purpose,
+        message=message,
+        parent_id=parent_id,
+        consent_id=consent_id,
+        deliberate=deliberate,
+    )
+    if handoff is None or not decision:
+        raise _refused(decision, None, staff=staff, sheet=sheet)
+    return handoff
+
+
+@workflow_transaction
+def _update_locked(staff: Staff, handoff_id: int, note: str) -> tuple[Handoff, PolicyDecision]:
+    handoff = _take(staff, handoff_id, "send_update")
+    if handoff.status not in OPEN_FOR_RECEIVER:
+        raise IllegalTransition(current=handoff.status)
+    decision = _gate(handoff, lock=True)
+    if not decision:
+        _refusal_event(handoff, staff, decision, update=True)
+        return handoff, decision
+    now = timezone.now()
+    actor = staff.audit_actor()
+    if handoff.from_agency.requires_supervisor_approval and staff.role != Role.SUPERVISOR:
+        # The same rule as a first send: a supervisor signs off before it leaves.
+        handoff.update_requested_at = now
+        handoff.update_requested_by = staff.user
+        handoff.version += 1
+        handoff.save(
+            update_fields=["update_requested_at", "update_requested_by", "version", "updated_at"]
+        )
+        written = _note(handoff, staff, kind=NoteKind.UPDATE, transition="send_update", text=note)
+        handoff_event(
+            AuditAction.HANDOFF_UPDATE_SUBMITTED,
+            handoff=handoff,
+            actor=actor,
+            **_note_detail(written),
+        )
+        return handoff, decision
+    previous = snapshots.latest_provision(handoff.pk)
+    provision = _snapshot(handoff, staff, decision, now)
+    if previous is not None and provision.content_hash == previous.content_hash:
+        raise InvalidInput(_("前回の送付から内容が変わっていません。"), field="content")
+    approved_request = handoff.update_requested_at is not None
+    handoff.consent = decision.record
+    handoff.update_requested_at = None
+    handoff.update_requested_by = None
+    handoff.version += 1
+    handoff.save(
+        update_fields=[
+            "consent",
+            "update_requested_at",
+            "update_requested_by",
+            "version",
+            "updated_at",
+        ]
+    )
+    written = _note(handoff, staff, kind=NoteKind.UPDATE, transition="send_update", text=note)
+    handoff_event(
+        AuditAction.HANDOFF_UPDATED,
+        handoff=handoff,
+        actor=actor,
+        changed_sections=provision.changed_sections,
+        **({"approved_request": True} if approved_request else {}),
+        **_provision_detail(provision),
+        **_note_detail(written),
+    )
+    _tell(
+        "handoff.updated",
+        handoff,
+        agency=handoff.to_agency,
+        staff=staff,
+        provision_version=provision.version,
+    )
+    return handoff, decision
+
+
+def handoff_send_update(*, staff: Staff, handoff_id: int, note: str = "") -> Handoff:
+    """Send the receiver a new version of what the hop shares (the sections' current content),
+    through the same consent gate and approval rule as a first send. Refused: the receiver
+    keeps the version it has, the sender is told why."""
+    _require(staff, "send_update")
+    handoff, decision = _update_locked(staff, handoff_id, note)
+    if not decision:
+        raise _refused(decision, handoff_id, staff=staff, sheet=handoff.sheet)
+    return handoff
+
+
+@workflow_transaction
 def handoff_return_to_draft(*, staff: Staff, handoff_id: int, note: str) -> Handoff:
     """A supervisor sends a hop back to the counselor instead of approving it."""
     _require(staff, "return")
-    handoff = _take(staff, handoff_id, "return")
     if not note.strip():
         raise InvalidInput("差し戻しの理由を記入してください。", field="note")
+    handoff = _take(staff, handoff_id, "return")
+    if not can_transition(handoff.status, Status.DRAFT):
+        raise IllegalTransition(current=handoff.status, target=str(Status.DRAFT))
+    written = _note(handoff, staff, kind=NoteKind.RETURN, transition="return", text=note)
     return _move(
         handoff,
         Status.DRAFT,
         staff=staff,
         action=AuditAction.HANDOFF_RETURNED,
-        fields={"note": note.strip(), "submitted_at": None},
+        fields={"submitted_at": None},
+        **_note_detail(written),
     )
 
 
-@transaction.atomic
+def _noted(
+    handoff: Handoff, staff: Staff, target: Status, kind: NoteKind, note: str
+) -> dict[str, Any]:
+    """Check the move first (an illegal move writes no note), then append its note."""
+    if not can_transition(handoff.status, target):
+        raise IllegalTransition(current=handoff.status, target=str(target))
+    return _note_detail(_note(handoff, staff, kind=kind, transition=str(kind), text=note))
+
+
+@workflow_transaction
 def handoff_acknowledge(*, staff: Staff, handoff_id: int, note: str = "") -> Handoff:
     """The receiving agency confirms it has seen the handoff; stops escalation."""
     _require(staff, "acknowledge")
     handoff = _take(staff, handoff_id, "acknowledge")
+    noted = _noted(handoff, staff, Status.ACKNOWLEDGED, NoteKind.ACKNOWLEDGE, note)
     return _move(
         handoff,
         Status.ACKNOWLEDGED,
@@ -305,33 +614,38 @@ def handoff_acknowledge(*, staff: Staff, handoff_id: int, note: str = "") -> Han
         fields={
             "acknowledged_at": timezone.now(),
             "acknowledged_by": staff.user,
-            "note": note.strip(),
             **escalation.stop_clock(),
         },
+        **noted,
     )
 
 
-@transaction.atomic
+@workflow_transaction
 def handoff_accept(*, staff: Staff, handoff_id: int, note: str = "") -> Handoff:
     """The receiving agency takes the person on (acknowledging it, if not yet done)."""
     _require(staff, "accept")
     handoff = _take(staff, handoff_id, "accept")
+    noted = _noted(handoff, staff, Status.ACCEPTED, NoteKind.ACCEPT, note)
     now = timezone.now()
     fields: dict[str, Any] = {
         "accepted_at": now,
         "accepted_by": staff.user,
-        "note": note.strip(),
         **escalation.stop_clock(),
     }
     if handoff.acknowledged_at is None:
         fields.update(acknowledged_at=now, acknowledged_by=staff.user)
     fields.update(escalation.start_outcome_clock(handoff=handoff, accepted_at=now))
     return _move(
-        handoff, Status.ACCEPTED, staff=staff, action=AuditAction.HANDOFF_ACCEPTED, fields=fields
+        handoff,
+        Status.ACCEPTED,
+        staff=staff,
+        action=AuditAction.HANDOFF_ACCEPTED,
+        fields=fields,
+        **noted,
     )
 
 
-@transaction.atomic
+@workflow_transaction
 def handoff_decline(*, staff: Staff, handoff_id: int, reason: str, note: str = "") -> Handoff:
     """The receiving agency declines, with a structured reason; it loses access; sender told."""
     _require(staff, "decline")
@@ -340,6 +654,7 @@ def handoff_decline(*, staff: Staff, handoff_id: int, reason: str, note: str = "
     if reason == DeclineReason.OTHER and not note.strip():
         raise InvalidInput("「その他」の場合は理由を記入してください。", field="note")
     handoff = _take(staff, handoff_id, "decline")
+    noted = _noted(handoff, staff, Status.DECLINED, NoteKind.DECLINE, note)
     _move(
         handoff,
         Status.DECLINED,
@@ -349,23 +664,24 @@ def handoff_decline(*, staff: Staff, handoff_id: int, reason: str, note: str = "
             "declined_at": timezone.now(),
             "declined_by": staff.user,
             "decline_reason": reason,
-            "note": note.strip(),
             **escalation.stop_clock(),
         },
         reason=reason,
+        **noted,
     )
     access.revoke_receiver(handoff=handoff, actor=staff.audit_actor())
     _tell("handoff.declined", handoff, agency=handoff.from_agency, staff=staff, reason=reason)
     return handoff
 
 
-@transaction.atomic
+@workflow_transaction
 def handoff_complete(*, staff: Staff, handoff_id: int, outcome: str, note: str = "") -> Handoff:
     """The receiver closes the loop with an outcome; the sender sees it."""
     _require(staff, "complete")
     if outcome not in Outcome.values:
         raise InvalidInput("結果を選んでください。", field="outcome")
     handoff = _take(staff, handoff_id, "complete")
+    noted = _noted(handoff, staff, Status.COMPLETED, NoteKind.COMPLETE, note)
     _move(
         handoff,
         Status.COMPLETED,
@@ -375,16 +691,16 @@ def handoff_complete(*, staff: Staff, handoff_id: int, outcome: str, note: str =
             "completed_at": timezone.now(),
             "completed_by": staff.user,
             "outcome": outcome,
-            "note": note.strip(),
             "outcome_reminder_at": None,
         },
         outcome=outcome,
+        **noted,
     )
     _tell("handoff.completed", handoff, agency=handoff.from_agency, staff=staff, outcome=outcome)
     return handoff
 
 
-@transaction.atomic
+@workflow_transaction
 def handoff_cancel(*, staff: Staff, handoff_id: int, reason: str, note: str = "") -> Handoff:
     """The sender withdraws its hop before completion; the receiver loses access and is told."""
     _require(staff, "cancel")
@@ -392,6 +708,7 @@ def handoff_cancel(*, staff: Staff, handoff_id: int, reason: str, note: str = ""
         raise InvalidInput("取り下げの理由を選んでください。", field="reason")
     handoff = _take(staff, handoff_id, "cancel")
     was_sent = handoff.sent_at is not None
+    noted = _noted(handoff, staff, Status.CANCELLED, NoteKind.CANCEL, note)
     _move(
         handoff,
         Status.CANCELLED,
@@ -401,10 +718,11 @@ def handoff_cancel(*, staff: Staff, handoff_id: int, reason: str, note: str = ""
             "cancelled_at": timezone.now(),
             "cancelled_by": staff.user,
             "cancel_reason": reason,
-            "note": note.strip(),
             **escalation.stop_clock(),
         },
         reason=reason,
+        was_sent=was_sent,
+        **noted,
     )
     if was_sent and access.revoke_receiver(handoff=handoff, actor=staff.audit_actor()):
         _tell("handoff.cancelled", handoff, agency=handoff.to_agency, staff=staff)
@@ -413,30 +731,63 @@ def handoff_cancel(*, staff: Staff, handoff_id: int, reason: str, note: str = ""
 
 @dataclass(frozen=True)
 class HandoffView:
-    """A hop as its reader may see it: the shared content only for the receiver while open."""
+    """A hop as its reader may see it: the content of one provision (the newest unless a
+    version is asked for), the version history, and the notes of the hop's parties."""
 
     handoff: Handoff
     content: dict[str, dict[str, Any]]
     as_sender: bool
+    provision: Provision | None = None
+    versions: list[Provision] = field(default_factory=list)
+    notes: list[HandoffNote] = field(default_factory=list)
+
+
+def notes_for(*, handoff: Handoff, agency: Agency) -> list[HandoffNote]:
+    """The hop's notes in order, for one of its parties: the receiver never sees the sending
+    agency's internal ones (a supervisor's reason for returning a draft)."""
+    notes = HandoffNote.objects.filter(handoff=handoff).select_related("agency")
+    if handoff.from_agency_id != agency.pk:
+        notes = notes.exclude(kind__in=list(SENDER_ONLY_NOTES))
+    return list(notes.order_by("created_at", "id"))
 
 
 @transaction.atomic
-def handoff_view(*, staff: Staff, handoff_id: int) -> HandoffView:
-    """Read a hop and the sections it shares (for the receiver only while it may); audited."""
+def handoff_view(*, staff: Staff, handoff_id: int, version: int | None = None) -> HandoffView:
+    """Read a hop and what it gave (for the receiver only while it may); audited.
+
+    Receivers read provisions only, never the live sheet. A sender reads what it sent, or,
+    before the first send, what it would send now."""
     staff.require_role(*READERS, api_scope="handoffs:read")
     handoff = access.handoff_for(staff=staff, handoff_id=handoff_id)
     as_sender = handoff.from_agency_id == staff.agency.pk
-    # What the hop shares, narrowed to what the agency's access rows still allow: a receiver
-    # whose hop was declined, cancelled or withdrawn sees the hop's history, not the content.
-    readable = access.readable_sections(agency=staff.agency, sheet_id=handoff.sheet_id)
-    sections = [s for s in handoff.sections if s in readable]
-    if not as_sender and handoff.status not in RECEIVER_CAN_READ:
-        sections = []
-    content = sheet_content(handoff.sheet, sections)
+    versions = list(snapshots.provisions_of(handoff.pk))
+    if version is not None:
+        chosen = next((p for p in versions if p.version == version), None)
+        if chosen is None:
+            raise NotFound()
+    else:
+        chosen = versions[-1] if versions else None
+    if as_sender and chosen is None:
+        content = snapshots.content_to_send(
+            agency=staff.agency, sheet=handoff.sheet, sections=handoff.sections
+        )
+    elif not as_sender and handoff.status not in RECEIVER_CAN_READ:
+        # Declined, cancelled or withdrawn: the history, not the content.
+        content = {}
+    else:
+        content = snapshots.hop_content(handoff=handoff, agency=staff.agency, provision=chosen)
     handoff_event(
         AuditAction.HANDOFF_VIEWED,
         handoff=handoff,
         actor=staff.audit_actor(),
-        sections_read=sections,
+        sections_read=list(content),
+        **({"provision_version": chosen.version} if chosen is not None else {}),
     )
-    return HandoffView(handoff=handoff, content=content, as_sender=as_sender)
+    return HandoffView(
+        handoff=handoff,
+        content=content,
+        as_sender=as_sender,
+        provision=chosen,
+        versions=versions,
+        notes=notes_for(handoff=handoff, agency=staff.agency),
+    )

@@ -15,7 +15,7 @@ from agencies.categories import CATEGORY_CODES
 from agencies.errors import InvalidInput, NotFound, SheetLocked
 from audit.models import AuditAction
 from consent.vocabulary import Section
-from relay import access
+from relay import access, snapshots
 from relay.audit_events import sheet_event
 from relay.choices import Connection, PreferredConsultee
 from relay.models import Attachment, ReferralSheet, SheetVersion
@@ -151,8 +151,19 @@ def sheet_view(*, staff: Staff, sheet_id: int, purpose: str = "view") -> SheetVi
     staff.require_role(*READERS, api_scope="sheets:read")
     readable = access.sheet_for(staff=staff, sheet_id=sheet_id)
     sheet, sections = readable.sheet, readable.sections
-    ordered = [s for s in Section.values if s in sections]
-    attachments = list(sheet.attachments.all()) if Section.ATTACHMENTS in sections else []
+    is_owner = sheet.owner_agency_id == staff.agency.pk
+    if is_owner:
+        ordered = [s for s in Section.values if s in sections]
+        content = sheet_content(sheet, ordered)
+        attachments = list(sheet.attachments.all()) if Section.ATTACHMENTS in sections else []
+    else:
+        # Another agency reads what was provided to it, never the live sheet.
+        content = snapshots.received_content(agency=staff.agency, sheet_id=sheet.pk)
+        ordered = [s for s in Section.values if s in content and s in sections]
+        content = {s: content[s] for s in ordered}
+        attachments = snapshots.attachments_in(content)
+        if Section.ATTACHMENTS in content:
+            content[Section.ATTACHMENTS] = {}
     sheet_event(
         AuditAction.SHEET_VIEWED,
         sheet=sheet,
@@ -163,9 +174,9 @@ def sheet_view(*, staff: Staff, sheet_id: int, purpose: str = "view") -> SheetVi
     return SheetView(
         sheet=sheet,
         sections=ordered,
-        content=sheet_content(sheet, ordered),
+        content=content,
         attachments=attachments,
-        is_owner=sheet.owner_agency_id == staff.agency.pk,
+        is_owner=is_owner,
     )
 
 
@@ -217,6 +228,13 @@ def attachment_open(*, staff: Staff, attachment_id: int) -> Attachment:
     sheet = readable.sheet
     if Section.ATTACHMENTS not in readable.sections:
         raise NotFound()
+    if sheet.owner_agency_id != staff.agency.pk:
+        # A receiver opens only the files a provision it still holds names.
+        held = snapshots.received_content(
+            agency=staff.agency, sheet_id=sheet.pk, sections=[Section.ATTACHMENTS]
+        )
+        if attachment.pk not in snapshots.attachment_ids(held):
+            raise NotFound()
     sheet_event(
         AuditAction.ATTACHMENT_DOWNLOADED,
         sheet=sheet,

@@ -24,7 +24,14 @@ from audit.models import AuditAction, AuditEvent
 from consent.models import ConsentStatus
 from consent.vocabulary import Basis
 from relay import services
-from relay.forms import CancelForm, CompleteForm, DeclineForm, NoteForm, ReturnForm
+from relay.forms import (
+    CancelForm,
+    CompleteForm,
+    DeclineForm,
+    NoteForm,
+    ReturnForm,
+    UpdateForm,
+)
 from relay.models import Handoff
 from relay.reports import READ_ACTIONS, handoff_timeline
 from relay.selectors import handoffs_inbox_for, handoffs_outbox_for
@@ -159,6 +166,14 @@ ACTIONS: dict[str, Action] = {
             ),
         ),
         Action(
+            "send_update",
+            gettext_lazy("更新を送付する"),
+            UpdateForm,
+            lambda staff, pk, d: services.handoff_send_update(
+                staff=staff, handoff_id=pk, note=d["note"]
+            ),
+        ),
+        Action(
             "cancel",
             gettext_lazy("取り下げる"),
             CancelForm,
@@ -195,6 +210,17 @@ def _withdrawable_consent(handoff: Handoff, staff: Staff) -> Any:
     ):
         return consent
     return None
+
+
+def _consent_expired(handoff: Handoff, now: Any) -> bool:
+    """The hop was sent under a record that has expired since: what was sent stays readable,
+    nothing new goes out under it (the page says so next to the basis)."""
+    consent = handoff.consent
+    if consent is None or handoff.sent_at is None:
+        return False
+    return consent.status == ConsentStatus.EXPIRED or (
+        consent.status == ConsentStatus.ACTIVE and consent.valid_until <= now
+    )
 
 
 # --- Timeline -------------------------------------------------------------------------------
@@ -269,7 +295,12 @@ def _note(event: AuditEvent, names: dict[int, str]) -> str:
 def _detail_context(
     request: HttpRequest, staff: Staff, handoff_id: int, bound: dict[str, forms.Form] | None = None
 ) -> dict[str, Any]:
-    view = services.handoff_view(staff=staff, handoff_id=handoff_id)
+    version = request.GET.get("version", "")
+    view = services.handoff_view(
+        staff=staff,
+        handoff_id=handoff_id,
+        version=int(version) if version.isdigit() and len(version) < 9 else None,
+    )
     handoff = view.handoff
     names = allowed_actions(handoff=handoff, staff=staff)
     bound = bound or {}
@@ -293,6 +324,16 @@ def _detail_context(
         and handoff.ack_due_at is not None
         and handoff.ack_due_at < now,
         "receiver_reads": handoff.status in RECEIVER_CAN_READ,
+        "notes": [
+            {"note": note, "author": note.author_label if note.agency_id == staff.agency.pk else ""}
+            for note in view.notes
+        ],
+        "provision": view.provision,
+        "versions": view.versions,
+        "is_latest": view.provision is None
+        or not view.versions
+        or view.provision.version == view.versions[-1].version,
+        "consent_expired": _consent_expired(handoff, now),
         "children": handoff.onward.select_related("to_agency").order_by("id")
         if view.as_sender or handoff.to_agency_id == staff.agency.pk
         else [],

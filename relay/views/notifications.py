@@ -13,6 +13,7 @@ from relay.views.templatetags.tsunagu import SEEN_KEY
 
 EVENT_TEXT = {
     "handoff.sent": _("新しい引き継ぎが届きました"),
+    "handoff.updated": _("引き継ぎの更新(新しい版)が届きました"),
     "handoff.declined": _("引き継ぎが辞退されました"),
     "handoff.completed": _("引き継ぎの結果が記録されました"),
     "handoff.cancelled": _("引き継ぎが取り下げられました"),

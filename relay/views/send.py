@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from agencies.actors import SENDERS, Staff
-from agencies.errors import ConsentDoesNotCover, InvalidInput, WorkflowError
+from agencies.errors import ConsentDoesNotCover, DuplicateHandoff, InvalidInput, WorkflowError
 from agencies.models import Agency, Role
 from consent.policy import PolicyDecision, consent_records, decide
 from consent.vocabulary import SPECIAL_CARE_SECTIONS, Purpose, Section
@@ -198,10 +198,11 @@ def _submit_all(
     data: dict[str, Any],
     parent_id: int | None,
 ) -> HttpResponse:
-    """One hop per recipient: draft, then submit. Each is its own transaction."""
+    """One hop per recipient, each created and submitted in one transaction of its own: a
+    refused send leaves no draft behind."""
     for agency in data["recipients"]:
         try:
-            hop = services.handoff_create(
+            hop = services.handoff_relay(
                 staff=staff,
                 sheet_id=sheet.pk,
                 to_agency=agency,
@@ -209,8 +210,16 @@ def _submit_all(
                 purpose=data["purpose"],
                 message=data["message"],
                 parent_id=parent_id,
+                deliberate=bool(data.get("deliberate")),
             )
-            hop = services.handoff_submit(staff=staff, handoff_id=hop.pk)
+        except DuplicateHandoff as exc:
+            existing = exc.context.get("handoff_id")
+            messages.error(
+                request,
+                _("%(agency)s へは送付しませんでした: %(reason)s")
+                % {"agency": agency.name, "reason": exc}
+                + (_("(進行中の引き継ぎ #%(id)s)") % {"id": existing} if existing else ""),
+            )
         except ConsentDoesNotCover as exc:
             messages.error(
                 request,

@@ -27,6 +27,15 @@ def _accept(net: Network, hop: Handoff) -> None:
     services.handoff_accept(staff=net.npo_intake, handoff_id=hop.pk)
 
 
+def _edit(net: Network, hop: Handoff) -> None:
+    services.sheet_update(
+        staff=net.counselor,
+        sheet_id=hop.sheet_id,
+        data={"consultation": "面談の結果を追記"},
+        reason="面談の結果",
+    )
+
+
 # Loopback, and nothing listens there: no test ever sends a webhook off this machine.
 HOOK_URL = "http://127.0.0.1:9/tsunagu-hook"
 
@@ -69,8 +78,23 @@ ENDPOINTS = [
         "/api/v1/handoffs/",
         "handoffs:write",
         "ward",
-        body={"sheet": "{sheet}", "to_agency": "npo", "sections": ["basic"], "purpose": "support"},
+        # The NPO already has the sent hop: a second one only deliberately (else 409).
+        body={
+            "sheet": "{sheet}",
+            "to_agency": "npo",
+            "sections": ["basic"],
+            "purpose": "support",
+            "deliberate": True,
+        },
         ok=201,
+    ),
+    Endpoint(
+        "handoffs-send-update",
+        "post",
+        "/api/v1/handoffs/{hop}/send-update/",
+        "handoffs:write",
+        "ward",
+        setup=_edit,
     ),
     Endpoint(
         "handoffs-acknowledge",

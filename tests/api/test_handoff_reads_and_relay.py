@@ -95,8 +95,9 @@ def test_relaying_onward_under_consent_sends_a_child_hop(net, sent, key_for) -> 
 
 def test_relaying_onward_without_consent_is_422_with_the_reason(net, sent, key_for) -> None:
     """GIVEN consent that names only the NPO WHEN the NPO relays to the guidance center
-    THEN 422 consent-does-not-cover, reason recipient-not-covered; nothing is sent, the
-    refusal is audited and the hop stays the NPO's draft."""
+    THEN 422 consent-does-not-cover, reason recipient-not-covered; nothing is sent and, since
+    create and submit are one transaction (issue 10), nothing is left: no draft, no hop id;
+    both refusals are audited against the sheet."""
     body = {
         "sheet": sent.sheet_id,
         "to_agency": "guidance",
@@ -114,11 +115,12 @@ def test_relaying_onward_without_consent_is_422_with_the_reason(net, sent, key_f
     english = assert_problem(en, status=422, slug="consent-does-not-cover")
     assert english["title"] == "Not covered by consent"
     assert english["detail"] == "No consent covers sharing with this agency."
-    drafts = Handoff.objects.filter(to_agency=net.guidance)
-    assert {h.status for h in drafts} == {"draft"} and problem["handoff_id"] in {
-        h.pk for h in drafts
-    }
-    assert AuditEvent.objects.filter(action=AuditAction.HANDOFF_SEND_REFUSED).count() == 2
+    assert not Handoff.objects.filter(to_agency=net.guidance).exists()
+    assert "handoff_id" not in problem and "handoff_id" not in english
+    refusals = AuditEvent.objects.filter(action=AuditAction.HANDOFF_SEND_REFUSED)
+    assert [(e.object_type, e.recipient_agency_id) for e in refusals] == [
+        ("sheet", net.guidance.pk)
+    ] * 2
 
 
 def test_sections_outside_consent_are_named(net, key_for) -> None:

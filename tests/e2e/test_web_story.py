@@ -198,6 +198,10 @@ def test_counselor_to_intake_and_back_with_approval_and_audit(open_as, live_serv
     timeline = counselor.locator("[data-testid=timeline]")
     expect(timeline).to_contain_text("完了(結果を記録)")
     expect(timeline).not_to_contain_text("safetynet-intake")  # other agency: by name only
+    # Every note is kept, in order (issue 10): the acceptance's note survives the outcome's.
+    notes = counselor.locator("[data-testid=notes]")
+    expect(notes).to_contain_text("来週、保護者と面談予定")
+    expect(notes).to_contain_text("週1回の居場所利用を開始")
     shoot(counselor, "handoff-sender")
 
     # --- The supervisor filters the audit log to the sheet and exports it --------------------

@@ -7,9 +7,13 @@ import io
 
 import pytest
 from django.core.management import call_command
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import AuditAction, AuditEvent
+from relay import services
+from relay.models import Provision
 
 pytestmark = pytest.mark.django_db
 
@@ -104,3 +108,35 @@ def test_the_screen_and_the_command_write_the_same_event(net, client) -> None:
     for key in ("object_type", "object_id", "recipient_agency_id", "sheet_id"):
         assert getattr(web, key) == getattr(command, key)
     assert set(web.detail) == set(command.detail)
+
+
+def test_every_version_is_a_record_with_its_content_hash(net, sent) -> None:
+    """GIVEN a hop sent, then updated after an edit WHEN the records are exported (command and
+    screen) THEN each version is its own record, with the hash the audit trail holds."""
+    services.sheet_update(
+        staff=net.counselor,
+        sheet_id=sent.sheet_id,
+        data={"consultation": "面談の結果を追記"},
+        reason="追記",
+    )
+    services.handoff_send_update(staff=net.counselor, handoff_id=sent.pk)
+    hashes = dict(Provision.objects.filter(handoff=sent).values_list("version", "content_hash"))
+
+    rows = _export(agency="ward")
+    assert [(r["version"], r["content_hash"]) for r in rows] == [
+        ("1", hashes[1]),
+        ("2", hashes[2]),
+    ]
+    audited = {
+        e.detail["content_hash"]
+        for e in AuditEvent.objects.filter(
+            action__in=[AuditAction.HANDOFF_SENT, AuditAction.HANDOFF_UPDATED]
+        )
+    }
+    assert audited == set(hashes.values())
+
+    client = Client()
+    client.force_login(net.supervisor.user)
+    page = client.get(reverse("relay:provision-records")).content.decode()
+    assert page.count('data-testid="provision-version"') == 2
+    assert hashes[2][:10] in page

@@ -47,6 +47,9 @@ def _expected(status: Status, side: Side | None, role: Role) -> list[str]:
             names += ["approve", "return"]
         if status in (S.DRAFT, S.AWAITING_APPROVAL, *OPEN_FOR_RECEIVER):
             names.append("cancel")
+        # Added with provisions (issue 10): an open hop's sender may send an update.
+        if status in OPEN_FOR_RECEIVER:
+            names.append("send_update")
     elif side == Side.RECEIVER and role in receivers:
         if status == S.SENT:
             names += ["acknowledge", "accept", "decline"]

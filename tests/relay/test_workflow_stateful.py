@@ -1,9 +1,12 @@
 """Random sequences of the workflow never let an agency read what consent does not cover.
 
 A hypothesis state machine drives create / consent / withdraw / send / acknowledge / relay /
-cancel / decline through the services, as the UI and API would, and after every step checks,
-from the outside (services.sheet_view), that every section any agency can read is covered by
-a consent record in force for that agency, and that the audit chain verifies.
+cancel / decline, and (issue 10) edit / send-update / refuse-sections / expire, through the
+services, as the UI and API would. After every step it checks, from the outside
+(services.sheet_view and services.handoff_view), that every section an agency other than the
+owner can read is, word for word, in a provision of a hop to that agency, sent under a record
+that covered that agency and section at its send time, not withdrawn since, and not refused
+(for that agency and section) after that send; and that the audit chain verifies.
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ from audit.services import audit_verify
 from consent.models import ConsentRecord, ConsentStatus, Decision
 from consent.vocabulary import Purpose
 from relay import services
-from relay.models import ReferralSheet
+from relay.models import Handoff, Provision, ReferralSheet
+from relay.services.consents import consents_expire_due
 from tests.fixtures import SHEET_DATA, build_network
 from tests.profile import PROFILE
 
@@ -50,6 +54,7 @@ class WorkflowMachine(RuleBasedStateMachine):
         self._atomic = transaction.atomic()
         self._atomic.__enter__()
         self.net = build_network()
+        self.edits = 0
         self.receivers = {
             "npo": (self.net.npo, self.net.npo_supervisor),
             "guidance": (self.net.guidance, self.net.guidance_intake),
@@ -170,26 +175,108 @@ class WorkflowMachine(RuleBasedStateMachine):
         except WorkflowError:
             pass
 
-    @invariant()
-    def nobody_reads_beyond_consent(self) -> None:
+    # --- issue 10: edits, updates, later refusals, expiry ---------------------------------
+
+    @rule(sheet=sheets, text=st.sampled_from(["追記A", "追記B", "追記C"]))
+    def edit(self, sheet, text) -> None:
+        """The owner edits shared sections; nothing reaches a receiver by itself."""
+        self.edits += 1
+        services.sheet_update(
+            staff=self.net.counselor,
+            sheet_id=sheet.pk,
+            data={"consultation": f"{text} {self.edits}", "home_situation": f"{text}"},
+            reason="追記",
+        )
+
+    @rule(hop=hops)
+    def send_update(self, hop) -> None:
+        if hop is None or hop.from_agency_id != self.net.ward.pk:
+            return
+        try:
+            services.handoff_send_update(staff=self.net.counselor, handoff_id=hop.pk)
+            event("update: sent")
+        except WorkflowError as exc:
+            event(f"update: refused {type(exc).__name__} {exc.context.get('reason', '')}")
+
+    @rule(hop=hops, data=st.data())
+    def refuse_sections(self, hop, data) -> None:
+        """The person refuses some of what a live hop shares, to its receiver, afterwards."""
+        if hop is None:
+            return
+        sections = data.draw(st.sets(st.sampled_from(hop.sections), min_size=1).map(sorted))
+        services.consent_record(
+            staff=self.net.counselor,
+            sheet_id=hop.sheet_id,
+            grantors=["guardian"],
+            method="verbal",
+            recipients=[hop.to_agency],
+            sections=sections,
+            purposes=[Purpose.SUPPORT],
+            valid_until=timezone.now() + timedelta(days=30),
+            decision=Decision.DENY,
+        )
+
+    @rule(record=consents)
+    def expire(self, record) -> None:
+        """The record's validity ends (the clock moved on) and the expiry sweep runs."""
         now = timezone.now()
+        ConsentRecord.objects.filter(pk=record.pk).update(
+            valid_from=now - timedelta(days=2), valid_until=now - timedelta(seconds=1)
+        )
+        consents_expire_due(now=now)
+
+    # --- invariants ----------------------------------------------------------------------
+
+    def _allowed(self, agency, sheet, section: str, text) -> bool:
+        """Some provision of a hop to `agency` gave exactly this, lawfully, and still may."""
+        refusals = [
+            r
+            for r in ConsentRecord.objects.filter(
+                sheet=sheet, decision=Decision.DENY
+            ).prefetch_related("recipient_agencies")
+            if r.covers_recipient(agency) and section in r.sections
+        ]
+        for provision in Provision.objects.filter(
+            handoff__sheet=sheet, handoff__to_agency=agency
+        ).select_related("consent", "handoff"):
+            consent = provision.consent
+            if (
+                section in provision.sections
+                and provision.content.get(section) == text
+                and consent is not None
+                and consent.covers_recipient(agency)
+                and section in consent.sections
+                and consent.valid_from <= provision.created_at
+                and consent.status not in (ConsentStatus.WITHDRAWN, ConsentStatus.ENTERED_IN_ERROR)
+                and not any(r.created_at > provision.created_at for r in refusals)
+            ):
+                return True
+        return False
+
+    @invariant()
+    def nobody_reads_beyond_what_was_lawfully_provided(self) -> None:
         for sheet in ReferralSheet.objects.all():
-            in_force = [
-                r
-                for r in ConsentRecord.objects.filter(
-                    sheet=sheet, status=ConsentStatus.ACTIVE, decision=Decision.PERMIT
-                ).prefetch_related("recipient_agencies")
-                if r.in_force_at(now)
-            ]
             for agency, staff in self.receivers.values():
                 try:
                     view = services.sheet_view(staff=staff, sheet_id=sheet.pk)
                 except NotFound:
-                    continue
-                for section in view.sections:
-                    assert any(
-                        r.covers_recipient(agency) and section in r.sections for r in in_force
-                    ), (agency.slug, sheet.pk, section)
+                    view = None
+                for section, text in view.content.items() if view else []:
+                    assert self._allowed(agency, sheet, section, text), (
+                        agency.slug,
+                        sheet.pk,
+                        section,
+                    )
+                for hop in Handoff.objects.filter(sheet=sheet, to_agency=agency).exclude(
+                    sent_at=None
+                ):
+                    content = services.handoff_view(staff=staff, handoff_id=hop.pk).content
+                    for section, text in content.items():
+                        assert self._allowed(agency, sheet, section, text), (
+                            agency.slug,
+                            hop.pk,
+                            section,
+                        )
 
     @invariant()
     def audit_chain_verifies(self) -> None:

@@ -201,7 +201,11 @@ def test_supervisor_approves_or_returns_from_the_queue(net, login) -> None:
     first.refresh_from_db()
     second.refresh_from_db()
     assert first.status == Status.SENT and first.approved_by_id == net.supervisor.user_id
-    assert second.status == Status.DRAFT and second.note == "項目を絞ってください"
+    # The reason is a note of its own (relay.HandoffNote), shown on the hop page.
+    assert second.status == Status.DRAFT
+    assert [(n.kind, n.text) for n in second.notes.all()] == [("return", "項目を絞ってください")]
+    page = login(net.counselor).get(reverse("relay:handoff-detail", args=[second.pk]))
+    assert "項目を絞ってください" in page.content.decode()
 
 
 def test_outbox_and_notifications(net, login, sent) -> None:
@@ -229,3 +233,36 @@ def test_a_return_reads_as_a_return_in_the_timeline(net, login) -> None:
     body = login(net.counselor).get(reverse("relay:handoff-detail", args=[hop.pk])).content.decode()
     assert "差し戻し(下書きに戻す)" in body
     assert "送付する" in body  # the counselor can resubmit the returned draft
+
+
+def test_the_sender_sends_an_update_from_the_hop_page(net, login, sent) -> None:
+    """GIVEN a sent hop and an edit of a shared section WHEN the sender presses 「更新を送付する」
+    THEN the receiver's page shows the new text as version 2, with version 1 in the history
+    (and still readable); the receiver has no such button; an update with no change is
+    refused next to the form."""
+    sheet, hop = sent
+    services.sheet_update(
+        staff=net.counselor,
+        sheet_id=sheet.pk,
+        data={"consultation": "面談の結果を追記しました"},
+        reason="面談の結果",
+    )
+    receiver = login(net.npo_intake)
+    page = receiver.get(reverse("relay:handoff-detail", args=[hop.pk])).content.decode()
+    assert "面談の結果を追記しました" not in page and "send_update" not in page
+
+    counselor = login(net.counselor)
+    assert "更新を送付する" in counselor.get(
+        reverse("relay:handoff-detail", args=[hop.pk])
+    ).content.decode()
+    assert _act(counselor, hop, "send_update", note="追記があります").status_code == 302
+
+    page = receiver.get(reverse("relay:handoff-detail", args=[hop.pk])).content.decode()
+    assert "面談の結果を追記しました" in page and 'data-testid="versions"' in page
+    assert "追記があります" in page
+    first = receiver.get(reverse("relay:handoff-detail", args=[hop.pk]), {"version": 1})
+    assert "面談の結果を追記しました" not in first.content.decode()
+    assert "過去の版を表示中" in first.content.decode()
+    again = _act(counselor, hop, "send_update", note="")
+    assert again.status_code == 400
+    assert "前回の送付から内容が変わっていません" in again.content.decode()
