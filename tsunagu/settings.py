@@ -69,7 +69,9 @@ INSTALLED_APPS = [
     "agencies",
     "consent",
     "notifications",
+    "duework",
     "relay",
+    "conferences",
     "api",
     "ops",
     # The web UI for people (screens and template tags).
@@ -441,8 +443,9 @@ CELERY_BEAT_SCHEDULE = {
     "audit-checkpoint": {"task": "audit.tasks.checkpoint", "schedule": 300.0},
     "audit-flush-refusals": {"task": "audit.tasks.flush_refusals", "schedule": 30.0},
     "sweep-outbox": {"task": "notifications.tasks.sweep_outbox", "schedule": 15.0},
-    "sweep-escalations": {"task": "relay.tasks.sweep_escalations", "schedule": 60.0},
-    "outcome-reminders": {"task": "relay.tasks.send_outcome_reminders", "schedule": 3600.0},
+    # The one due-work sweep: every clock (acknowledgment, decision, approval, outcome,
+    # consent expiry, plan actions, reviews) is a duework row fired from here.
+    "sweep-due-work": {"task": "duework.tasks.sweep_due_work", "schedule": 60.0},
     "api-purge-idempotency-records": {
         "task": "api.tasks.purge_idempotency_records",
         "schedule": 3600.0,

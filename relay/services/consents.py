@@ -33,7 +33,7 @@ from consent.models import (
 )
 from consent.vocabulary import Basis, Purpose
 from notifications.notify import handoff_payload, notify_agency
-from relay import access
+from relay import access, escalation
 from relay.audit_events import handoff_event
 from relay.models import Handoff, ReferralSheet
 from relay.sections import normalise_sections
@@ -154,6 +154,7 @@ def consent_record(
     record.save()
     record.recipient_agencies.set(agencies)
     _consent_event(AuditAction.CONSENT_RECORDED, record, staff)
+    escalation.consent_clock_start(record)
     return record
 
 
@@ -232,6 +233,8 @@ def lawful_basis_decide(
         record,
         staff,
     )
+    if approve:
+        escalation.consent_clock_start(record)
     return record
 
 
@@ -261,6 +264,7 @@ def _stop_hops_under(record: ConsentRecord, staff: Staff, *, status: Status) -> 
                     "updated_at",
                 ]
             )
+            escalation.clocks_follow(hop, at=now)
             handoff_event(AuditAction.HANDOFF_WITHDRAWN, handoff=hop, actor=actor)
         if access.revoke_receiver(handoff=hop, actor=actor):
             notify_agency(
@@ -303,6 +307,7 @@ def consent_withdraw(
         ]
     )
     _consent_event(AuditAction.CONSENT_WITHDRAWN, record, staff)
+    escalation.consent_clock_stop(record, reason="withdrawn")
     return _stop_hops_under(record, staff, status=Status.WITHDRAWN)
 
 
@@ -321,6 +326,7 @@ def consent_mark_entered_in_error(*, staff: Staff, record_id: int, reason: str) 
     record.withdrawal_reason = reason.strip()
     record.save(update_fields=["status", "withdrawal_reason"])
     _consent_event(AuditAction.CONSENT_ENTERED_IN_ERROR, record, staff)
+    escalation.consent_clock_stop(record, reason="entered_in_error")
     _stop_hops_under(record, staff, status=Status.WITHDRAWN)
     return record
 
@@ -351,6 +357,7 @@ def consents_expire_due(*, now: datetime | None = None) -> int:
                 lawful_basis=record.basis,
                 detail={"valid_until": record.valid_until.isoformat()},
             )
+            escalation.consent_clock_stop(record, reason="expired")
             count += 1
     return count
 
