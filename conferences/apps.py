@@ -7,4 +7,8 @@ class ConferencesConfig(AppConfig):
 
     name = "conferences"
     verbose_name = _("ケース会議と支援計画")
-    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from conferences.clocks import register_kinds
+
+        register_kinds()

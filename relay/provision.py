@@ -54,6 +54,7 @@ class ProvisionRow:
     consent_id: int | None
     purpose: str
     status: str
+    council: str = ""  # the council a council's basis names (issue 16)
 
     @property
     def subject_reference(self) -> str:
@@ -73,7 +74,7 @@ def _hops(query: ProvisionQuery) -> list[Handoff]:
     if query.sheet_id is not None:
         hops = hops.filter(sheet_id=query.sheet_id)
     return list(
-        hops.select_related("from_agency", "to_agency", "consent", "sheet").order_by(
+        hops.select_related("from_agency", "to_agency", "consent__council", "sheet").order_by(
             "sent_at", "id"
         )
     )
@@ -123,6 +124,7 @@ def provision_records(query: ProvisionQuery) -> list[ProvisionRow]:
                     consent_id=consent.pk if consent is not None else None,
                     purpose=hop.purpose,
                     status=hop.status,
+                    council=consent.council.name if consent and consent.council else "",
                 )
             )
     return rows
@@ -132,7 +134,8 @@ def basis_text(row: ProvisionRow) -> str:
     """The consent record or the lawful basis the hop went out under, with the record's id."""
     if not row.basis:
         return ""
-    return f"{Basis(row.basis).label} #{row.consent_id}"
+    text = f"{Basis(row.basis).label} #{row.consent_id}"
+    return f"{text}({row.council})" if row.council else text
 
 
 def _section_labels(sections: list[str]) -> str:

@@ -22,11 +22,13 @@ from agencies.models import Agency, AgencyKind, Role
 from audit.context import Actor
 from audit.models import AuditAction
 from audit.services import audit_record
+from consent.councils import council_basis_check
 from consent.models import (
     Approval,
     ChildAssent,
     ConsentRecord,
     ConsentStatus,
+    Council,
     Decision,
     Grantor,
     Method,
@@ -55,6 +57,7 @@ def _consent_event(action: AuditAction, record: ConsentRecord, staff: Staff, **d
             "recipient_kinds": record.recipient_kinds,
             "recipient_agency_ids": sorted(a.pk for a in record.recipient_agencies.all()),
             "valid_until": record.valid_until.isoformat(),
+            **({"council_id": record.council_id} if record.council_id else {}),
             **detail,
         },
     )
@@ -170,8 +173,10 @@ def lawful_basis_record(
     sections: Iterable[str],
     purposes: Iterable[str],
     valid_until: datetime,
+    council: Council | None = None,
 ) -> ConsentRecord:
-    """Record a lawful basis that stands in for consent; it waits for a supervisor's approval."""
+    """Record a lawful basis that stands in for consent; it waits for a supervisor's approval.
+    A council's basis names the council, and covers only its members (consent.councils)."""
     staff.require_role(*SENDERS)
     if basis == Basis.CONSENT or basis not in Basis.values:
         raise InvalidInput(field="basis")
@@ -187,6 +192,14 @@ def lawful_basis_record(
         valid_from=now,
         valid_until=valid_until,
     )
+    council_basis_check(
+        basis=basis,
+        council=council,
+        recorder=staff.agency,
+        recipients=agencies,
+        purposes=purpose_list,
+        at=now,
+    )
     record = ConsentRecord.objects.create(
         sheet=sheet,
         agency=staff.agency,
@@ -201,6 +214,7 @@ def lawful_basis_record(
         obtained_by=staff.person,
         obtained_at=now,
         approval=Approval.PENDING,
+        council=council,
     )
     record.recipient_agencies.set(agencies)
     _consent_event(AuditAction.LAWFUL_BASIS_RECORDED, record, staff)
