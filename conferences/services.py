@@ -390,6 +390,11 @@ def action_set_state(*, staff: Staff, action_id: int, state: str) -> PlanAction:
     return action
 
 
+def action_meeting_id(*, staff: Staff, action_id: int) -> int:
+    """The meeting of an action the staff member may see (NotFound otherwise)."""
+    return access.action_for(staff=staff, action_id=action_id).meeting_id
+
+
 REVIEW_DECISIONS = ("done", "continue", "changed", "dropped")
 
 

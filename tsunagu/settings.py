@@ -49,6 +49,9 @@ ALLOWED_HOSTS = env.list(
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # Absolute base for links in notifications (never carries personal data, only ids).
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Where escalations link a ward coordinator (conferences' coordinator view; never a hop it
+# may not open).
+TSUNAGU_COORDINATOR_PATH = "/coordinator/"
 
 INSTALLED_APPS = [
     "django.contrib.admin",
