@@ -43,6 +43,7 @@ class GenericKind:
             if clock.subject_type_id is not None and clock.subject_id is not None:
                 by_type.setdefault(clock.subject_type_id, []).append(clock.subject_id)
         locked: dict[tuple[int, int], Any] = {}
+        row: Any
         existing: set[tuple[int, int]] = set()
         for type_id, ids in by_type.items():
             model = ContentType.objects.get_for_id(type_id).model_class()
@@ -152,7 +153,7 @@ def clock_payload(
 def _fired_event(firing: Firing, now: datetime) -> dict[str, Any]:
     clock = firing.clock
     model: type[models.Model] | None = (
-        clock.subject_type.model_class() if clock.subject_type_id else None
+        clock.subject_type.model_class() if clock.subject_type is not None else None
     )
     return {
         "action": AuditAction.CLOCK_FIRED,

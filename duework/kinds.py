@@ -42,7 +42,10 @@ class Firing:
 class ClockKind(Protocol):
     """A kind of clock: its name and how a batch of its due clocks fires."""
 
-    kind: str
+    @property
+    def kind(self) -> str:
+        """The clock kind's name (Clock.kind)."""
+        ...
 
     def fire(self, firings: list[Firing], *, now: datetime, batch: Batch) -> None:
         """Set each firing's result, queue its notifications and its audit event."""

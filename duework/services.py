@@ -228,7 +228,8 @@ def _sweep(
         full = len(claimed) == batch
         if not full:
             break
-        since = (claimed[-1][1], claimed[-1][0])
+        last_id, last_at = claimed[-1]
+        since = (last_at, last_id) if last_at is not None else None
     return total, full
 
 

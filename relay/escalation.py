@@ -141,13 +141,10 @@ def _context(handoff: Handoff, coordinator_id: int | None) -> dict[str, Any]:
 def _approver_id(handoff: Handoff) -> int | None:
     """The supervisor reminded first of a hop awaiting approval: the longest-standing
     supervisor of the sending agency other than the one who submitted it."""
-    return (
-        Membership.objects.filter(agency_id=handoff.from_agency_id, role=Role.SUPERVISOR)
-        .exclude(user_id=handoff.created_by_id)
-        .order_by("id")
-        .values_list("user_id", flat=True)
-        .first()
-    )
+    supervisors = Membership.objects.filter(agency_id=handoff.from_agency_id, role=Role.SUPERVISOR)
+    if handoff.created_by_id is not None:
+        supervisors = supervisors.exclude(user_id=handoff.created_by_id)
+    return supervisors.order_by("id").values_list("user_id", flat=True).first()
 
 
 def _start(kind: str, handoff: Handoff, *, agency: Agency, now: datetime, **extra: Any) -> None:

@@ -18,6 +18,7 @@ from consent.vocabulary import Basis, Purpose
 from relay import services
 from relay.models import ReferralSheet
 from tests.fixtures import Network
+from tests.web.conftest import login  # noqa: F401  (the signed-in client fixture)
 
 
 @dataclass

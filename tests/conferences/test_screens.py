@@ -14,7 +14,6 @@ from audit.models import AuditAction, AuditEvent
 from conferences import services as conferences
 from duework.business_time import TOKYO
 from relay import services
-from tests.web.conftest import login  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.django_db
 
