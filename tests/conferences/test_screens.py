@@ -128,3 +128,27 @@ def test_the_settings_screen_shows_every_clock_policy(net, login) -> None:
         assert f'data-clock-kind="{kind}"' in body
     assert "期限の 14 日前" in body and "期限の 3 日前" in body
     assert login(net.counselor).get(reverse("conferences:policies")).status_code == 403
+
+
+def test_the_lawful_basis_form_refuses_a_non_member_of_the_named_council(
+    same_ward, council, login
+) -> None:
+    """Through the web form: a 要対協 basis naming the council and the welfare office (not a
+    member) is refused with the reason on the page, and nothing is recorded."""
+    net = same_ward
+    sheet = net.sheet()
+    page = login(net.counselor).post(
+        reverse("relay:consent-new", args=[sheet.pk]),
+        {
+            "basis": "yotaikyo",
+            "reason": "要対協の個別ケース検討",
+            "council": council.pk,
+            "recipients": [net.welfare.pk],
+            "sections": ["basic"],
+            "purposes": ["case_conference"],
+            "valid_until": "2027-03-31",
+        },
+    )
+    assert page.status_code in (200, 400)
+    assert "構成機関ではない" in page.content.decode()
+    assert not sheet.consents.exists()
