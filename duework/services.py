@@ -10,6 +10,7 @@ one running at the same time fires a clock twice.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -140,17 +141,52 @@ def next_time(firing: Firing, now: datetime) -> datetime | None:
     )
 
 
+_RELATIVE_ANCHORS = frozenset({"before_days", "start_hours", "due_hours"})
+
+
+def _next_time_memo(now: datetime) -> Callable[[Firing], datetime | None]:
+    """next_time, computed once per (calendar, delay) when the next level counts from the
+    firing itself (the escalation shape: clocks under one policy fired together share it)."""
+    memo: dict[tuple[Any, ...], datetime | None] = {}
+
+    def compute(firing: Firing) -> datetime | None:
+        policy = firing.clock.policy or {}
+        levels = policy.get("levels") or []
+        index = firing.level
+        if index < len(levels) and (index == 0 or _RELATIVE_ANCHORS & set(levels[index])):
+            return next_time(firing, now)  # depends on the clock's own times
+        if index >= len(levels) and not policy.get("repeat_hours"):
+            return None
+        hours = (
+            policy.get("repeat_hours")
+            if index >= len(levels)
+            else levels[index].get("after_hours", 0)
+        )
+        key = (
+            policy.get("day_start"),
+            policy.get("day_end"),
+            tuple(policy.get("closed_days") or ()),
+            hours,
+        )
+        if key not in memo:
+            memo[key] = next_time(firing, now)
+        return memo[key]
+
+    return compute
+
+
 def _fire_batch(ids: list[int], now: datetime) -> int:
     """Fire the (locked) clocks `ids`; returns how many fired."""
     clocks = list(Clock.objects.filter(pk__in=ids).order_by("next_fire_at", "id"))
     by_kind: dict[str, list[Firing]] = {}
     stop: list[int] = []
+    next_for = _next_time_memo(now)
     for clock in clocks:
         plan = _plan(clock)
         if plan is None or registry.registered(clock.kind) is None:
             stop.append(clock.pk)
             continue
-        plan.next_at = next_time(plan, now)
+        plan.next_at = next_for(plan)
         by_kind.setdefault(clock.kind, []).append(plan)
     agency_ids = {c.owner_agency_id for c in clocks}
     for clock in clocks:

@@ -4,10 +4,12 @@ plan's clocks (injected time, over a weekend)."""
 
 from __future__ import annotations
 
+import threading
 from datetime import date, datetime
 
 import pytest
 import time_machine
+from django.db import connection
 
 from agencies.errors import InvalidInput, NotAllowed, NotFound
 from audit.models import AuditAction, AuditEvent
@@ -17,6 +19,7 @@ from duework.business_time import TOKYO
 from duework.models import Clock, ClockState
 from duework.services import sweep_due
 from notifications.models import OutboxMessage
+from tests.conftest import requires_postgres
 
 pytestmark = pytest.mark.django_db
 
@@ -214,3 +217,41 @@ def test_a_review_date_reminds_the_organiser(case) -> None:
     with time_machine.travel(jst(12, 18, 9), tick=False):
         assert sweep_due() == 1
     assert OutboxMessage.objects.filter(event_type="meeting.review_due").count() == 2
+
+
+@requires_postgres
+@pytest.mark.usefixtures("transactional_db")
+def test_two_concurrent_sweeps_fire_plan_and_consent_clocks_once(case) -> None:
+    """GIVEN six plan actions, a review date and a consent record, all due WHEN two sweeps
+    run at once (own connections, batches of 2) THEN every clock fires exactly once."""
+    net = case.net
+    for i in range(6):
+        add_action(case, net.npo if i % 2 else net.guidance, what=f"支援{i}")
+    record(case)
+    net.consent(case.sheet, to=[net.welfare], days=10)  # its 3-day reminder is due too
+    at = datetime(2027, 1, 8, 10, tzinfo=TOKYO)  # past every due date above
+    due = Clock.objects.filter(state="open", next_fire_at__lte=at).count()
+    assert due == 6 + 1 + 1  # the actions, the review, the consent
+    barrier = threading.Barrier(2)
+    counts: list[int] = []
+    errors: list[BaseException] = []
+
+    def sweep() -> None:
+        try:
+            barrier.wait(timeout=10)
+            counts.append(sweep_due(now=at, batch=2, workers=1))
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=sweep) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors and sum(counts) == due, (counts, errors)
+    fired = Clock.objects.filter(fired_count__gt=0)
+    assert fired.count() == due
+    assert set(fired.values_list("fired_count", flat=True)) == {1}
+    assert AuditEvent.objects.filter(action=AuditAction.CLOCK_FIRED).count() == due
