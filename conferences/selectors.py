@@ -121,3 +121,31 @@ def overdue_for_coordinator(*, staff: Staff, now: datetime) -> list[OverdueRow]:
             )
         )
     return rows
+
+
+@dataclass(frozen=True)
+class PlanState:
+    """One coordinated meeting's plan as its council's coordinating agency sees it: who owns
+    which action, its due date and state; what the action is only where it is a party."""
+
+    meeting: CaseMeeting
+    actions: list[PlanAction]
+
+
+def plans_coordinated_by(*, staff: Staff, now: datetime) -> list[PlanState]:
+    """The plans of meetings held under councils the agency coordinates (in force)."""
+    meetings = list(
+        CaseMeeting.objects.filter(
+            council__coordinating_agency=staff.agency, council__valid_from__lte=now
+        )
+        .select_related("organizer", "council")
+        .order_by("-held_on", "-id")[:50]
+    )
+    actions: dict[int, list[PlanAction]] = {}
+    for action in (
+        PlanAction.objects.filter(meeting__in=meetings)
+        .select_related("owner_agency")
+        .order_by("due_on", "id")
+    ):
+        actions.setdefault(action.meeting_id, []).append(action)
+    return [PlanState(meeting=m, actions=actions.get(m.pk, [])) for m in meetings]

@@ -12,7 +12,7 @@ from agencies.actors import Staff
 from agencies.models import AgencyKind, Role
 from audit.models import AuditAction
 from audit.services import audit_record
-from conferences.selectors import overdue_for_coordinator
+from conferences.selectors import overdue_for_coordinator, plans_coordinated_by
 from conferences.views.base import staff_view
 from duework import policy as clocks
 
@@ -33,7 +33,13 @@ def coordinator(request: HttpRequest, staff: Staff) -> HttpResponse:
     return render(
         request,
         "conferences/coordinator.html",
-        {"rows": rows, "municipality": staff.agency.municipality, "now": now},
+        {
+            "rows": rows,
+            "plans": plans_coordinated_by(staff=staff, now=now),
+            "municipality": staff.agency.municipality,
+            "now": now,
+            "staff_agency_id": staff.agency.pk,
+        },
     )
 
 

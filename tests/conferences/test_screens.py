@@ -14,6 +14,7 @@ from audit.models import AuditAction, AuditEvent
 from conferences import services as conferences
 from duework.business_time import TOKYO
 from relay import services
+from tests.conferences.conftest import council_basis
 
 pytestmark = pytest.mark.django_db
 
@@ -152,3 +153,34 @@ def test_the_lawful_basis_form_refuses_a_non_member_of_the_named_council(
     assert page.status_code in (200, 400)
     assert "構成機関ではない" in page.content.decode()
     assert not sheet.consents.exists()
+
+
+def test_the_coordinating_agency_sees_the_plans_state_across_agencies(
+    same_ward, council, login
+) -> None:
+    """GIVEN a meeting under the 要対協 organised by the ward (which coordinates) with actions
+    for the NPO and child guidance WHEN the ward opens the coordinator view THEN each action's
+    owner, due date and state are listed, not what the action is."""
+    net = same_ward
+    sheet = net.sheet()
+    basis = council_basis(net, sheet, council)
+    meeting = conferences.meeting_create(
+        staff=net.counselor,
+        basis_id=basis.pk,
+        held_on=date(2026, 11, 20),
+        participants={net.npo: "", net.guidance: ""},
+    )
+    for owner in (net.npo, net.guidance):
+        conferences.plan_action_add(
+            staff=net.counselor,
+            meeting_id=meeting.pk,
+            what="家庭訪問の内容",
+            owner_agency=owner,
+            due_on=date(2026, 12, 25),
+            for_whom="family",
+        )
+    body = login(net.supervisor).get("/coordinator/").content.decode()
+    assert f'data-plan-meeting="{meeting.pk}"' in body
+    assert body.count("data-plan-action=") == 2
+    assert net.npo.name in body and net.guidance.name in body
+    assert "家庭訪問の内容" not in body
