@@ -20,7 +20,7 @@ from django.utils import timezone
 from agencies.models import Agency, Membership, Role
 from consent.models import ConsentRecord, Decision
 from duework import policy as clocks
-from duework.policy import calendar_for, next_fire_time
+from duework.policy import calendar_for
 from duework.services import clock_start, clock_stop
 from relay.models import Handoff
 from relay.states import Status
@@ -109,13 +109,6 @@ def start_clock(*, handoff: Handoff, sent_at: datetime) -> dict[str, Any]:
 def stop_clock() -> dict[str, Any]:
     """Acknowledgment (or any answer) stops escalation (the hop's own column)."""
     return {"next_escalation_at": None}
-
-
-def next_after(snapshot: dict[str, Any], *, level: int, fired_at: datetime) -> datetime | None:
-    """When the level after `level` is due, counted from when `level` fired; None: no more."""
-    return next_fire_time(
-        snapshot, level=level, started_at=fired_at, due_at=fired_at, fired_at=fired_at
-    )
 
 
 def start_outcome_clock(*, handoff: Handoff, accepted_at: datetime) -> dict[str, Any]:
