@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from agencies.errors import ConsentDoesNotCover, InvalidInput
 from audit.models import AuditAction, AuditEvent
@@ -25,7 +25,7 @@ def test_a_council_basis_cannot_name_a_non_member(same_ward, council) -> None:
     recorded."""
     net = same_ward
     sheet = net.sheet()
-    with pytest.raises(InvalidInput) as refused:
+    with translation.override("ja"), pytest.raises(InvalidInput) as refused:
         council_basis(net, sheet, council, recipients=[net.guidance, net.welfare])
     assert refused.value.field == "recipients"
     assert "構成機関ではない" in str(refused.value) and net.welfare.name in str(refused.value)
