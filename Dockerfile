@@ -38,6 +38,8 @@ COPY audit/ audit/
 COPY api/ api/
 COPY ops/ ops/
 COPY csvexport/ csvexport/
+COPY duework/ duework/
+COPY conferences/ conferences/
 COPY locale/ locale/
 # Settings need a database URL and key to load; neither is used by these two commands.
 RUN DATABASE_URL=sqlite:////tmp/build.sqlite3 SECRET_KEY=build-only TSUNAGU_VAR_DIR=/tmp/var \

@@ -1,4 +1,6 @@
-"""Benchmark: the escalation sweep over a large table of handoffs (issue 5).
+"""Benchmark: the escalation sweep over a large table of handoffs (issue 5), on the due-work
+engine since issue 16: every hop has its acknowledgment clock as a duework_clock row (all
+open, so the partial index holds N rows), and the sweep is duework's, for that kind.
 
 Generates, on PostgreSQL, N handoffs (default 1,000,000) of which D (default 25,000) are due
 for escalation, spread over the table and over 1,000 receiving agencies, then times:
@@ -79,7 +81,7 @@ def wipe() -> None:
         # The audit table is append-only by trigger; a benchmark database may be emptied.
         cursor.execute("SET session_replication_role = replica")
         cursor.execute(
-            "TRUNCATE relay_handoff, relay_referralsheet, relay_outboxmessage, "
+            "TRUNCATE duework_clock, relay_handoff, relay_referralsheet, relay_outboxmessage, "
             "relay_deliveryattempt, relay_inappnotification, relay_sheetaccess, "
             "consent_consentrecord, audit_auditevent, agencies_webhookendpoint, "
             "agencies_membership, agencies_agency, auth_group, auth_user RESTART IDENTITY CASCADE"
@@ -240,9 +242,34 @@ def generate(*, handoffs: int, sheets: int, agencies: int) -> None:
             "WHERE id = %s",
             [template.pk],
         )
+        # One open acknowledgment clock per hop: the due ones at their hop's escalation
+        # time, the others spread over the next ten days.
+        cursor.execute("DELETE FROM duework_clock")
+        cursor.execute(
+            "INSERT INTO duework_clock (kind, subject_type_id, subject_id, subject_key, "
+            "owner_agency_id, owner_role, owner_user_id, sheet_id, context, started_at, due_at, "
+            "next_fire_at, level, fired_count, last_fired_at, policy, state, stopped_at, "
+            "stop_reason, created_at, updated_at) "
+            "SELECT 'handoff.ack', %(ct)s, h.id, 'relay.handoff:' || h.id, h.to_agency_id, "
+            "'intake', NULL, h.sheet_id, jsonb_build_object('from_agency_id', h.from_agency_id,"
+            " 'to_agency_id', h.to_agency_id), h.sent_at, h.ack_due_at, "
+            "COALESCE(h.next_escalation_at, %(at)s + make_interval(secs => 3600 + h.id %% 864000)),"
+            " h.escalation_level, 0, NULL, h.escalation_policy, 'open', NULL, '', now(), now() "
+            "FROM relay_handoff h",
+            {"ct": _handoff_type_id(), "at": SWEEP_AT},
+        )
         cursor.execute("VACUUM ANALYZE relay_handoff")
         cursor.execute("VACUUM ANALYZE relay_referralsheet")
+        cursor.execute("VACUUM ANALYZE duework_clock")
     print(f"generated {handoffs:,} handoffs in {time.perf_counter() - started:.1f} s")
+
+
+def _handoff_type_id() -> int:
+    from django.contrib.contenttypes.models import ContentType
+
+    from relay.models import Handoff
+
+    return ContentType.objects.get_for_model(Handoff).pk
 
 
 def reset_due() -> None:
@@ -261,8 +288,16 @@ def reset_due() -> None:
             "WHERE h.id = s.id AND s.g %% %(stride)s = 0 AND s.g > 0",
             {"at": SWEEP_AT, "stride": STRIDE, "first": first},
         )
+        cursor.execute(
+            "UPDATE duework_clock c SET next_fire_at = h.next_escalation_at, "
+            "level = h.escalation_level, fired_count = 0, last_fired_at = NULL, state = 'open' "
+            "FROM relay_handoff h WHERE c.kind = 'handoff.ack' AND c.subject_id = h.id "
+            "AND h.status = 'sent' AND h.next_escalation_at <= %(at)s",
+            {"at": SWEEP_AT},
+        )
         cursor.execute("TRUNCATE relay_outboxmessage, relay_inappnotification CASCADE")
         cursor.execute("VACUUM ANALYZE relay_handoff")
+        cursor.execute("VACUUM ANALYZE duework_clock")
 
 
 def empty_sweeps(at: datetime, runs: int) -> dict[str, float]:
@@ -285,16 +320,15 @@ def empty_sweeps(at: datetime, runs: int) -> dict[str, float]:
 def explain(at: datetime) -> str:
     from django.db import connection, transaction
 
-    from relay.models import Handoff
-    from relay.states import Status
+    from duework.models import Clock
 
     with transaction.atomic():
-        # The claim query of relay.services.escalations.escalate_due.
+        # The claim query of duework.services.sweep_due.
         query = (
-            Handoff.objects.select_for_update(skip_locked=True)
-            .filter(next_escalation_at__lte=at, status=Status.SENT)
-            .order_by("next_escalation_at")
-            .values_list("id", flat=True)[:500]
+            Clock.objects.select_for_update(skip_locked=True)
+            .filter(state="open", next_fire_at__lte=at, kind__in=["handoff.ack"])
+            .order_by("next_fire_at", "id")
+            .values_list("id", "next_fire_at")[:500]
         )
         sql, params = query.query.sql_with_params()
         with connection.cursor() as cursor:
@@ -334,8 +368,14 @@ def main() -> None:
         generate(handoffs=args.handoffs, sheets=args.sheets, agencies=args.agencies)
     else:
         reset_due()
-    due = Handoff.objects.filter(next_escalation_at__lte=SWEEP_AT, status="sent").count()
-    print(f"{Handoff.objects.count():,} handoffs, {due:,} due at {SWEEP_AT.isoformat()}")
+    from duework.models import Clock
+
+    due = Clock.objects.filter(next_fire_at__lte=SWEEP_AT, state="open").count()
+    open_clocks = Clock.objects.filter(state="open").count()
+    print(
+        f"{Handoff.objects.count():,} handoffs, {open_clocks:,} open clocks, "
+        f"{due:,} due at {SWEEP_AT.isoformat()}"
+    )
 
     before = empty_sweeps(SWEEP_AT - timedelta(days=2), args.empty_runs)
     print(f"sweep with nothing due: {before}")
@@ -355,6 +395,7 @@ def main() -> None:
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     figures = {
         "handoffs": Handoff.objects.count(),
+        "open_clocks": open_clocks,
         "due": due,
         "escalated": escalated,
         "workers": args.workers or settings.TSUNAGU["ESCALATION_SWEEP_WORKERS"],

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from agencies.models import Agency, AgencyKind
@@ -55,6 +56,79 @@ class Approval(models.TextChoices):
     REJECTED = "rejected", _("却下")
 
 
+class CouncilKind(models.TextChoices):
+    """The statutory councils inside which information is shared without consent."""
+
+    YOTAIKYO = "yotaikyo", _("要保護児童対策地域協議会")
+    SUPPORT_COUNCIL = "support_council", _("支援会議(重層的支援体制整備事業・生活困窮者自立支援)")
+    SCHOOL_COMMITTEE = "school_committee", _("校内支援委員会")
+
+
+# The lawful basis each kind of council stands for, and the purposes it serves.
+COUNCIL_BASIS = {
+    CouncilKind.YOTAIKYO: "yotaikyo",
+    CouncilKind.SUPPORT_COUNCIL: "support_council",
+}
+COUNCIL_PURPOSES = frozenset({"case_conference", "support", "protection", "school_support"})
+
+
+class Council(models.Model):
+    """A statutory council: its kind, the coordinating agency (調整機関), its member agencies
+    (each with its own membership period) and the period the council itself is in force."""
+
+    kind = models.CharField(_("種別"), max_length=20, choices=CouncilKind.choices)
+    name = models.CharField(_("名称"), max_length=200)
+    municipality = models.CharField(_("市区町村"), max_length=60, db_index=True)
+    coordinating_agency = models.ForeignKey(
+        Agency, on_delete=models.PROTECT, related_name="coordinated_councils",
+        verbose_name=_("調整機関"),
+    )  # fmt: skip
+    purposes = models.JSONField(_("協議会の目的"), default=list)
+    valid_from = models.DateTimeField(_("有効期間の開始"))
+    valid_until = models.DateTimeField(_("有効期間の終了"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("協議会")
+        verbose_name_plural = _("協議会")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def in_force_at(self, at: datetime) -> bool:
+        return self.valid_from <= at and (self.valid_until is None or at < self.valid_until)
+
+    def member_ids_at(self, at: datetime) -> set[int]:
+        """The member agencies at `at` (needs members prefetched, or one query); the
+        coordinating agency is always one while the council is in force."""
+        if not self.in_force_at(at):
+            return set()
+        ids = {m.agency_id for m in self.members.all() if m.in_force_at(at)}
+        return ids | {self.coordinating_agency_id}
+
+
+class CouncilMember(models.Model):
+    """An agency's membership of a council, for a period."""
+
+    council = models.ForeignKey(Council, on_delete=models.PROTECT, related_name="members")
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="council_seats")
+    valid_from = models.DateTimeField(_("参加の開始"))
+    valid_until = models.DateTimeField(_("参加の終了"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("協議会の構成機関")
+        verbose_name_plural = _("協議会の構成機関")
+        constraints = [
+            models.UniqueConstraint(fields=["council", "agency"], name="council_member_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.council_id}:{self.agency_id}"
+
+    def in_force_at(self, at: datetime) -> bool:
+        return self.valid_from <= at and (self.valid_until is None or at < self.valid_until)
+
+
 def scanned_form_path(instance: ConsentRecord, filename: str) -> str:
     return f"consent-forms/{instance.sheet_id}/{uuid.uuid4().hex}"
 
@@ -80,6 +154,12 @@ class ConsentRecord(models.Model):
     explanation_version = models.CharField(_("説明文の版"), max_length=40, blank=True)
     reason = models.TextField(_("理由(法令上の根拠の場合は必須)"), blank=True)
     recipient_agencies = models.ManyToManyField(Agency, blank=True, related_name="+")
+    # A council's lawful basis names its council: it covers only the council's members, for
+    # the council's purposes.
+    council = models.ForeignKey(
+        Council, on_delete=models.PROTECT, null=True, blank=True, related_name="bases",
+        verbose_name=_("協議会"),
+    )  # fmt: skip
     recipient_kinds = models.JSONField(_("提供先の種別"), default=list, blank=True)
     sections = models.JSONField(_("共有する項目"))
     purposes = models.JSONField(_("目的"))
@@ -127,8 +207,16 @@ class ConsentRecord(models.Model):
     def is_lawful_basis(self) -> bool:
         return self.basis != Basis.CONSENT
 
-    def covers_recipient(self, agency: Agency) -> bool:
-        """Named agency or agency kind; needs recipient_agencies prefetched or one query."""
+    def covers_recipient(self, agency: Agency, at: datetime | None = None) -> bool:
+        """Named agency or agency kind; needs recipient_agencies prefetched or one query.
+
+        A basis naming a council also needs the agency to be a member of it (at `at`, or
+        now): naming a non-member, or a member that has left, covers nothing.
+        """
+        if self.council_id is not None:
+            when = at or timezone.now()
+            if agency.pk not in self.council.member_ids_at(when):  # type: ignore[union-attr]
+                return False
         if agency.kind in self.recipient_kinds:
             return True
         return any(a.pk == agency.pk for a in self.recipient_agencies.all())

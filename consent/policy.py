@@ -16,7 +16,7 @@ from datetime import datetime
 from django.utils.translation import gettext as _
 
 from agencies.models import Agency
-from consent.models import Approval, ConsentRecord, ConsentStatus, Decision
+from consent.models import COUNCIL_PURPOSES, Approval, ConsentRecord, ConsentStatus, Decision
 from consent.vocabulary import Section
 
 
@@ -47,7 +47,8 @@ def consent_records(*, sheet_id: int, lock: bool = False) -> list[ConsentRecord]
     order `decide` prefers them (newest first). `lock` holds them until the transaction ends."""
     query = (
         ConsentRecord.objects.filter(sheet_id=sheet_id)
-        .prefetch_related("recipient_agencies")
+        .select_related("council")
+        .prefetch_related("recipient_agencies", "council__members")
         .order_by("-valid_from", "-id")
     )
     if lock:
@@ -102,7 +103,7 @@ def decide(
         if record.decision != Decision.DENY or not record.in_force_at(at):
             continue
         refused = wanted & frozenset(record.sections)
-        if refused and record.covers_recipient(recipient) and purpose in record.purposes:
+        if refused and record.covers_recipient(recipient, at) and purpose in record.purposes:
             return _refuse(
                 "refused",
                 _(
@@ -121,9 +122,10 @@ def decide(
     in_force = [r for r in permits_ if r.in_force_at(at)]
     for record in in_force:
         if (
-            record.covers_recipient(recipient)
+            record.covers_recipient(recipient, at)
             and wanted <= frozenset(record.sections)
             and purpose in record.purposes
+            and (record.council_id is None or purpose in COUNCIL_PURPOSES)
         ):
             return PolicyDecision(True, record)
 
@@ -142,8 +144,19 @@ def decide(
         if any(r.valid_until <= at for r in permits_):
             return _refuse("expired", _("同意の有効期限が切れています。"))
         return _refuse("not-in-force", _("有効な同意がありません。"))
-    for_recipient = [r for r in in_force if r.covers_recipient(recipient)]
+    for_recipient = [r for r in in_force if r.covers_recipient(recipient, at)]
     if not for_recipient:
+        council_bases = [r for r in in_force if r.council_id is not None]
+        if council_bases:
+            council = council_bases[0].council
+            return _refuse(
+                "not-council-member",
+                _(
+                    "%(agency)s は %(council)s の構成機関ではないため、"
+                    "協議会を根拠とする提供はできません。"
+                )
+                % {"agency": recipient.name, "council": council.name if council else ""},
+            )
         return _refuse(
             "recipient-not-covered",
             _("%(agency)s への提供には同意がありません。") % {"agency": recipient.name},

@@ -11,5 +11,7 @@ class RelayConfig(AppConfig):
     def ready(self) -> None:
         from notifications.signals import receiver_not_notified
         from relay.receivers import on_receiver_not_notified
+        from relay.services.escalations import register_kinds
 
         receiver_not_notified.connect(on_receiver_not_notified, dispatch_uid="relay")
+        register_kinds()

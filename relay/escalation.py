@@ -1,41 +1,64 @@
-"""The acknowledgment clock: deadlines in business time, and the escalation policy snapshot.
+"""The hop clocks: the acknowledgment deadline and its escalation policy snapshot, and which
+due-work clocks (duework/) run in each state of a hop.
 
-Times live in the handoff's columns (ack_due_at, next_escalation_at), not in broker ETAs; the
-sweep (relay.services.escalations) reads them through an index. The policy in force at send is
-copied onto the handoff, so a later policy change does not rewrite open handoffs.
+`start_clock` gives the hop's own columns at send (ack_due_at, the first escalation time,
+the policy in force, copied so a later policy change does not rewrite open hops); the
+workflow's transitions then call `clocks_follow`, in their transaction, which starts and
+stops the hop's duework clocks for the state the hop entered: the approval queue while it
+awaits a supervisor, acknowledgment once sent, the receiver's decision once acknowledged,
+the outcome once accepted; none once it is closed.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.utils import timezone
 
-from agencies.models import Agency
-from relay.business_time import BusinessCalendar
+from agencies.models import Agency, Membership, Role
+from consent.models import ConsentRecord, Decision
+from duework import policy as clocks
+from duework.policy import calendar_for
+from duework.services import clock_start, clock_stop
 from relay.models import Handoff
+from relay.states import Status
 
 DEFAULT_POLICY: dict[str, Any] = {
     # Business hours from send to the acknowledgment deadline; None: the agency's SLA.
     "ack_hours": None,
     "urgent_ack_hours": 4,
     # Each level fires `after_hours` business hours after the previous one (level 1: at the
-    # deadline). notify: who is told at that level.
-    "levels": [
-        {"level": 1, "after_hours": 0, "notify": "receiver_intake"},
-        {"level": 2, "after_hours": 8, "notify": "receiver_supervisors_and_sender"},
-        {"level": 3, "after_hours": 16, "notify": "coordinator"},
-    ],
+    # deadline). notify: who is told at that level. (duework.policy.DEFAULTS holds them, so
+    # the settings screen shows the same table.)
+    "levels": clocks.DEFAULTS[clocks.HANDOFF_ACK]["levels"],
     # After the last level, remind the coordinator again every N business hours (None: never).
-    "repeat_hours": 16,
+    "repeat_hours": clocks.DEFAULTS[clocks.HANDOFF_ACK]["repeat_hours"],
     # Slug of the ward-level coordinating agency told at level 3.
     "coordinator_agency": "",
-    # Remind the sender when an accepted hop has no outcome after N business hours.
+    # Tell the sender when an accepted hop has no outcome after N business hours (the
+    # receiver is reminded half-way, see duework.policy HANDOFF_OUTCOME).
     "outcome_reminder_hours": 80,
     "day_start": "09:00",
     "day_end": "17:00",
 }
+HOP_CLOCKS = (
+    clocks.HANDOFF_APPROVAL,
+    clocks.HANDOFF_ACK,
+    clocks.HANDOFF_DECISION,
+    clocks.HANDOFF_OUTCOME,
+)
+
+__all__ = [
+    "DEFAULT_POLICY",
+    "calendar_for",
+    "clocks_follow",
+    "consent_clock_start",
+    "consent_clock_stop",
+    "policy_for",
+    "start_clock",
+]
 
 
 def policy_for(agency_policy: dict[str, Any]) -> dict[str, Any]:
@@ -44,12 +67,13 @@ def policy_for(agency_policy: dict[str, Any]) -> dict[str, Any]:
     return {**DEFAULT_POLICY, **configured, **(agency_policy or {})}
 
 
-def calendar_for(snapshot: dict[str, Any]) -> BusinessCalendar:
-    """The business calendar of a policy snapshot: opening hours and the agency's closed days."""
-    return BusinessCalendar(
-        day_start=time.fromisoformat(snapshot.get("day_start", "09:00")),
-        day_end=time.fromisoformat(snapshot.get("day_end", "17:00")),
-        closed_days=frozenset(date.fromisoformat(d) for d in snapshot.get("closed_days", [])),
+def _coordinator_id(policy: dict[str, Any]) -> int | None:
+    if not policy.get("coordinator_agency"):
+        return None
+    return (
+        Agency.objects.filter(slug=policy["coordinator_agency"])
+        .values_list("pk", flat=True)
+        .first()
     )
 
 
@@ -62,18 +86,11 @@ def start_clock(*, handoff: Handoff, sent_at: datetime) -> dict[str, Any]:
         if handoff.urgent
         else policy["ack_hours"] or receiver.ack_sla_hours
     )
-    coordinator_id = None
-    if policy["coordinator_agency"]:
-        coordinator_id = (
-            Agency.objects.filter(slug=policy["coordinator_agency"])
-            .values_list("pk", flat=True)
-            .first()
-        )
     snapshot = {
         "ack_hours": ack_hours,
         "levels": policy["levels"],
         "repeat_hours": policy["repeat_hours"],
-        "coordinator_agency_id": coordinator_id,
+        "coordinator_agency_id": _coordinator_id(policy),
         "outcome_reminder_hours": policy["outcome_reminder_hours"],
         "day_start": policy["day_start"],
         "day_end": policy["day_end"],
@@ -90,28 +107,136 @@ def start_clock(*, handoff: Handoff, sent_at: datetime) -> dict[str, Any]:
 
 
 def stop_clock() -> dict[str, Any]:
-    """Acknowledgment (or any answer) stops escalation."""
+    """Acknowledgment (or any answer) stops escalation (the hop's own column)."""
     return {"next_escalation_at": None}
 
 
-def next_after(snapshot: dict[str, Any], *, level: int, fired_at: datetime) -> datetime | None:
-    """When the level after `level` is due, counted from when `level` fired; None: no more."""
-    levels = snapshot.get("levels") or []
-    if not levels:
-        return None
-    if level < len(levels):
-        hours = levels[level]["after_hours"]
-    elif snapshot.get("repeat_hours"):
-        hours = snapshot["repeat_hours"]
-    else:
-        return None
-    return calendar_for(snapshot).add_business_hours(fired_at, hours)
-
-
 def start_outcome_clock(*, handoff: Handoff, accepted_at: datetime) -> dict[str, Any]:
-    """Fields to set on acceptance: when to remind the sender if no outcome is recorded."""
+    """Fields to set on acceptance: when the sender is told if no outcome is recorded."""
     hours = (handoff.escalation_policy or {}).get("outcome_reminder_hours")
     if not hours:
         return {"outcome_reminder_at": None}
     snapshot = handoff.escalation_policy
     return {"outcome_reminder_at": calendar_for(snapshot).add_business_hours(accepted_at, hours)}
+
+
+# --- the duework clocks of a hop ---------------------------------------------------------
+
+
+def _context(handoff: Handoff, coordinator_id: int | None) -> dict[str, Any]:
+    return {
+        "from_agency_id": handoff.from_agency_id,
+        "to_agency_id": handoff.to_agency_id,
+        "coordinator_agency_id": coordinator_id,
+    }
+
+
+def _approver_id(handoff: Handoff) -> int | None:
+    """The supervisor reminded first of a hop awaiting approval: the longest-standing
+    supervisor of the sending agency other than the one who submitted it."""
+    supervisors = Membership.objects.filter(agency_id=handoff.from_agency_id, role=Role.SUPERVISOR)
+    if handoff.created_by_id is not None:
+        supervisors = supervisors.exclude(user_id=handoff.created_by_id)
+    return supervisors.order_by("id").values_list("user_id", flat=True).first()
+
+
+def _start(kind: str, handoff: Handoff, *, agency: Agency, now: datetime, **extra: Any) -> None:
+    policy = clocks.policy_for(kind, agency=agency)
+    snapshot = handoff.escalation_policy or {}
+    coordinator_id = snapshot.get("coordinator_agency_id") or _coordinator_id(
+        policy_for(handoff.to_agency.escalation_policy)
+    )
+    due_hours = policy.get("due_hours") or 0
+    if kind == clocks.HANDOFF_OUTCOME:
+        due_hours = snapshot.get("outcome_reminder_hours", due_hours)
+        if not due_hours:
+            return
+        # The sender at the deadline, the receiver half-way (the policy's proportions).
+        levels = policy["levels"]
+        default_due = clocks.DEFAULTS[kind]["due_hours"]
+        for level in levels:
+            if "start_hours" in level:
+                level["start_hours"] = level["start_hours"] * due_hours / default_due
+    due = calendar_for(policy).add_business_hours(now, due_hours)
+    clock_start(
+        kind=kind,
+        subject=handoff,
+        owner_agency=agency,
+        due_at=due,
+        policy=policy,
+        started_at=now,
+        sheet_id=handoff.sheet_id,
+        context=_context(handoff, coordinator_id),
+        **extra,
+    )
+
+
+def clocks_follow(handoff: Handoff, *, at: datetime | None = None) -> None:
+    """Start and stop the hop's clocks for the state it has just entered (inside the
+    transition's transaction, with the hop locked)."""
+    now = at or timezone.now()
+    status = handoff.status
+    if status == Status.AWAITING_APPROVAL:
+        _start(
+            clocks.HANDOFF_APPROVAL,
+            handoff,
+            agency=handoff.from_agency,
+            now=now,
+            owner_role=Role.SUPERVISOR,
+            owner_user_id=_approver_id(handoff),
+        )
+    elif status == Status.DRAFT:
+        clock_stop(kinds=HOP_CLOCKS, subject=handoff, reason="returned", done=False)
+    elif status == Status.SENT:
+        clock_stop(kinds=(clocks.HANDOFF_APPROVAL,), subject=handoff, reason="approved")
+        if handoff.ack_due_at is not None:
+            clock_start(
+                kind=clocks.HANDOFF_ACK,
+                subject=handoff,
+                owner_agency=handoff.to_agency,
+                owner_role=Role.INTAKE,
+                due_at=handoff.ack_due_at,
+                policy=handoff.escalation_policy,
+                started_at=handoff.sent_at or now,
+                sheet_id=handoff.sheet_id,
+                context=_context(
+                    handoff, (handoff.escalation_policy or {}).get("coordinator_agency_id")
+                ),
+            )
+    elif status == Status.ACKNOWLEDGED:
+        clock_stop(kinds=(clocks.HANDOFF_ACK,), subject=handoff, reason="acknowledged")
+        _start(clocks.HANDOFF_DECISION, handoff, agency=handoff.to_agency, now=now)
+    elif status == Status.ACCEPTED:
+        clock_stop(
+            kinds=(clocks.HANDOFF_ACK, clocks.HANDOFF_DECISION), subject=handoff, reason="accepted"
+        )
+        _start(clocks.HANDOFF_OUTCOME, handoff, agency=handoff.to_agency, now=now)
+    else:  # declined, completed, cancelled, withdrawn: nothing waits any more
+        done = status in (Status.DECLINED, Status.COMPLETED)
+        clock_stop(kinds=HOP_CLOCKS, subject=handoff, reason=str(status), done=done)
+
+
+# --- consent records and lawful bases nearing expiry ---------------------------------------
+
+
+def consent_clock_start(record: ConsentRecord) -> None:
+    """Remind the person who recorded it 14 and 3 days before a record in force expires
+    (a permission recorded, or a lawful basis approved)."""
+    if record.decision != Decision.PERMIT:
+        return
+    agency = Agency.objects.get(pk=record.agency_id)
+    clock_start(
+        kind=clocks.CONSENT_EXPIRY,
+        subject=record,
+        owner_agency=agency,
+        owner_user_id=record.obtained_by_id,
+        due_at=record.valid_until,
+        policy=clocks.policy_for(clocks.CONSENT_EXPIRY, agency=agency),
+        sheet_id=record.sheet_id,
+        context={"basis": record.basis},
+    )
+
+
+def consent_clock_stop(record: ConsentRecord, *, reason: str) -> None:
+    """Withdrawn, voided or expired: nobody needs reminding any more."""
+    clock_stop(kinds=(clocks.CONSENT_EXPIRY,), subject=record, reason=reason, done=False)

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from agencies.models import Agency, AgencyKind
 from audit.models import AuditAction
-from consent.models import ChildAssent, Decision, Grantor, Method
+from consent.models import ChildAssent, Council, Decision, Grantor, Method
 from consent.vocabulary import Basis, Purpose
 from relay.choices import Connection, Grade, PreferredConsultee, Urgency
 from relay.models import ReferralSheet
@@ -215,6 +215,14 @@ class ConsentForm(forms.Form):
         required=False,
         widget=_textarea(4),
         help_text=_("同意を得られない事情と、提供が必要な理由を具体的に。管理職の承認が必要です。"),
+    )
+    council = forms.ModelChoiceField(
+        label=_("情報を共有する協議会"),
+        queryset=Council.objects.order_by("kind", "name"),
+        required=False,
+        help_text=_(
+            "要保護児童対策地域協議会・支援会議の根拠では、協議会を選びます。構成機関だけが提供先になります。"
+        ),
     )
     recipients = forms.ModelMultipleChoiceField(
         label=_("提供先の機関"),

@@ -59,6 +59,7 @@ class ProvisionRow:
     consent_id: int | None
     purpose: str
     status: str
+    council: str = ""  # the council a council's basis names (issue 16)
 
     @property
     def subject_reference(self) -> str:
@@ -77,7 +78,7 @@ def _provisions(query: ProvisionQuery) -> list[Provision]:
         sends = sends.filter(handoff__sheet_id=query.sheet_id)
     return list(
         sends.select_related(
-            "consent", "handoff__from_agency", "handoff__to_agency", "handoff__sheet"
+            "consent__council", "handoff__from_agency", "handoff__to_agency", "handoff__sheet"
         ).order_by("created_at", "id")
     )
 
@@ -138,6 +139,7 @@ def provision_records(query: ProvisionQuery) -> list[ProvisionRow]:
                     consent_id=consent.pk if consent is not None else None,
                     purpose=hop.purpose,
                     status=hop.status,
+                    council=consent.council.name if consent and consent.council else "",
                 )
             )
     return rows
@@ -147,7 +149,8 @@ def basis_text(row: ProvisionRow) -> str:
     """The consent record or the lawful basis the hop went out under, with the record's id."""
     if not row.basis:
         return ""
-    return f"{Basis(row.basis).label} #{row.consent_id}"
+    text = f"{Basis(row.basis).label} #{row.consent_id}"
+    return f"{text}({row.council})" if row.council else text
 
 
 def _section_labels(sections: list[str]) -> str:

@@ -140,3 +140,32 @@ def counselors_of(agency: Agency) -> list[tuple[int, str]]:
         .order_by("user__username")
         .values_list("user_id", "user__username", "user__first_name", "user__last_name")
     ]
+
+
+def hop_chains_for(*, agency: Agency, sheets: Iterable[ReferralSheet]) -> dict[int, list[Handoff]]:
+    """Closing the loop: for each of the agency's own sheets, every hop sent from it and onward
+    (agency names, states and outcomes; no content), each hop followed by the hops relayed
+    from it, so the first sender sees where the person landed. One query."""
+    owned = [s.pk for s in sheets if s.owner_agency_id == agency.pk]
+    hops = list(
+        Handoff.objects.filter(sheet_id__in=owned, sent_at__isnull=False)
+        .select_related("from_agency", "to_agency")
+        .order_by("sheet_id", "sent_at", "id")
+    )
+    children: dict[int | None, list[Handoff]] = {}
+    for hop in hops:
+        children.setdefault(hop.parent_id, []).append(hop)
+    known = {hop.pk for hop in hops}
+    chains: dict[int, list[Handoff]] = {pk: [] for pk in owned}
+
+    def walk(hop: Handoff, depth: int) -> None:
+        hop.depth = depth  # type: ignore[attr-defined]
+        hop.next_hops = children.get(hop.pk, [])  # type: ignore[attr-defined]
+        chains[hop.sheet_id].append(hop)
+        for child in children.get(hop.pk, []):
+            walk(child, depth + 1)
+
+    for hop in hops:
+        if hop.parent_id is None or hop.parent_id not in known:
+            walk(hop, 0)
+    return chains

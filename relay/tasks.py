@@ -9,18 +9,6 @@ from relay.services import consents, escalations
 
 
 @shared_task(acks_late=True, ignore_result=True)
-def sweep_escalations() -> int:
-    """Escalate the handoffs whose next escalation time has come."""
-    return escalations.escalate_due()
-
-
-@shared_task(acks_late=True, ignore_result=True)
-def send_outcome_reminders() -> int:
-    """Remind senders of accepted handoffs that still have no outcome."""
-    return escalations.remind_missing_outcomes()
-
-
-@shared_task(acks_late=True, ignore_result=True)
 def send_overdue_digests() -> int:
     """Send each agency one e-mail listing its overdue handoffs (at most once a day)."""
     return escalations.send_overdue_digests()

@@ -49,6 +49,9 @@ ALLOWED_HOSTS = env.list(
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # Absolute base for links in notifications (never carries personal data, only ids).
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Where escalations link a ward coordinator (conferences' coordinator view; never a hop it
+# may not open).
+TSUNAGU_COORDINATOR_PATH = "/coordinator/"
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -69,7 +72,9 @@ INSTALLED_APPS = [
     "agencies",
     "consent",
     "notifications",
+    "duework",
     "relay",
+    "conferences",
     "api",
     "ops",
     # The web UI for people (screens and template tags).
@@ -448,8 +453,9 @@ CELERY_BEAT_SCHEDULE = {
     "audit-checkpoint": {"task": "audit.tasks.checkpoint", "schedule": 300.0},
     "audit-flush-refusals": {"task": "audit.tasks.flush_refusals", "schedule": 30.0},
     "sweep-outbox": {"task": "notifications.tasks.sweep_outbox", "schedule": 15.0},
-    "sweep-escalations": {"task": "relay.tasks.sweep_escalations", "schedule": 60.0},
-    "outcome-reminders": {"task": "relay.tasks.send_outcome_reminders", "schedule": 3600.0},
+    # The one due-work sweep: every clock (acknowledgment, decision, approval, outcome,
+    # consent expiry, plan actions, reviews) is a duework row fired from here.
+    "sweep-due-work": {"task": "duework.tasks.sweep_due_work", "schedule": 60.0},
     "api-purge-idempotency-records": {
         "task": "api.tasks.purge_idempotency_records",
         "schedule": 3600.0,

@@ -22,18 +22,20 @@ from agencies.models import Agency, AgencyKind, Role
 from audit.context import Actor
 from audit.models import AuditAction
 from audit.services import audit_record
+from consent.councils import council_basis_check
 from consent.models import (
     Approval,
     ChildAssent,
     ConsentRecord,
     ConsentStatus,
+    Council,
     Decision,
     Grantor,
     Method,
 )
 from consent.vocabulary import Basis, Purpose
 from notifications.notify import handoff_payload, notify_agency
-from relay import access
+from relay import access, escalation
 from relay.audit_events import handoff_event
 from relay.models import Handoff, Provision
 from relay.sections import normalise_sections
@@ -56,6 +58,7 @@ def _consent_event(action: AuditAction, record: ConsentRecord, staff: Staff, **d
             "recipient_kinds": record.recipient_kinds,
             "recipient_agency_ids": sorted(a.pk for a in record.recipient_agencies.all()),
             "valid_until": record.valid_until.isoformat(),
+            **({"council_id": record.council_id} if record.council_id else {}),
             **detail,
         },
     )
@@ -157,6 +160,7 @@ def consent_record(
     _consent_event(AuditAction.CONSENT_RECORDED, record, staff)
     if record.decision == Decision.DENY and record.in_force_at(now):
         _apply_refusal(record, staff)
+    escalation.consent_clock_start(record)
     return record
 
 
@@ -190,8 +194,10 @@ def lawful_basis_record(
     sections: Iterable[str],
     purposes: Iterable[str],
     valid_until: datetime,
+    council: Council | None = None,
 ) -> ConsentRecord:
-    """Record a lawful basis that stands in for consent; it waits for a supervisor's approval."""
+    """Record a lawful basis that stands in for consent; it waits for a supervisor's approval.
+    A council's basis names the council, and covers only its members (consent.councils)."""
     staff.require_role(*SENDERS)
     if basis == Basis.CONSENT or basis not in Basis.values:
         raise InvalidInput(field="basis")
@@ -207,6 +213,14 @@ def lawful_basis_record(
         valid_from=now,
         valid_until=valid_until,
     )
+    council_basis_check(
+        basis=basis,
+        council=council,
+        recorder=staff.agency,
+        recipients=agencies,
+        purposes=purpose_list,
+        at=now,
+    )
     record = ConsentRecord.objects.create(
         sheet=sheet,
         agency=staff.agency,
@@ -221,6 +235,7 @@ def lawful_basis_record(
         obtained_by=staff.person,
         obtained_at=now,
         approval=Approval.PENDING,
+        council=council,
     )
     record.recipient_agencies.set(agencies)
     _consent_event(AuditAction.LAWFUL_BASIS_RECORDED, record, staff)
@@ -253,6 +268,8 @@ def lawful_basis_decide(
         record,
         staff,
     )
+    if approve:
+        escalation.consent_clock_start(record)
     return record
 
 
@@ -286,6 +303,7 @@ def _stop_hops_under(record: ConsentRecord, staff: Staff, *, status: Status) -> 
                     "updated_at",
                 ]
             )
+            escalation.clocks_follow(hop, at=now)
             handoff_event(AuditAction.HANDOFF_WITHDRAWN, handoff=hop, actor=actor)
         if access.revoke_receiver(handoff=hop, actor=actor):
             notify_agency(
@@ -328,6 +346,7 @@ def consent_withdraw(
         ]
     )
     _consent_event(AuditAction.CONSENT_WITHDRAWN, record, staff)
+    escalation.consent_clock_stop(record, reason="withdrawn")
     return _stop_hops_under(record, staff, status=Status.WITHDRAWN)
 
 
@@ -346,6 +365,7 @@ def consent_mark_entered_in_error(*, staff: Staff, record_id: int, reason: str) 
     record.withdrawal_reason = reason.strip()
     record.save(update_fields=["status", "withdrawal_reason"])
     _consent_event(AuditAction.CONSENT_ENTERED_IN_ERROR, record, staff)
+    escalation.consent_clock_stop(record, reason="entered_in_error")
     _stop_hops_under(record, staff, status=Status.WITHDRAWN)
     return record
 
@@ -377,6 +397,7 @@ def consents_expire_due(*, now: datetime | None = None) -> int:
                 lawful_basis=record.basis,
                 detail={"valid_until": record.valid_until.isoformat()},
             )
+            escalation.consent_clock_stop(record, reason="expired")
             count += 1
     return count
 

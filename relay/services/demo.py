@@ -9,6 +9,8 @@ from django.db import transaction
 from django.db.models import F
 
 from agencies.errors import NotAllowed
+from duework.policy import HANDOFF_ACK
+from duework.services import clock_move
 from relay.models import Handoff
 
 
@@ -24,3 +26,6 @@ def demo_handoff_backdate(*, handoff_id: int, days: int) -> None:
         ack_due_at=F("ack_due_at") - shift,
         next_escalation_at=F("next_escalation_at") - shift,
     )
+    hop = Handoff.objects.filter(pk=handoff_id).first()
+    if hop is not None:
+        clock_move(kind=HANDOFF_ACK, subject=hop, shift=-shift)

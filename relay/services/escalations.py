@@ -1,122 +1,63 @@
-"""Escalation of unacknowledged handoffs, outcome reminders and overdue digests.
+"""The hop clocks on the due-work engine (duework/): acknowledgment escalation, the
+receiver's decision, the supervisors' approval queue and the outcome; and the daily overdue
+digest.
 
-Driven by the database: due rows are found through the partial index on next_escalation_at,
-claimed with SELECT ... FOR UPDATE SKIP LOCKED, and moved on in the same transaction as their
-audit events and outbox rows. A sweep that runs twice, or in two workers at once, escalates
-each due hop once.
+Each hop clock is a duework Clock row (started and stopped by relay.escalation.clocks_follow
+in the workflow's transactions); the one sweep (duework.services.sweep_due) claims due clocks
+with SKIP LOCKED and calls the kinds below, which lock their hops with SKIP LOCKED too (a hop
+held by a workflow transaction fires at the next sweep, so the sweep never waits and cannot
+deadlock with the workflow), check the hop still waits, queue whom the level tells, and keep
+the hop's escalation columns (shown on screens and in the API) in step.
 """
 
 from __future__ import annotations
 
-import functools
-import json
-import threading
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import TextField
-from django.db.models.functions import Cast
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from agencies.models import Agency
-from audit.bulk import copy_rows
 from audit.context import Actor
 from audit.models import AuditAction
-from audit.services import audit_record_many
+from consent.models import ConsentStatus
+from duework import policy as clocks
+from duework.generic import GenericKind
+from duework.kinds import Firing, register
+from duework.models import Clock
+from duework.outbox import Batch
+from duework.outbox import emails as _emails
+from duework.services import sweep_due
 from notifications.delivery import supervisor_emails, supervisor_emails_by_agency
-from notifications.models import Channel, InAppNotification, OutboxMessage
-from notifications.notify import (
-    agencies_with_webhook,
-    enqueue_on_commit,
-    handoff_payload,
-    notify_agency,
-    outbox_rows,
-)
+from notifications.models import Channel, OutboxMessage
+from notifications.notify import handoff_payload, notify_agency
 from relay.business_time import default_calendar
-from relay.escalation import next_after
 from relay.models import Handoff
 from relay.states import Status
 
 SYSTEM = Actor.system("escalation")
 DIGEST_EVENT = "digest.overdue"
 
-
-def _emails(*values: str | None) -> list[str]:
-    return sorted({v for v in values if v})
-
-
-@dataclass
-class _Batch:
-    """The notifications and audit events of one sweep batch, written in bulk at the end of
-    the batch's transaction, and one enqueue after its commit.
-
-    The escalation's audit event records the notifications it queued (outbox ids and
-    channels per agency told), as the issue asks: one event per escalation, not one more per
-    notification.
-    """
-
-    webhooks: set[int]
-    rows: list[dict[str, Any]] = field(default_factory=list)
-    notices: list[dict[str, Any]] = field(default_factory=list)
-    audits: list[dict[str, Any]] = field(default_factory=list)
-
-    def notify(
-        self,
-        event: str,
-        *,
-        agency: Any,
-        handoff: _Hop,
-        payload: dict[str, Any],
-        email_to: list[str] | None = None,
-        channels: tuple[str, ...] = (Channel.EMAIL, Channel.WEBHOOK),
-    ) -> dict[str, Any]:
-        """Queue one agency's notification; returns what the escalation's audit event says
-        of it (the agency, its outbox ids and channels)."""
-        rows = outbox_rows(
-            event,
-            agency=agency,
-            handoff=handoff,
-            payload=payload,
-            email_to=email_to,
-            channels=channels,
-            has_webhook=agency.pk in self.webhooks,
-        )
-        self.rows += rows
-        self.notices.append({"agency_id": agency.pk, "event_type": event, "handoff_id": handoff.pk})
-        return {
-            "agency_id": agency.pk,
-            "outbox_ids": [str(row["id"]) for row in rows],
-            "channels": sorted({str(row["channel"]) for row in rows} | {"in_app"}),
-        }
-
-    def write(self) -> None:
-        now = timezone.now()
-        for row in self.rows:
-            row.setdefault("created_at", now)
-            row.setdefault("next_attempt_at", now)
-        for notice in self.notices:
-            notice.setdefault("created_at", now)
-        copy_rows(OutboxMessage, self.rows)
-        copy_rows(InAppNotification, self.notices)
-        audit_record_many(self.audits)
-        enqueue_on_commit([str(row["id"]) for row in self.rows])
-
-
-def _policy(value: str | dict[str, Any] | None) -> dict[str, Any]:
-    """A policy snapshot read as text, decoded once per distinct text, so hops that share a
-    snapshot share one object (callers do not modify it). Some backends hand back the
-    decoded value anyway."""
-    if isinstance(value, str):
-        return _decoded_policy(value)
-    return value or {}
-
-
-@functools.lru_cache(maxsize=64)
-def _decoded_policy(text: str) -> dict[str, Any]:
-    return json.loads(text) if text else {}
+# The event each hop clock's notifications carry.
+EVENTS = {
+    clocks.HANDOFF_ACK: "handoff.escalated",
+    clocks.HANDOFF_DECISION: "handoff.decision_overdue",
+    clocks.HANDOFF_APPROVAL: "handoff.approval_waiting",
+}
+OUTCOME_DUE_EVENT = "handoff.outcome_due"  # to the receiver, who records the outcome
+OUTCOME_REMINDER_EVENT = "handoff.outcome_reminder"  # to the sender, when it is late
+# The state a hop must still be in for its clock to fire.
+WAITING = {
+    clocks.HANDOFF_ACK: Status.SENT,
+    clocks.HANDOFF_DECISION: Status.ACKNOWLEDGED,
+    clocks.HANDOFF_APPROVAL: Status.AWAITING_APPROVAL,
+    clocks.HANDOFF_OUTCOME: Status.ACCEPTED,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,9 +79,6 @@ class _Hop:
     urgent: bool
     sections: list[str]
     ack_due_at: datetime | None
-    next_escalation_at: datetime | None
-    escalation_level: int
-    escalation_policy: dict[str, Any]
     receiver_notified: bool
     from_agency: _AgencyRef
     to_agency: _AgencyRef
@@ -157,92 +95,105 @@ class _Hop:
         return self.to_agency.pk
 
     @classmethod
-    def load(cls, ids: list[int]) -> list[_Hop]:
-        rows = (
-            Handoff.objects.filter(pk__in=ids)
-            # The snapshot as text: most hops share one, decoded once (_policy).
-            .annotate(policy_text=Cast("escalation_policy", output_field=TextField()))
-            .order_by("next_escalation_at", "id")
-            .values_list(
-                "id",
-                "sheet_id",
-                "status",
-                "urgent",
-                "sections",
-                "ack_due_at",
-                "next_escalation_at",
-                "escalation_level",
-                "policy_text",
-                "receiver_notified",
-                "from_agency_id",
-                "from_agency__slug",
-                "from_agency__intake_email",
-                "to_agency_id",
-                "to_agency__slug",
-                "to_agency__intake_email",
-                "sent_by__email",
-                "consent_id",
-                "consent__basis",
-            )
+    def load(cls, ids: list[int]) -> dict[int, _Hop]:
+        rows = Handoff.objects.filter(pk__in=ids).values_list(
+            "id",
+            "sheet_id",
+            "status",
+            "urgent",
+            "sections",
+            "ack_due_at",
+            "receiver_notified",
+            "from_agency_id",
+            "from_agency__slug",
+            "from_agency__intake_email",
+            "to_agency_id",
+            "to_agency__slug",
+            "to_agency__intake_email",
+            "sent_by__email",
+            "consent_id",
+            "consent__basis",
         )
-        return [
-            cls(
-                *row[:8],
-                _policy(row[8]),
-                row[9],
-                from_agency=_AgencyRef(*row[10:13]),
-                to_agency=_AgencyRef(*row[13:16]),
-                sent_by_email=row[16] or "",
-                consent_id=row[17],
-                consent_basis=row[18] or "",
+        return {
+            row[0]: cls(
+                *row[:7],
+                from_agency=_AgencyRef(*row[7:10]),
+                to_agency=_AgencyRef(*row[10:13]),
+                sent_by_email=row[13] or "",
+                consent_id=row[14],
+                consent_basis=row[15] or "",
             )
             for row in rows
-        ]
+        }
 
 
 @dataclass(frozen=True)
 class _Recipients:
-    """What a batch needs to know about the agencies it tells, loaded once per batch."""
+    """What a batch needs to know about the agencies and people it tells, loaded once."""
 
     supervisors: dict[int, list[str]]
     coordinators: dict[int, Agency]
+    users: dict[int, str]
 
     def of(self, agency: Any) -> list[str]:
         return self.supervisors.get(agency.pk, [])
 
 
+def coordinator_url() -> str:
+    """The ward coordinator's view: where a coordinator told of a hop reads about it (the
+    hop itself is not theirs to open)."""
+    return settings.SITE_URL + getattr(settings, "TSUNAGU_COORDINATOR_PATH", "/coordinator/")
+
+
 def _notify_level(
-    batch: _Batch, hop: _Hop, level: int, notify: str, known: _Recipients
+    batch: Batch, firing: Firing, hop: _Hop, known: _Recipients
 ) -> list[dict[str, Any]]:
     """Queue the level's notifications; returns, per agency told, what was queued."""
-    event = "handoff.escalated"
-    payload = handoff_payload(
-        event, hop, level=level, ack_due_at=hop.ack_due_at.isoformat() if hop.ack_due_at else None
-    )
+    clock = firing.clock
+    notify = firing.spec.get("notify", "")
     receiver, sender = hop.to_agency, hop.from_agency
+    if clock.kind == clocks.HANDOFF_OUTCOME:
+        event = OUTCOME_REMINDER_EVENT if notify == "sender" else OUTCOME_DUE_EVENT
+    else:
+        event = EVENTS[clock.kind]
+    extra: dict[str, Any] = {"level": firing.fired}
+    if clock.kind == clocks.HANDOFF_ACK:
+        extra["ack_due_at"] = hop.ack_due_at.isoformat() if hop.ack_due_at else None
+    else:
+        extra["due_at"] = clock.due_at.isoformat()
+    payload = handoff_payload(event, hop, **extra)
+
+    def tell(agency: Any, to: list[str] | None, *, email_only: bool = False) -> dict[str, Any]:
+        channels = (Channel.EMAIL,) if email_only else (Channel.EMAIL, Channel.WEBHOOK)
+        return batch.notify(
+            event, agency=agency, handoff=hop, payload=payload, email_to=to, channels=channels
+        )
+
     if notify == "receiver_intake":
-        return [batch.notify(event, agency=receiver, handoff=hop, payload=payload)]
+        return [tell(receiver, None)]
     if notify == "receiver_supervisors_and_sender":
         return [
-            batch.notify(
-                event,
-                agency=receiver,
-                handoff=hop,
-                payload=payload,
-                email_to=_emails(receiver.intake_email, *known.of(receiver)),
-            ),
-            batch.notify(
-                event,
-                agency=sender,
-                handoff=hop,
-                payload=payload,
-                email_to=_emails(hop.sent_by_email, *known.of(sender)),
-                channels=(Channel.EMAIL,),
-            ),
+            tell(receiver, _emails(receiver.intake_email, *known.of(receiver))),
+            tell(sender, _emails(hop.sent_by_email, *known.of(sender)), email_only=True),
         ]
-    # The coordinator (or, when none is configured, the sender's supervisors).
-    coordinator_id = hop.escalation_policy.get("coordinator_agency_id")
-    target: Any = (coordinator_id and known.coordinators.get(coordinator_id)) or sender
+    if notify == "sender":
+        return [tell(sender, _emails(hop.sent_by_email, sender.intake_email), email_only=True)]
+    if notify == "approver":
+        approver = known.users.get(clock.owner_user_id or 0, "")
+        return [tell(sender, _emails(approver) or known.of(sender), email_only=True)]
+    if notify == "other_supervisors":
+        approver = known.users.get(clock.owner_user_id or 0, "")
+        others = [e for e in known.of(sender) if e != approver] or known.of(sender)
+        return [tell(sender, others, email_only=True)]
+    # The coordinator (or, when none is configured, the sender's supervisors): linked to the
+    # coordinator's view, which it may open, not to the hop, which it may not.
+    coordinator_id = clock.policy.get("coordinator_agency_id") or clock.context.get(
+        "coordinator_agency_id"
+    )
+    coordinator = coordinator_id and known.coordinators.get(coordinator_id)
+    target: Any = coordinator or sender
+    if coordinator:
+        payload = handoff_payload(event, hop, **extra, url=coordinator_url())
     return [
         batch.notify(
             event,
@@ -255,27 +206,33 @@ def _notify_level(
     ]
 
 
-def _level_to_fire(hop: _Hop) -> tuple[int, int, dict[str, Any]] | None:
-    """(the level counted, the level that fires, its spec); None when the policy has none.
-
-    After the last level the count goes on (a repeat) while the level that fires stays the
-    last; a receiver that could not be notified is skipped at level 1.
-    """
-    levels = hop.escalation_policy.get("levels") or []
-    if not levels:
-        return None
-    level = hop.escalation_level + 1
-    if level == 1 and not hop.receiver_notified and len(levels) > 1:
-        level = 2  # the receiver could not be notified: go straight above it
-    fired = min(level, len(levels))
-    return level, fired, levels[fired - 1]
-
-
-def _escalated_event(hop: _Hop, *, repeat: bool, notified: list[dict[str, Any]]) -> dict[str, Any]:
-    """HANDOFF_ESCALATED, in the shape relay.audit_events.handoff_event gives every hop event, with
-    the notifications the escalation queued."""
+def _hop_event(firing: Firing, hop: _Hop) -> dict[str, Any]:
+    """The firing's audit event, in the shape relay.audit_events.handoff_event gives every hop
+    event, with the notifications it queued: HANDOFF_ESCALATED for the acknowledgment clock
+    (as before the engine), CLOCK_FIRED with the kind for the others."""
+    clock = firing.clock
+    detail: dict[str, Any] = {
+        "status": hop.status,
+        "from_agency_id": hop.from_agency_id,
+        **({"consent_id": hop.consent_id} if hop.consent_id is not None else {}),
+        "level": firing.fired,
+        "repeat": firing.repeat,
+        "told": [n["agency_id"] for n in firing.told],
+        "notifications": firing.told,
+    }
+    if clock.kind == clocks.HANDOFF_ACK:
+        action = AuditAction.HANDOFF_ESCALATED
+        detail["next_escalation_at"] = firing.next_at.isoformat() if firing.next_at else None
+    else:
+        action = AuditAction.CLOCK_FIRED
+        detail.update(
+            kind=clock.kind,
+            clock_id=clock.pk,
+            due_at=clock.due_at.isoformat(),
+            next_fire_at=firing.next_at.isoformat() if firing.next_at else None,
+        )
     return {
-        "action": AuditAction.HANDOFF_ESCALATED,
+        "action": action,
         "actor": SYSTEM,
         "object_type": "handoff",
         "object_id": hop.pk,
@@ -283,169 +240,129 @@ def _escalated_event(hop: _Hop, *, repeat: bool, notified: list[dict[str, Any]])
         "recipient_agency_id": hop.to_agency_id,
         "sections": hop.sections,
         "lawful_basis": hop.consent_basis,
-        "detail": {
-            "status": hop.status,
-            "from_agency_id": hop.from_agency_id,
-            **({"consent_id": hop.consent_id} if hop.consent_id is not None else {}),
-            "level": hop.escalation_level,
-            "repeat": repeat,
-            "told": [n["agency_id"] for n in notified],
-            "notifications": notified,
-            "next_escalation_at": (
-                hop.next_escalation_at.isoformat() if hop.next_escalation_at else None
-            ),
-        },
+        "detail": detail,
     }
 
 
-def _escalate_batch(ids: list[int], now: datetime) -> None:
-    """Escalate the (locked) hops `ids`: raise each one level, queue whom that level tells,
-    set the next time, and write it all in a few statements."""
-    hops = _Hop.load(ids)
-    plans = {hop.pk: _level_to_fire(hop) for hop in hops}
-    coordinator_ids = {
-        hop.escalation_policy.get("coordinator_agency_id")
-        for hop in hops
-        if (plan := plans[hop.pk]) and plan[2]["notify"] == "coordinator"
-    } - {None}
-    coordinators = Agency.objects.in_bulk(coordinator_ids)
-    agency_ids = {h.to_agency_id for h in hops} | {h.from_agency_id for h in hops}
-    agency_ids |= set(coordinators)
-    known = _Recipients(
-        supervisors=supervisor_emails_by_agency(agency_ids), coordinators=coordinators
-    )
-    batch = _Batch(webhooks=agencies_with_webhook(agency_ids))
+@dataclass(frozen=True)
+class HopClockKind:
+    """A clock on a hop: fires while the hop is still in the state it waits on."""
 
-    next_times: dict[tuple[int, int], datetime | None] = {}
+    kind: str
 
-    for hop in hops:
-        plan = plans[hop.pk]
-        if plan is None:
-            hop.next_escalation_at = None
-            continue
-        level, fired, spec = plan
-        notified = _notify_level(batch, hop, fired, spec["notify"], known)
-        hop.escalation_level = fired
-        # Hops under the same snapshot (the same decoded object, see _policy) fired at the
-        # same level share their next time.
-        key = (id(hop.escalation_policy), level)
-        if key not in next_times:
-            next_times[key] = next_after(hop.escalation_policy, level=level, fired_at=now)
-        next_at = next_times[key]
-        # A level configured with no delay fires at the next sweep, not again in this one.
-        hop.next_escalation_at = max(next_at, now + timedelta(seconds=1)) if next_at else None
-        batch.audits.append(_escalated_event(hop, repeat=level > fired, notified=notified))
-    # ... so one UPDATE per (level, next time), not a CASE over the whole batch.
-    groups: dict[tuple[int, datetime | None], list[int]] = {}
-    for hop in hops:
-        groups.setdefault((hop.escalation_level, hop.next_escalation_at), []).append(hop.pk)
-    updated_at = timezone.now()
-    for (level, next_at), pks in groups.items():
-        Handoff.objects.filter(pk__in=pks).update(
-            escalation_level=level, next_escalation_at=next_at, updated_at=updated_at
+    def fire(self, firings: list[Firing], *, now: datetime, batch: Batch) -> None:
+        ids = [f.clock.subject_id for f in firings if f.clock.subject_id is not None]
+        # SKIP LOCKED: a hop a workflow transaction holds is decided at the next sweep.
+        locked = set(
+            Handoff.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(pk__in=ids)
+            .values_list("id", flat=True)
         )
-    batch.write()
+        hops = _Hop.load(sorted(locked))
+        existing = locked | set(
+            Handoff.objects.filter(pk__in=set(ids) - locked).values_list("id", flat=True)
+        )
+        live = [f for f in firings if f.clock.subject_id in hops]
+        for firing in firings:
+            if firing.clock.subject_id not in hops:
+                firing.result = "skip" if firing.clock.subject_id in existing else "stop"
+        coordinator_ids = {
+            f.clock.policy.get("coordinator_agency_id")
+            or f.clock.context.get("coordinator_agency_id")
+            for f in live
+            if f.spec.get("notify") == "coordinator"
+        } - {None}
+        coordinators = Agency.objects.in_bulk(coordinator_ids)
+        agency_ids = {h.to_agency_id for h in hops.values()} | {
+            h.from_agency_id for h in hops.values()
+        }
+        user_ids = {f.clock.owner_user_id for f in live if f.clock.owner_user_id}
+        known = _Recipients(
+            supervisors=supervisor_emails_by_agency(agency_ids | set(coordinators)),
+            coordinators=coordinators,
+            users=(
+                dict(get_user_model().objects.filter(pk__in=user_ids).values_list("pk", "email"))
+                if user_ids
+                else {}
+            ),
+        )
+        mirror: dict[tuple[int, datetime | None], list[int]] = {}
+        outcome_sender_told: list[int] = []
+        for firing in live:
+            hop = hops[firing.clock.subject_id]  # type: ignore[index]
+            if hop.status != WAITING[self.kind]:
+                firing.result = "stop"
+                continue
+            if self.kind == clocks.HANDOFF_ACK:
+                _skip_unreachable_receiver(firing, hop, now)
+            firing.told = _notify_level(batch, firing, hop, known)
+            firing.result = "fired"
+            batch.audits.append(_hop_event(firing, hop))
+            if self.kind == clocks.HANDOFF_ACK:
+                mirror.setdefault((firing.fired, firing.next_at), []).append(hop.pk)
+            elif self.kind == clocks.HANDOFF_OUTCOME and firing.spec.get("notify") == "sender":
+                outcome_sender_told.append(hop.pk)
+        # The hop's own columns follow (screens, API, metrics read them): one UPDATE per
+        # (level, next time), not a CASE over the batch.
+        updated_at = timezone.now()
+        for (level, next_at), pks in mirror.items():
+            Handoff.objects.filter(pk__in=pks).update(
+                escalation_level=level, next_escalation_at=next_at, updated_at=updated_at
+            )
+        if outcome_sender_told:
+            Handoff.objects.filter(pk__in=outcome_sender_told).update(
+                outcome_reminder_at=None, updated_at=updated_at
+            )
+
+
+def _skip_unreachable_receiver(firing: Firing, hop: _Hop, now: datetime) -> None:
+    """A receiver that could not be notified is skipped at level 1: straight above it."""
+    levels = firing.clock.policy.get("levels") or []
+    if firing.level == 1 and not hop.receiver_notified and len(levels) > 1:
+        firing.level = firing.fired = 2
+        firing.spec = levels[1]
+        clock = firing.clock
+        firing.next_at = clocks.next_fire_time(
+            clock.policy, level=2, started_at=clock.started_at, due_at=clock.due_at, fired_at=now
+        )
+
+
+def _consent_path(clock: Clock) -> str:
+    try:
+        return reverse("relay:consent-print", args=[clock.subject_id])
+    except NoReverseMatch:  # the web UI is not installed
+        return "/"
+
+
+def register_kinds() -> None:
+    """Make the hop clocks and the consent-expiry clock known to the sweep (relay's ready())."""
+    for kind in WAITING:
+        register(HopClockKind(kind))
+    register(
+        GenericKind(
+            kind=clocks.CONSENT_EXPIRY,
+            event="consent.expiring",
+            still_open=lambda record: record.status == ConsentStatus.ACTIVE,
+            path=_consent_path,
+        )
+    )
 
 
 def escalate_due(
     *, now: datetime | None = None, batch: int = 500, workers: int | None = None
 ) -> int:
-    """Escalate every hop whose next escalation time has come; returns how many.
+    """Escalate every hop whose acknowledgment clock's next level has come; returns how many.
 
-    Each batch is one transaction: due ids found through the partial index on
-    next_escalation_at and locked with FOR UPDATE SKIP LOCKED (a sweep running at the same
-    time takes other rows), escalated, and their next time moved past `now`, so neither this
-    loop nor a second sweep picks them again.
-
-    When the first batch is full (a backlog) on PostgreSQL, `workers` threads (default
-    TSUNAGU["ESCALATION_SWEEP_WORKERS"]), each with its own connection, share the rest: one
-    computes while another waits on the database. Inside a caller's transaction, never.
+    The acknowledgment clock's part of the one sweep (duework.services.sweep_due), which
+    beat runs for every kind; kept for callers that want only this kind.
     """
-    now = now or timezone.now()
-    if workers is None:
-        workers = settings.TSUNAGU.get("ESCALATION_SWEEP_WORKERS", 2)
-    first = _sweep(now=now, batch=batch, batches=1)
-    if first < batch:
-        return first
-    if workers <= 1 or connection.vendor != "postgresql" or connection.in_atomic_block:
-        return first + _sweep(now=now, batch=batch)
-    counts: list[int] = []
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            counts.append(_sweep(now=now, batch=batch))
-        except BaseException as exc:  # re-raised in the caller's thread
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    helpers = [threading.Thread(target=run, daemon=True) for _ in range(workers - 1)]
-    for helper in helpers:
-        helper.start()
-    run_here = _sweep(now=now, batch=batch)
-    for helper in helpers:
-        helper.join()
-    if errors:
-        raise errors[0]
-    return first + run_here + sum(counts)
-
-
-def _sweep(*, now: datetime, batch: int, batches: int | None = None) -> int:
-    """Escalate due hops batch by batch (at most `batches`); each batch starts where the last
-    one ended, so the index entries left behind by the rows just moved are not scanned
-    again."""
-    total = 0
-    since = None
-    done = 0
-    while batches is None or done < batches:
-        with transaction.atomic():
-            due = Handoff.objects.select_for_update(skip_locked=True).filter(
-                next_escalation_at__lte=now, status=Status.SENT
-            )
-            if since is not None:
-                due = due.filter(next_escalation_at__gte=since)
-            claimed = list(
-                due.order_by("next_escalation_at").values_list("id", "next_escalation_at")[:batch]
-            )
-            if claimed:
-                _escalate_batch([pk for pk, _ in claimed], now)
-        total += len(claimed)
-        done += 1
-        if len(claimed) < batch:
-            break
-        since = claimed[-1][1]
-    return total
+    return sweep_due(now=now, batch=batch, workers=workers, kinds=(clocks.HANDOFF_ACK,))
 
 
 def remind_missing_outcomes(*, now: datetime | None = None, batch: int = 200) -> int:
-    """Closed loop: tell the sender when an accepted hop still has no outcome (once)."""
-    now = now or timezone.now()
-    total = 0
-    while True:
-        with transaction.atomic():
-            hops = list(
-                Handoff.objects.select_for_update(skip_locked=True, of=("self",))
-                .select_related("to_agency", "from_agency", "sent_by", "consent")
-                .filter(outcome_reminder_at__lte=now, status=Status.ACCEPTED)
-                .order_by("outcome_reminder_at", "id")[:batch]
-            )
-            for hop in hops:
-                hop.outcome_reminder_at = None
-                hop.save(update_fields=["outcome_reminder_at", "updated_at"])
-                sender = hop.from_agency
-                notify_agency(
-                    "handoff.outcome_reminder",
-                    agency=sender,
-                    handoff=hop,
-                    payload=handoff_payload("handoff.outcome_reminder", hop),
-                    actor=SYSTEM,
-                    email_to=_emails(sender.intake_email, hop.sent_by.email if hop.sent_by else ""),
-                    channels=[Channel.EMAIL],
-                )
-        total += len(hops)
-        if len(hops) < batch:
-            return total
+    """Closed loop: the outcome clock's part of the sweep (the receiver is reminded to record
+    the outcome, then the sender is told it is missing); returns how many reminders."""
+    return sweep_due(now=now, batch=batch, kinds=(clocks.HANDOFF_OUTCOME,))
 
 
 def send_overdue_digests(*, now: datetime | None = None) -> int:

@@ -107,6 +107,7 @@ def _move(
     handoff.status = target
     handoff.version += 1
     handoff.save(update_fields=[*changes, "status", "version", "updated_at"])
+    escalation.clocks_follow(handoff)  # due-work clocks of the state entered (duework/)
     handoff_event(action, handoff=handoff, actor=staff.audit_actor(), **detail)
     return handoff
 

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from agencies.actors import SENDERS, Staff
 from agencies.errors import IllegalTransition, InvalidInput, NotFound
 from agencies.models import Agency, AgencyKind, Role
-from consent.models import ConsentRecord, Grantor
+from consent.models import ConsentRecord, Council, Grantor
 from consent.vocabulary import SPECIAL_CARE_SECTIONS, Purpose, Section
 from relay import access, services
 from relay.forms import (
@@ -81,6 +81,9 @@ def consent_new(request: HttpRequest, staff: Staff, sheet_id: int) -> HttpRespon
     if not view.is_owner:
         raise NotFound()
     form = ConsentForm(request.POST or None, request.FILES or None)
+    form.fields["council"].queryset = Council.objects.filter(  # type: ignore[attr-defined]
+        municipality=staff.agency.municipality
+    ).order_by("kind", "name")
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         scope = {
@@ -95,7 +98,7 @@ def consent_new(request: HttpRequest, staff: Staff, sheet_id: int) -> HttpRespon
         try:
             if form.is_lawful_basis:
                 services.lawful_basis_record(
-                    basis=data["basis"], reason=data["reason"], **scope
+                    basis=data["basis"], reason=data["reason"], council=data["council"], **scope
                 )
             else:
                 services.consent_record(

@@ -14,6 +14,7 @@ from relay.selectors import (
     handoffs_inbox_for,
     handoffs_outbox_for,
     handoffs_overdue_for,
+    hop_chains_for,
     sheets_owned_by,
 )
 from relay.states import Status
@@ -35,6 +36,8 @@ def home(request: HttpRequest, staff: Staff) -> HttpResponse:
     is_sender = staff.role in SENDERS
     is_supervisor = staff.role == Role.SUPERVISOR
     bases = pending_lawful_bases_for(agency=agency) if is_supervisor else None
+    recent_sheets = list(sheets_owned_by(agency=agency)[:5]) if is_sender else []
+    chains = hop_chains_for(agency=agency, sheets=recent_sheets)
     context = {
         "staff": staff,
         "is_sender": is_sender,
@@ -51,7 +54,8 @@ def home(request: HttpRequest, staff: Staff) -> HttpResponse:
         "bases_count": bases.count() if bases is not None else 0,
         "returned": returned[:LIST_SIZE] if is_sender else [],
         "sent": sent[:LIST_SIZE],
-        "sheets": sheets_owned_by(agency=agency)[:5] if is_sender else [],
+        "sheets": recent_sheets,
+        "chains": [(s, chains.get(s.pk, [])) for s in recent_sheets if chains.get(s.pk)],
         "now": timezone.now(),
     }
     return render(request, "relay/home.html", context)

@@ -12,6 +12,7 @@ import pytest
 from django.utils import timezone
 
 from audit.models import AuditAction, AuditEvent
+from duework.models import Clock
 from notifications import signing, tasks
 from notifications.models import (
     Channel,
@@ -194,6 +195,10 @@ def test_an_escalation_sweeps_notifications_are_fanned_out_and_delivered(
     hops = [send(net) for _ in range(24)]
     Handoff.objects.filter(pk__in=[h.pk for h in hops]).update(
         next_escalation_at=timezone.now() - timedelta(minutes=1)
+    )
+    # The clocks themselves are duework rows (issue 16): make them due too.
+    Clock.objects.filter(kind="handoff.ack", subject_id__in=[h.pk for h in hops]).update(
+        next_fire_at=timezone.now() - timedelta(minutes=1)
     )
     worker = start_worker(broker)
     assert escalate_due() == 24

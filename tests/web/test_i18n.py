@@ -28,7 +28,7 @@ def test_english_catalog_is_complete_and_not_fuzzy() -> None:
 
 def test_catalog_covers_every_template_string() -> None:
     """A {% translate %} added without running makemessages would show Japanese in English."""
-    roots = [Path(settings.BASE_DIR) / app / "templates" for app in ("relay", "notifications", "agencies")]
+    roots = [Path(settings.BASE_DIR) / app / "templates" for app in ("relay", "notifications", "agencies", "conferences")]
     pattern = re.compile(r'{% (?:translate|trans) "((?:[^"\\]|\\.)*)"')
     missing = []
     with translation.override("en"):

@@ -1,0 +1,1 @@
+"""The one due-work engine: every clock in Tsunagu is a row here, swept by one beat task."""
