@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from django.db import models
+from django.db.models import F
+from django.db.models.fields.json import KeyTextTransform
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -142,6 +144,14 @@ class AuditEvent(models.Model):
             models.Index(fields=["action", "occurred_at"], name="audit_action_time_idx"),
             models.Index(fields=["object_type", "object_id", "id"], name="audit_object_idx"),
             models.Index(fields=["chain", "id"], name="audit_chain_idx"),
+            # A supervisor's page reads each branch of "what my agency may see" newest first
+            # (relay.reports.audit_event_branches): by actor agency, by recipient agency, and
+            # by the sending agency a hop's events name in their detail.
+            models.Index(fields=["actor_agency_id", "id"], name="audit_agency_id_idx"),
+            models.Index(fields=["recipient_agency_id", "id"], name="audit_recipient_id_idx"),
+            models.Index(
+                KeyTextTransform("from_agency_id", "detail"), F("id"), name="audit_from_agency_idx"
+            ),
         ]
         # Never granted through the admin: only services write, nobody edits.
         default_permissions = ("view",)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import wraps
 from typing import Any
@@ -125,24 +125,56 @@ def _cursor(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() and len(value) < 19 else None
 
 
-def keyset_page(request: HttpRequest, queryset: QuerySet[Any], size: int) -> KeysetPage:
-    """The page of `queryset` (any filters, ordered by -id) that `?before=` / `?after=` point
-    at: the newest rows when neither is given."""
+class Branches:
+    """A list read as the union of branches (querysets of one model, each ordered by an index
+    on (..., id)): every filter applies to each branch, and a page takes the newest rows of
+    each and merges them by id, so no branch is ever scanned past the page. One branch is a
+    plain queryset."""
+
+    def __init__(self, parts: Sequence[QuerySet[Any]]) -> None:
+        self.parts = list(parts)
+
+    def filter(self, *args: Any, **kwargs: Any) -> Branches:
+        return Branches([part.filter(*args, **kwargs) for part in self.parts])
+
+    def newest(self, limit: int) -> list[Any]:
+        return self._merge([p.order_by("-id")[:limit] for p in self.parts], limit, newest=True)
+
+    def oldest(self, limit: int) -> list[Any]:
+        return self._merge([p.order_by("id")[:limit] for p in self.parts], limit, newest=False)
+
+    @staticmethod
+    def _merge(slices: list[QuerySet[Any]], limit: int, *, newest: bool) -> list[Any]:
+        rows = {row.pk: row for part in slices for row in part}
+        return [rows[pk] for pk in sorted(rows, reverse=newest)[:limit]]
+
+    def exists(self) -> bool:
+        return any(part.exists() for part in self.parts)
+
+    def count_upto(self, cap: int) -> int:
+        ids: set[int] = set()
+        for part in self.parts:
+            ids.update(part.order_by("-id").values_list("id", flat=True)[:cap])
+        return len(ids)
+
+
+def keyset_page(request: HttpRequest, source: QuerySet[Any] | Branches, size: int) -> KeysetPage:
+    """The page of `source` (newest first by id) that `?before=` / `?after=` point at: the
+    newest rows when neither is given."""
+    rows_of = source if isinstance(source, Branches) else Branches([source])
     before, after = _cursor(request.GET.get("before")), _cursor(request.GET.get("after"))
     if after is not None:
-        rows = list(queryset.filter(id__gt=after).order_by("id")[: size + 1])
+        rows = rows_of.filter(id__gt=after).oldest(size + 1)
         has_newer = len(rows) > size
         rows = rows[:size][::-1]
-        has_older = bool(rows) and queryset.filter(id__lt=rows[-1].pk).exists()
+        has_older = bool(rows) and rows_of.filter(id__lt=rows[-1].pk).exists()
     else:
-        window = queryset if before is None else queryset.filter(id__lt=before)
-        rows = list(window.order_by("-id")[: size + 1])
+        window = rows_of if before is None else rows_of.filter(id__lt=before)
+        rows = window.newest(size + 1)
         has_older = len(rows) > size
         rows = rows[:size]
-        has_newer = (
-            bool(rows) and before is not None and queryset.filter(id__gt=rows[0].pk).exists()
-        )
-    counted = queryset.order_by()[: COUNT_CAP + 1].count()
+        has_newer = bool(rows) and before is not None and rows_of.filter(id__gt=rows[0].pk).exists()
+    counted = rows_of.count_upto(COUNT_CAP + 1)
     return KeysetPage(
         rows=rows,
         newer=rows[0].pk if has_newer else None,

@@ -28,10 +28,10 @@ from csvexport import csv_response
 from relay import services
 from relay.forms import AuditFilterForm, BasisDecisionForm, PeriodForm, ProvisionFilterForm
 from relay.provision import ProvisionQuery, basis_text, provision_records
-from relay.reports import audit_events_visible_to, metrics
+from relay.reports import audit_event_branches, audit_events_visible_to, metrics
 from relay.services.exports import audit_log_export, provision_records_export
 from relay.states import DeclineReason, Status
-from relay.views.base import keyset_page, query_without_page, staff_view
+from relay.views.base import Branches, keyset_page, query_without_page, staff_view
 from relay.views.charts import bar_chart
 from relay.views.display import action_label, section_label
 
@@ -73,21 +73,25 @@ def basis_decide(request: HttpRequest, staff: Staff, record_id: int) -> HttpResp
 # --- Audit log ------------------------------------------------------------------------------
 
 
-def _filtered_events(staff: Staff, form: AuditFilterForm) -> QuerySet[AuditEvent]:
-    events = audit_events_visible_to(agency=staff.agency)
+def _audit_filter(form: AuditFilterForm) -> Q:
+    """The filters of the audit screen and its CSV, as one condition."""
     start, end = form.bounds()
-    events = events.filter(occurred_at__gte=start, occurred_at__lt=end)
+    condition = Q(occurred_at__gte=start, occurred_at__lt=end)
     data = form.cleaned_data if form.is_valid() else {}
     if data.get("actor"):
-        events = events.filter(actor_label=data["actor"])
+        condition &= Q(actor_label=data["actor"])
     if data.get("agency"):
         agency_id = data["agency"].pk
-        events = events.filter(Q(actor_agency_id=agency_id) | Q(recipient_agency_id=agency_id))
+        condition &= Q(actor_agency_id=agency_id) | Q(recipient_agency_id=agency_id)
     if data.get("action"):
-        events = events.filter(action=data["action"])
+        condition &= Q(action=data["action"])
     if data.get("sheet"):
-        events = events.filter(sheet_id=data["sheet"])
-    return events
+        condition &= Q(sheet_id=data["sheet"])
+    return condition
+
+
+def _filtered_events(staff: Staff, form: AuditFilterForm) -> QuerySet[AuditEvent]:
+    return audit_events_visible_to(agency=staff.agency).filter(_audit_filter(form))
 
 
 def _filters_for_audit(form: AuditFilterForm) -> dict[str, Any]:
@@ -146,8 +150,8 @@ def _actor_text(event: AuditEvent, staff: Staff, agencies: _Agencies) -> str:
 @staff_view(Role.SUPERVISOR)
 def audit_log(request: HttpRequest, staff: Staff) -> HttpResponse:
     form = AuditFilterForm(request.GET or None)
-    events = _filtered_events(staff, form)
-    page = keyset_page(request, events, size=50)
+    branches = Branches(audit_event_branches(agency=staff.agency)).filter(_audit_filter(form))
+    page = keyset_page(request, branches, size=50)
     agencies = _Agencies(
         [e.actor_agency_id for e in page.rows] + [e.recipient_agency_id for e in page.rows]
     )

@@ -19,7 +19,7 @@ from audit.services import audit_verify
 from notifications.models import OutboxMessage
 from relay import services
 from relay.models import Handoff, HandoffNote, Provision
-from relay.reports import audit_events_visible_to
+from relay.reports import audit_event_branches, audit_events_visible_to
 from relay.sections import content_hash
 from relay.services.consents import consents_expire_due
 from relay.states import Status
@@ -441,6 +441,37 @@ def test_the_receivers_audit_log_shows_only_what_concerns_it_after_the_send(net)
     assert not guidance.exists()
     ward = set(audit_events_visible_to(agency=net.ward).values_list("action", flat=True))
     assert {AuditAction.HANDOFF_SEND_REFUSED, AuditAction.HANDOFF_ACKNOWLEDGED} <= ward
+
+
+def test_the_audit_pages_branches_are_exactly_the_visible_events(net) -> None:
+    """The supervisor page reads "what my agency may see" as index-friendly branches merged
+    by id; whatever happened, they must hold the same events as the rule itself, for every
+    agency (a branch too many leaks another agency's internal steps; one too few hides)."""
+    net.ward.requires_supervisor_approval = True
+    net.ward.save()
+    sheet = net.sheet()
+    net.consent(sheet)
+    with pytest.raises(ConsentDoesNotCover):
+        net.send(sheet, to=net.guidance)
+    hop = net.send(sheet)
+    services.handoff_return_to_draft(staff=net.supervisor, handoff_id=hop.pk, note="確認")
+    services.handoff_submit(staff=net.counselor, handoff_id=hop.pk)
+    services.handoff_approve(staff=net.supervisor, handoff_id=hop.pk)
+    services.sheet_view(staff=net.counselor, sheet_id=sheet.pk)
+    services.handoff_view(staff=net.npo_intake, handoff_id=hop.pk)
+    services.handoff_acknowledge(staff=net.npo_intake, handoff_id=hop.pk)
+    other = net.sheet()
+    net.consent(other)
+    sent_in_error = net.send(other, staff=net.supervisor)
+    services.handoff_cancel(
+        staff=net.counselor, handoff_id=sent_in_error.pk, reason="sent_in_error", note="誤送付"
+    )
+    consents_expire_due(now=timezone.now() + timedelta(days=400))
+    for agency in (net.ward, net.npo, net.guidance):
+        rule = set(audit_events_visible_to(agency=agency).values_list("id", flat=True))
+        parts = [set(p.values_list("id", flat=True)) for p in audit_event_branches(agency=agency)]
+        assert set().union(*parts) == rule, agency
+    assert len(set(audit_events_visible_to(agency=net.npo).values_list("id", flat=True))) > 3
 
 
 def test_the_owner_reads_next_to_an_expired_consent_what_expiry_means(net, sent) -> None:
