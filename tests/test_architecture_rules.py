@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("tsunagu", "csvexport", "agencies", "audit", "consent", "notifications", "relay", "api", "ops")
+APPS = ("tsunagu", "csvexport", "security", "agencies", "audit", "consent", "notifications", "relay", "api", "ops")
 
 # relay/services/escalations.py still appends to the chain with its own bulk copy
 # (_audit_many); the audit issue moves it into audit/ as audit_record_many. Drop the entry then.

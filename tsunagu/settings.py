@@ -8,6 +8,7 @@ production services; nothing exists only in production.
 
 from __future__ import annotations
 
+import base64
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -65,6 +66,11 @@ INSTALLED_APPS = [
     "guardian",
     "django_htmx",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "csp",
+    "security",
     "audit",
     "agencies",
     "consent",
@@ -406,6 +412,26 @@ TSUNAGU = {
         "coordinator_agency": env.str("ESCALATION_COORDINATOR_AGENCY", default=""),
     },
 }
+
+# --- Encryption at rest of the sensitive (要配慮) sections (security/fieldcrypt.py) ------------
+def _embedded_field_keys() -> str:
+    """A per-checkout field encryption key under var/, for embedded mode only."""
+    path = VAR_DIR / "field_encryption_keys"
+    if not path.exists():
+        raw = secrets.token_bytes(32)
+        path.write_text("k1:" + base64.urlsafe_b64encode(raw).decode("ascii"))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+# "<id>:<base64 32 bytes>,<id>:<...>": the first encrypts, all decrypt (rotation:
+# manage.py rotate_field_keys). Keep them out of the database and its backups. Outside
+# embedded mode there is no default: `manage.py check` (security.E001) and every read or write
+# of an encrypted field refuse to run without one.
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[]) or (
+    [_embedded_field_keys()] if EMBEDDED else []
+)
+
 
 # --- Audit trail ------------------------------------------------------------------------------
 def _embedded_anchor_key() -> str:
