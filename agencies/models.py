@@ -10,6 +10,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from security.validators import guard_text_fields
+
 
 class AgencyKind(models.TextChoices):
     SCHOOL = "school", _("学校")
@@ -171,3 +173,8 @@ class Membership(models.Model):
     @property
     def is_supervisor(self) -> bool:
         return self.role == Role.SUPERVISOR
+
+
+# The shared rules of every write path (security/validators.py): no control characters in
+# text, links http(s) only.
+guard_text_fields(Category, Agency, Service)

@@ -16,6 +16,7 @@ from agencies.models import Agency
 from relay import choices
 from relay.search import search_key
 from security.fieldcrypt import EncryptedCharField, EncryptedJSONField, EncryptedTextField
+from security.validators import guard_text_fields
 
 _INITIALS = re.compile(r"^[A-Za-zＡ-Ｚａ-ｚ](?:[ .・]?[A-Za-zＡ-Ｚａ-ｚ]){0,3}\.?$")
 
@@ -202,3 +203,8 @@ class Attachment(models.Model):
 
     def __str__(self) -> str:
         return f"添付 #{self.pk} (シート #{self.sheet_id})"
+
+
+# The shared rules of every write path (security/validators.py): no control characters in
+# text, links http(s) only.
+guard_text_fields(ReferralSheet, Attachment)
