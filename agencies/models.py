@@ -32,6 +32,14 @@ class Role(models.TextChoices):
     VIEWER = "viewer", _("閲覧のみ")
 
 
+class TwoFactorPolicy(models.TextChoices):
+    """Who must sign in with a second factor, beyond those who always must (supervisors,
+    administrators, and viewers allowed to read 要配慮 sections)."""
+
+    OPTIONAL = "optional", _("管理職などは必須、その他の職員は任意")
+    REQUIRED = "required", _("全職員に必須")
+
+
 class Category(models.Model):
     """A kind of need an agency serves (school refusal, hikikomori, ...): a small taxonomy."""
 
@@ -92,6 +100,18 @@ class Agency(models.Model):
         default=dict,
         blank=True,
         help_text=_("空欄なら既定の設定を使います。送付時の設定が引き継ぎごとに保存されます。"),
+    )
+    two_factor_policy = models.CharField(
+        _("2段階認証"),
+        max_length=16,
+        choices=TwoFactorPolicy.choices,
+        default=TwoFactorPolicy.OPTIONAL,
+        help_text=_("管理職は常に必須です。「全職員に必須」にすると相談員・受付担当も必須になります。"),
+    )
+    viewers_see_special_care = models.BooleanField(
+        _("閲覧のみの職員に要配慮情報(健康・虐待)を表示する"),
+        default=False,
+        help_text=_("許可すると、閲覧のみの職員にも2段階認証が必須になります。"),
     )
     group = models.OneToOneField(
         Group, on_delete=models.PROTECT, editable=False, related_name="agency"

@@ -26,7 +26,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -223,7 +223,13 @@ class EncryptedCharField(EncryptedMixin, models.CharField):
         return EncryptedMixin.get_prep_value(self, value)
 
 
-class EncryptedJSONField(EncryptedMixin, models.TextField):
+if TYPE_CHECKING:
+    _AnyField = models.Field[Any, Any]
+else:
+    _AnyField = models.Field
+
+
+class EncryptedJSONField(EncryptedMixin, _AnyField):
     """A JSON value (a snapshot of sections) stored as one encrypted text."""
 
     def _to_plain(self, value: Any) -> str | None:

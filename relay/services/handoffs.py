@@ -428,7 +428,7 @@ def handoff_view(*, staff: Staff, handoff_id: int) -> HandoffView:
     as_sender = handoff.from_agency_id == staff.agency.pk
     # What the hop shares, narrowed to what the agency's access rows still allow: a receiver
     # whose hop was declined, cancelled or withdrawn sees the hop's history, not the content.
-    readable = access.readable_sections(agency=staff.agency, sheet_id=handoff.sheet_id)
+    readable = access.readable_sections_for(staff=staff, sheet_id=handoff.sheet_id)
     sections = [s for s in handoff.sections if s in readable]
     if not as_sender and handoff.status not in RECEIVER_CAN_READ:
         sections = []

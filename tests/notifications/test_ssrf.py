@@ -53,7 +53,7 @@ def strict(settings) -> None:
 def test_internal_addresses_are_refused(strict: None, url: str) -> None:
     """GIVEN an attacker's webhook URL naming an internal address, in any IPv6 disguise
     THEN the guard refuses it before any connection."""
-    with pytest.raises(UnsafeEndpoint, match="non-public|transition"):
+    with pytest.raises(UnsafeEndpoint, match=r"non-public|transition"):
         check_endpoint(url)
 
 
@@ -67,7 +67,7 @@ def test_internal_addresses_are_refused(strict: None, url: str) -> None:
 )
 def test_transition_prefixes_are_refused_whatever_they_embed(strict: None, url: str) -> None:
     """A partner's endpoint is never behind NAT64, 6to4 or Teredo: refused outright."""
-    with pytest.raises(UnsafeEndpoint, match="transition|non-public"):
+    with pytest.raises(UnsafeEndpoint, match=r"transition|non-public"):
         check_endpoint(url)
 
 

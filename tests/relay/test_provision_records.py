@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from audit.models import AuditAction, AuditEvent
+from tests.fixtures import sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -93,7 +94,7 @@ def test_the_screen_and_the_command_write_the_same_event(net, client) -> None:
     sheet = net.sheet()
     net.consent(sheet)
     net.send(sheet)
-    client.force_login(net.supervisor.user)
+    sign_in(client, net.supervisor.user)
     response = client.get(reverse("relay:provision-records"), {"format": "csv"})
     b"".join(response.streaming_content)
     _export(agency="ward")
