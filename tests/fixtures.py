@@ -6,6 +6,7 @@ loads it with `pytest_plugins`).
   and `SHEET_DATA` are importable for tests that build it themselves.
 - `sent`: a hop from the ward desk to the NPO, sent under consent, sharing basic +
   consultation.
+- `admin_client`: pytest-django's, signed in with a second factor.
 - `sign_in(client, user)`: a test client signed in as a real session would be: with the
   second factor verified for whoever needs one (an authenticator is enrolled for them), and
   `totp_now(user)` the code their app would show.
@@ -25,6 +26,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.test import Client
 from django.utils import timezone
 from django.utils.translation import trans_real as translation
 from django_otp import DEVICE_ID_SESSION_KEY
@@ -186,6 +188,13 @@ def sign_in(client: Any, user: Any) -> Any:
         session[DEVICE_ID_SESSION_KEY] = device.persistent_id
     session.save()
     return client
+
+
+@pytest.fixture
+def admin_client(db: None, admin_user: Any) -> Any:
+    """pytest-django's superuser client, signed in as the site requires of administrators:
+    with a second factor (a plain force_login session is ended on its first request)."""
+    return sign_in(Client(), admin_user)
 
 
 def totp_now(user: Any, *, ahead: int = 0) -> str:
