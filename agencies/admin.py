@@ -42,6 +42,8 @@ class AgencyAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ("name_en",)}
     filter_horizontal = ("categories",)
     inlines = [ServiceInline]
+    # Set by the agency's supervisor on /supervisor/security/ (audited, re-authenticated).
+    readonly_fields = ("two_factor_policy", "viewers_see_special_care")
 
 
 @admin.register(Category)
