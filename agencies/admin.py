@@ -2,10 +2,17 @@
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from agencies import sessions, twofactor
 from agencies.models import Agency, Category, Membership, Service
 from agencies.services import membership_remove, membership_set
 from audit.context import Actor, ActorKind
@@ -35,6 +42,8 @@ class AgencyAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ("name_en",)}
     filter_horizontal = ("categories",)
     inlines = [ServiceInline]
+    # Set by the agency's supervisor on /supervisor/security/ (audited, re-authenticated).
+    readonly_fields = ("two_factor_policy", "viewers_see_special_care")
 
 
 @admin.register(Category)
@@ -51,6 +60,24 @@ class MembershipAdmin(admin.ModelAdmin):
     search_fields = ("user__username", "agency__name")
     autocomplete_fields = ("agency",)
 
+    actions = ["reset_second_factor"]
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        # Changing who has which role is a sensitive action: the password again first.
+        if not sessions.reauth_fresh(request):
+            return sessions.reauth_redirect(request)
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    @admin.action(description=gettext_lazy("2段階認証をリセット(スマートフォン紛失など)"))
+    def reset_second_factor(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
+        _reset_factors(request, [m.user for m in queryset.select_related("user")])
+
     def save_model(self, request: HttpRequest, obj: Membership, form: Any, change: bool) -> None:
         saved = membership_set(
             user=obj.user, agency=obj.agency, role=obj.role, actor=_actor(request)
@@ -63,3 +90,38 @@ class MembershipAdmin(admin.ModelAdmin):
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
         for membership in queryset:
             membership_remove(membership=membership, actor=_actor(request))
+
+
+def _reset_factors(request: HttpRequest, users: list[Any]) -> None:
+    if not sessions.reauth_fresh(request):
+        messages.error(request, _("リセットの前に、パスワードをもう一度入力してください。"))
+        return
+    for user in users:
+        twofactor.second_factor_reset(user=user, actor=_actor(request), reason="admin")
+    messages.success(
+        request,
+        _("%(n)d 人の2段階認証をリセットしました。次のログインで設定し直します。")
+        % {"n": len(users)},
+    )
+
+
+# Factors change only through agencies.twofactor (audited): django-otp's own device admins,
+# which would also show the secrets, are removed; users get the audited reset action.
+for _model in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
+
+User = get_user_model()
+if admin.site.is_registered(User):
+    admin.site.unregister(User)
+
+
+@admin.register(User)
+class StaffUserAdmin(UserAdmin):
+    """Django's user admin, plus the audited second-factor reset."""
+
+    actions = ["reset_second_factor"]
+
+    @admin.action(description=gettext_lazy("2段階認証をリセット(スマートフォン紛失など)"))
+    def reset_second_factor(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        _reset_factors(request, list(queryset))

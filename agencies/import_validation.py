@@ -17,6 +17,7 @@ from django.utils.text import slugify
 from agencies.categories import CATEGORY_CODES
 from agencies.import_records import AgencyRecord, RowError
 from agencies.models import Agency, AgencyKind, Service
+from security.validators import ControlCharacterValidator
 
 # Text columns without a max_length in the model still have one here: a directory entry's
 # description is a paragraph, not a 200,000-character cell.
@@ -260,12 +261,19 @@ def _limit(name: str) -> int:
     return max_length or TEXT_MAX_CHARACTERS
 
 
+_no_controls = ControlCharacterValidator()
+
+
 def _text_problem(name: str, value: Any) -> str:
     """Why a text cell cannot be stored (NUL character, too long), or ""."""
     if not isinstance(value, str):
         return ""
     if "\x00" in value:
         return "contains a NUL character"
+    try:
+        _no_controls(value)  # the model fields' own rule (security.validators)
+    except ValidationError:
+        return "contains a control character"
     limit = _limit(name)
     if len(value) > limit:
         return f"too long: {len(value):,} characters (at most {limit:,})"

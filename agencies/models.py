@@ -10,6 +10,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from security.validators import guard_text_fields
+
 
 class AgencyKind(models.TextChoices):
     SCHOOL = "school", _("学校")
@@ -28,6 +30,14 @@ class Role(models.TextChoices):
     SUPERVISOR = "supervisor", _("管理職")
     INTAKE = "intake", _("受付担当")
     VIEWER = "viewer", _("閲覧のみ")
+
+
+class TwoFactorPolicy(models.TextChoices):
+    """Who must sign in with a second factor, beyond those who always must (supervisors,
+    administrators, and viewers allowed to read 要配慮 sections)."""
+
+    OPTIONAL = "optional", _("管理職などは必須、その他の職員は任意")
+    REQUIRED = "required", _("全職員に必須")
 
 
 class Category(models.Model):
@@ -90,6 +100,18 @@ class Agency(models.Model):
         default=dict,
         blank=True,
         help_text=_("空欄なら既定の設定を使います。送付時の設定が引き継ぎごとに保存されます。"),
+    )
+    two_factor_policy = models.CharField(
+        _("2段階認証"),
+        max_length=16,
+        choices=TwoFactorPolicy.choices,
+        default=TwoFactorPolicy.OPTIONAL,
+        help_text=_("管理職は常に必須です。「全職員に必須」にすると相談員・受付担当も必須になります。"),
+    )
+    viewers_see_special_care = models.BooleanField(
+        _("閲覧のみの職員に要配慮情報(健康・虐待)を表示する"),
+        default=False,
+        help_text=_("許可すると、閲覧のみの職員にも2段階認証が必須になります。"),
     )
     group = models.OneToOneField(
         Group, on_delete=models.PROTECT, editable=False, related_name="agency"
@@ -171,3 +193,8 @@ class Membership(models.Model):
     @property
     def is_supervisor(self) -> bool:
         return self.role == Role.SUPERVISOR
+
+
+# The shared rules of every write path (security/validators.py): no control characters in
+# text, links http(s) only.
+guard_text_fields(Category, Agency, Service)

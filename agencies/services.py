@@ -1,11 +1,12 @@
-"""Writes to the directory that must be audited: staff memberships and their roles."""
+"""Writes to the directory that must be audited: staff memberships and their roles, and an
+agency's security policy (second factors, viewers and 要配慮 sections)."""
 
 from __future__ import annotations
 
 from django.contrib.auth.models import User
 from django.db import transaction
 
-from agencies.models import Agency, Membership, Role
+from agencies.models import Agency, Membership, Role, TwoFactorPolicy
 from audit.context import Actor
 from audit.models import AuditAction
 from audit.services import audit_record
@@ -63,3 +64,32 @@ def membership_remove(*, membership: Membership, actor: Actor) -> None:
         },
     )
     membership.delete()
+
+
+@transaction.atomic
+def agency_security_policy_set(
+    *, agency: Agency, actor: Actor, two_factor_policy: str, viewers_see_special_care: bool
+) -> Agency:
+    """An agency's supervisor sets who needs a second factor and whether viewers read the
+    要配慮 sections (which then makes a second factor mandatory for them too); audited."""
+    locked = Agency.objects.select_for_update().get(pk=agency.pk)
+    before = {
+        "two_factor_policy": locked.two_factor_policy,
+        "viewers_see_special_care": locked.viewers_see_special_care,
+    }
+    locked.two_factor_policy = TwoFactorPolicy(two_factor_policy)
+    locked.viewers_see_special_care = bool(viewers_see_special_care)
+    after = {
+        "two_factor_policy": str(locked.two_factor_policy),
+        "viewers_see_special_care": locked.viewers_see_special_care,
+    }
+    if after != before:
+        locked.save(update_fields=["two_factor_policy", "viewers_see_special_care", "updated_at"])
+        audit_record(
+            action=AuditAction.SECURITY_POLICY_CHANGED,
+            actor=actor,
+            object_type="agency",
+            object_id=locked.pk,
+            detail={"before": before, "after": after},
+        )
+    return locked

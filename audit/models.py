@@ -19,6 +19,14 @@ class AuditAction(models.TextChoices):
     LOGIN = "auth.login", _("ログイン")
     LOGIN_FAILED = "auth.login_failed", _("ログイン失敗")
     LOGOUT = "auth.logout", _("ログアウト")
+    SESSION_EXPIRED = "auth.session_expired", _("セッションの期限切れ")
+    SECOND_FACTOR_FAILED = "auth.second_factor_failed", _("2段階認証の失敗")
+    SECOND_FACTOR_ENROLLED = "auth.second_factor_enrolled", _("2段階認証を登録")
+    SECOND_FACTOR_RESET = "auth.second_factor_reset", _("2段階認証をリセット")
+    RECOVERY_CODES_ISSUED = "auth.recovery_codes_issued", _("リカバリーコードを発行")
+    RECOVERY_CODE_USED = "auth.recovery_code_used", _("リカバリーコードでログイン")
+    PASSWORD_CHANGED = "auth.password_changed", _("パスワードを変更")
+    REAUTHENTICATED = "auth.reauthenticated", _("重要な操作の前に再認証")
     # Directory and staff
     MEMBERSHIP_CREATED = "membership.created", _("職員の所属を登録")
     MEMBERSHIP_ROLE_CHANGED = "membership.role_changed", _("職員の役割を変更")
@@ -27,6 +35,7 @@ class AuditAction(models.TextChoices):
     API_KEY_REVOKED = "api_key.revoked", _("APIキーを失効")
     WEBHOOK_CONFIGURED = "webhook.configured", _("Webhookを設定")
     WEBHOOK_SECRET_ROTATED = "webhook.secret_rotated", _("Webhookの秘密鍵を更新")
+    SECURITY_POLICY_CHANGED = "agency.security_policy_changed", _("機関のセキュリティ設定を変更")
     # Sheets
     SHEET_CREATED = "sheet.created", _("シートを作成")
     SHEET_UPDATED = "sheet.updated", _("シートを更新")
@@ -35,6 +44,7 @@ class AuditAction(models.TextChoices):
     ATTACHMENT_DOWNLOADED = "sheet.attachment_downloaded", _("添付ファイルをダウンロード")
     # Consent and lawful basis
     CONSENT_RECORDED = "consent.recorded", _("同意を記録")
+    CONSENT_FORM_UPLOADED = "consent.form_uploaded", _("同意書の写しを登録")
     CONSENT_WITHDRAWN = "consent.withdrawn", _("同意を撤回")
     CONSENT_ENTERED_IN_ERROR = "consent.entered_in_error", _("同意を誤登録として取消")
     CONSENT_EXPIRED = "consent.expired", _("同意の有効期限切れ")

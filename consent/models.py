@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from agencies.models import Agency, AgencyKind
 from consent.vocabulary import Basis
+from security.validators import guard_text_fields
 
 
 class Grantor(models.TextChoices):
@@ -230,3 +231,8 @@ class ConsentRecord(models.Model):
 
 
 RECIPIENT_KINDS = frozenset(AgencyKind.values)
+
+
+# The shared rules of every write path (security/validators.py): no control characters in
+# text, links http(s) only.
+guard_text_fields(ConsentRecord)

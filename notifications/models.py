@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from agencies.models import Agency
+from security.validators import guard_text_fields
 
 
 class Channel(models.TextChoices):
@@ -131,3 +132,8 @@ class InAppNotification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} for agency {self.agency_id}"
+
+
+# The shared rules of every write path (security/validators.py): no control characters in
+# text, links http(s) only.
+guard_text_fields(WebhookEndpoint)

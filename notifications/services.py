@@ -13,7 +13,6 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils import timezone
 
@@ -26,6 +25,7 @@ from notifications import delivery, signing, ssrf
 from notifications.models import Channel, EndpointState, OutboxMessage, WebhookEndpoint
 from notifications.notify import notify_agency
 from notifications.refusals import refusal_record
+from security.validators import validate_web_url
 
 API_SCOPE = "webhooks:manage"
 MAX_URL_LENGTH = 500
@@ -69,7 +69,7 @@ def validate_webhook_url(url: str) -> str:
     if len(url) > MAX_URL_LENGTH:
         raise InvalidInput("URLが長すぎます。 / The URL is too long.", field="url")
     try:
-        URLValidator(schemes=["https", "http"])(url)
+        validate_web_url(url)
     except ValidationError as exc:
         raise InvalidInput("URLの形式が正しくありません。 / Not a valid URL.", field="url") from exc
     try:

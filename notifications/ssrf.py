@@ -13,6 +13,48 @@ class UnsafeEndpoint(Exception):
     """The endpoint is not allowed (scheme, or an address inside our network)."""
 
 
+# IPv6 prefixes that carry (or translate to) an IPv4 address: a partner's endpoint is never
+# behind one, and each can reach an IPv4 address inside our network through a translator or
+# a tunnel (64:ff9b::7f00:1 is 127.0.0.1 through NAT64; 2002:7f00:1:: is 127.0.0.1 via 6to4).
+TRANSITION_PREFIXES = tuple(
+    ipaddress.IPv6Network(prefix)
+    for prefix in (
+        "64:ff9b::/96",  # NAT64, well-known prefix (RFC 6052)
+        "64:ff9b:1::/48",  # NAT64, local-use prefix (RFC 8215)
+        "2002::/16",  # 6to4 (RFC 3056)
+        "2001::/32",  # Teredo (RFC 4380)
+        "::/96",  # IPv4-compatible (deprecated, RFC 4291)
+    )
+)
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """Every IPv4 address an IPv6 address embeds (mapped, 6to4, Teredo, NAT64, compatible)."""
+    found: list[ipaddress.IPv4Address] = []
+    if address.ipv4_mapped is not None:
+        found.append(address.ipv4_mapped)
+    if address.sixtofour is not None:
+        found.append(address.sixtofour)
+    if address.teredo is not None:
+        found.extend(address.teredo)
+    if any(address in net for net in TRANSITION_PREFIXES[:2] + TRANSITION_PREFIXES[4:]):
+        found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return found
+
+
+def address_refusal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """Why we must not connect to this address, or None if it is a public unicast one."""
+    if not address.is_global or address.is_multicast or address.is_unspecified:
+        return "host resolves to a non-public address"
+    if isinstance(address, ipaddress.IPv6Address):
+        inner = _embedded_ipv4(address)
+        if any(not v4.is_global or v4.is_multicast for v4 in inner):
+            return "host resolves to an IPv6 form of a non-public IPv4 address"
+        if any(address in net for net in TRANSITION_PREFIXES):
+            return "host resolves to an IPv4/IPv6 transition address (NAT64, 6to4, Teredo)"
+    return None
+
+
 def check_endpoint(url: str) -> None:
     """Refuse http outside the demo, and hosts resolving to loopback/private/link-local."""
     resolve_endpoint(url)
@@ -46,9 +88,9 @@ def resolve_endpoint(url: str) -> str | None:
         raise UnsafeEndpoint("host does not resolve") from exc
     addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
     for address in addresses:
-        mapped = getattr(address, "ipv4_mapped", None)
-        if not address.is_global or address.is_multicast or (mapped and not mapped.is_global):
-            raise UnsafeEndpoint("host resolves to a non-public address")
+        reason = address_refusal(address)
+        if reason:
+            raise UnsafeEndpoint(reason)
     if not addresses:
         raise UnsafeEndpoint("host does not resolve")
     return str(addresses[0])

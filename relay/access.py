@@ -24,11 +24,11 @@ from guardian.shortcuts import assign_perm, remove_perm
 
 from agencies.actors import Staff
 from agencies.errors import NotAllowed, NotFound
-from agencies.models import Agency
+from agencies.models import Agency, Role
 from audit.context import Actor
 from audit.models import AuditAction
 from consent.models import ConsentRecord
-from consent.vocabulary import Section
+from consent.vocabulary import SPECIAL_CARE_SECTIONS, Section
 from relay.audit_events import access_event
 from relay.models import Handoff, ReferralSheet, SheetAccess
 from relay.states import Side as Side  # re-exported: handoff_for(side=access.Side.SENDER)
@@ -161,6 +161,23 @@ def readable_sections(*, agency: Agency, sheet_id: int) -> set[str]:
     return sections
 
 
+def sees_special_care(staff: Staff) -> bool:
+    """People in the viewer role (閲覧のみ) read 要配慮 sections (health, safeguarding) only if
+    their agency grants it explicitly; every other role, and API keys with the scope, do."""
+    if staff.is_api or staff.role != Role.VIEWER:
+        return True
+    return bool(staff.agency.viewers_see_special_care)
+
+
+def readable_sections_for(*, staff: Staff, sheet_id: int) -> set[str]:
+    """What this staff member may read of a sheet: the agency's sections, less the 要配慮
+    ones for a viewer whose agency has not granted them."""
+    sections = readable_sections(agency=staff.agency, sheet_id=sheet_id)
+    if not sees_special_care(staff):
+        sections -= SPECIAL_CARE_SECTIONS
+    return sections
+
+
 # --- Lookups: the one answer to "which object may this staff member or API key use" --------
 
 
@@ -180,7 +197,7 @@ def sheet_for(*, staff: Staff, sheet_id: int, for_update: bool = False) -> Reada
     sheet = sheets.filter(pk=sheet_id).first()
     if sheet is None or not can_view_sheet(agency=staff.agency, sheet=sheet):
         raise NotFound()
-    sections = readable_sections(agency=staff.agency, sheet_id=sheet.pk)
+    sections = readable_sections_for(staff=staff, sheet_id=sheet.pk)
     if not sections:
         raise NotFound()
     return ReadableSheet(sheet=sheet, sections=sections)

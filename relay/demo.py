@@ -12,6 +12,7 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from agencies import twofactor
 from agencies.import_files import read_rows
 from agencies.importing import apply_records, validate_rows
 from agencies.models import Agency, Role
@@ -63,7 +64,9 @@ DEMO_NAMES: dict[str, tuple[str, str]] = {
 class DemoResult:
     agencies: int
     services: int
-    users: list[tuple[str, str, str]]  # (username, agency name, role label)
+    # (username, agency name, role label, TOTP secret or ""): supervisors and the admin sign
+    # in with a second factor, as everywhere; `manage.py demo_totp USERNAME` prints the code.
+    users: list[tuple[str, str, str, str]]
     sheets: int = 0
 
 
@@ -75,7 +78,15 @@ def load_agencies() -> tuple[int, int]:
     return result.created + result.updated, result.services
 
 
-def load_staff(actor: Actor) -> list[tuple[str, str, str]]:
+def _demo_totp_secret(user: object) -> str:
+    """Enrol the demo user's authenticator once (kept across re-runs); its base32 secret."""
+    if not twofactor.second_step_needed(user):
+        return ""
+    device = twofactor.confirmed_totp(user) or twofactor.totp_enrol_directly(user=user)
+    return twofactor.totp_secret(device)
+
+
+def load_staff(actor: Actor) -> list[tuple[str, str, str, str]]:
     user_model = get_user_model()
     admin, created = user_model.objects.get_or_create(
         username=ADMIN_USERNAME, defaults={"is_staff": True, "is_superuser": True}
@@ -83,7 +94,7 @@ def load_staff(actor: Actor) -> list[tuple[str, str, str]]:
     if created:
         admin.set_password(DEMO_PASSWORD)
         admin.save(update_fields=["password"])
-    users = [(ADMIN_USERNAME, "-", "superuser")]
+    users = [(ADMIN_USERNAME, "-", "superuser", _demo_totp_secret(admin))]
     for username, slug, role in DEMO_STAFF:
         agency = Agency.objects.get(slug=slug)
         user, created = user_model.objects.get_or_create(
@@ -96,7 +107,8 @@ def load_staff(actor: Actor) -> list[tuple[str, str, str]]:
             user.last_name, user.first_name = DEMO_NAMES[username]
             user.save(update_fields=["last_name", "first_name"])
         membership_set(user=user, agency=agency, role=role, actor=actor)
-        users.append((username, agency.name, str(role.label)))
+        user.refresh_from_db()
+        users.append((username, agency.name, str(role.label), _demo_totp_secret(user)))
     return users
 
 
@@ -119,20 +131,29 @@ def display_width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
-def users_table(users: list[tuple[str, str, str]], *, password: str = DEMO_PASSWORD) -> str:
-    """The demo users as an aligned table (the agency names are Japanese: padded by width)."""
-    header = ("ユーザー名 user", "役割 role", "機関 agency")
-    rows = [header, *[(username, role, agency) for username, agency, role in users]]
-    widths = [max(display_width(row[col]) for row in rows) for col in range(2)]
+def users_table(
+    users: list[tuple[str, str, str, str]], *, password: str = DEMO_PASSWORD
+) -> str:
+    """The demo users as an aligned table (the agency names are Japanese: padded by width),
+    with the TOTP secret of those who sign in with a second factor."""
+    header = ("ユーザー名 user", "役割 role", "2段階認証の設定キー TOTP secret", "機関 agency")
+    rows = [
+        header,
+        *[(username, role, secret or "-", agency) for username, agency, role, secret in users],
+    ]
+    widths = [max(display_width(row[col]) for row in rows) for col in range(3)]
 
-    def line(row: tuple[str, str, str]) -> str:
-        cells = [cell + " " * (widths[i] - display_width(cell)) for i, cell in enumerate(row[:2])]
-        return "  ".join([*cells, row[2]]).rstrip()
+    def line(row: tuple[str, str, str, str]) -> str:
+        cells = [cell + " " * (widths[i] - display_width(cell)) for i, cell in enumerate(row[:3])]
+        return "  ".join([*cells, row[3]]).rstrip()
 
-    rule = "-" * (sum(widths) + 4 + max(display_width(row[2]) for row in rows))
+    rule = "-" * (sum(widths) + 6 + max(display_width(row[3]) for row in rows))
     return "\n".join(
         [
             f"デモ用ユーザー(パスワードはすべて {password}) / demo users (password: {password})",
+            "設定キーのある人は、認証アプリに登録するか `manage.py demo_totp ユーザー名` の"
+            "確認コードでログインします / users with a TOTP secret sign in with a code: add the "
+            "secret to an authenticator app, or run `manage.py demo_totp USERNAME`",
             line(header),
             rule,
             *(line(row) for row in rows[1:]),

@@ -20,7 +20,11 @@ from consent.vocabulary import Basis, Purpose
 from relay.choices import Connection, Grade, PreferredConsultee, Urgency
 from relay.models import ReferralSheet
 from relay.sections import CONTENT_FIELDS
-from relay.services.sheets import ALLOWED_ATTACHMENT_TYPES, MAX_ATTACHMENT_BYTES
+from relay.services.sheets import (
+    ALLOWED_ATTACHMENT_TYPES,
+    MAX_ATTACHMENT_BYTES,
+    upload_content_matches,
+)
 from relay.states import CancelReason, DeclineReason, Outcome
 from relay.views.display import category_choices, section_choices
 
@@ -277,7 +281,7 @@ class ConsentForm(forms.Form):
             return None
         if upload.size > MAX_ATTACHMENT_BYTES:
             raise forms.ValidationError(_("ファイルが大きすぎます(10MBまで)。"))
-        if upload.content_type not in SCANNED_FORM_TYPES:
+        if upload.content_type not in SCANNED_FORM_TYPES or not upload_content_matches(upload):
             raise forms.ValidationError(_("PDF・PNG・JPEGのファイルを選んでください。"))
         return upload
 

@@ -7,6 +7,7 @@ guardian's get_objects_for_user, which scans the whole table at scale.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +15,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from agencies.models import Agency, Membership, Role
+from consent.vocabulary import SPECIAL_CARE_SECTIONS
 from notifications.models import InAppNotification
 from relay.models import (
     Handoff,
@@ -169,3 +171,41 @@ def hop_chains_for(*, agency: Agency, sheets: Iterable[ReferralSheet]) -> dict[i
         if hop.parent_id is None or hop.parent_id not in known:
             walk(hop, 0)
     return chains
+
+@dataclass(frozen=True)
+class SpecialCareReaders:
+    """Who can read a sheet's 要配慮 sections (health, safeguarding): shown on the sheet."""
+
+    staff: list[tuple[str, str]]  # (username, role label) in the owner agency
+    viewers_allowed: bool
+    agencies: list[tuple[str, list[str]]]  # (agency name, 要配慮 sections it holds)
+
+
+def special_care_readers(*, sheet: ReferralSheet) -> SpecialCareReaders:
+    """The owner agency's staff who may read the 要配慮 sections (every role but viewers,
+    and viewers only where the agency allows), and the other agencies sent any of them."""
+    owner = sheet.owner_agency
+    roles = [Role.COUNSELOR, Role.SUPERVISOR, Role.INTAKE]
+    if owner.viewers_see_special_care:
+        roles.append(Role.VIEWER)
+    members = (
+        Membership.objects.filter(agency=owner, role__in=roles, user__is_active=True)
+        .select_related("user")
+        .order_by("role", "user__username")
+    )
+    agencies: dict[str, set[str]] = {}
+    rows = (
+        SheetAccess.objects.filter(sheet=sheet)
+        .exclude(agency=owner)
+        .select_related("agency")
+        .order_by("agency__name")
+    )
+    for row in rows:
+        held = SPECIAL_CARE_SECTIONS.intersection(row.sections)
+        if held:
+            agencies.setdefault(row.agency.name, set()).update(held)
+    return SpecialCareReaders(
+        staff=[(m.user.get_username(), m.get_role_display()) for m in members],
+        viewers_allowed=owner.viewers_see_special_care,
+        agencies=[(name, sorted(held)) for name, held in agencies.items()],
+    )

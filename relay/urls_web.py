@@ -9,6 +9,7 @@ from relay.views import (
     handoffs,
     home,
     notifications,
+    security,
     send,
     sheets,
     supervisor,
@@ -72,6 +73,7 @@ urlpatterns = [
         name="provision-records",
     ),
     path("supervisor/metrics/", supervisor.metrics_page, name="metrics"),
+    path("supervisor/security/", security.security_policy, name="security-policy"),
     # Saved searches of the list screens
     path("filters/save/", filters.filter_save, name="filter-save"),
     path("filters/<int:filter_id>/delete/", filters.filter_delete, name="filter-delete"),

@@ -4,10 +4,12 @@ hop, compiled catalogs and plain static files come from tests/fixtures.py (loade
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.management import call_command
 from django.db import connection
 from hypothesis import settings as hypothesis_settings
@@ -17,6 +19,14 @@ from tests import pg_roles
 from tests.profile import ENV, PROFILE
 
 pytest_plugins = ["tests.fixtures"]
+
+# Outside embedded mode FIELD_ENCRYPTION_KEYS has no default (production must set its own):
+# a test run on PostgreSQL without one gets a fixed test key, here and in the processes the
+# tests start (live servers, workers), so all of them read what the others wrote.
+TEST_FIELD_KEYS = "test1:" + "dGVzdC1vbmx5LWZpZWxkLWtleS0wMTIzNDU2Nzg5YWI="
+if not django_settings.FIELD_ENCRYPTION_KEYS:
+    os.environ.setdefault("FIELD_ENCRYPTION_KEYS", TEST_FIELD_KEYS)
+    django_settings.FIELD_ENCRYPTION_KEYS = os.environ["FIELD_ENCRYPTION_KEYS"].split(",")
 
 # dev (make test) or ci (make test-all, .ci/run): how many examples the slow tests generate.
 hypothesis_settings.load_profile(PROFILE.name)

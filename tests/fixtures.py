@@ -6,12 +6,17 @@ loads it with `pytest_plugins`).
   and `SHEET_DATA` are importable for tests that build it themselves.
 - `sent`: a hop from the ward desk to the NPO, sent under consent, sharing basic +
   consultation.
+- `admin_client`: pytest-django's, signed in with a second factor.
+- `sign_in(client, user)`: a test client signed in as a real session would be: with the
+  second factor verified for whoever needs one (an authenticator is enrolled for them), and
+  `totp_now(user)` the code their app would show.
 - Autouse: the gettext catalogs are compiled once per session (the English UI is tested), and
   static files use the plain storage (pages render without collectstatic).
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -19,10 +24,14 @@ from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.test import Client
 from django.utils import timezone
 from django.utils.translation import trans_real as translation
+from django_otp import DEVICE_ID_SESSION_KEY
 
+from agencies import sessions, twofactor
 from agencies.actors import Staff
 from agencies.models import Agency, AgencyKind, Role
 from consent.vocabulary import Purpose
@@ -158,6 +167,40 @@ def sent(net: Network) -> Handoff:
     sheet = net.sheet()
     net.consent(sheet)
     return net.send(sheet)
+
+
+# --- signing in --------------------------------------------------------------------------
+
+
+def sign_in(client: Any, user: Any) -> Any:
+    """Sign the test client in as `user` without the forms: a session like the sign-in
+    service makes, verified by an authenticator for whoever needs a second factor."""
+    user = get_user_model().objects.get(pk=user.pk)  # a saved password hash
+    client.force_login(user)
+    session = client.session
+    now = time.time()
+    session[sessions.SIGNED_IN_AT] = now
+    session[sessions.LAST_SEEN] = now
+    session[sessions.REAUTH_AT] = now
+    if twofactor.second_step_needed(user):
+        device = twofactor.confirmed_totp(user) or twofactor.totp_enrol_directly(user=user)
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return client
+
+
+@pytest.fixture
+def admin_client(db: None, admin_user: Any) -> Any:
+    """pytest-django's superuser client, signed in as the site requires of administrators:
+    with a second factor (a plain force_login session is ended on its first request)."""
+    return sign_in(Client(), admin_user)
+
+
+def totp_now(user: Any, *, ahead: int = 0) -> str:
+    """The code the user's authenticator shows now (`ahead` steps of 30 s later)."""
+    device = twofactor.confirmed_totp(user)
+    assert device is not None, "no authenticator enrolled"
+    return twofactor.totp_code(device, at=time.time() + ahead * device.step)
 
 
 # --- rendering pages: catalogs and static files --------------------------------------------

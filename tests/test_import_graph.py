@@ -65,6 +65,9 @@ LAYERS: Mapping[str, int | None] = {
     "audit": 0,
     # Helpers that import no app (the CSV writer) sit below audit, which may use them.
     "csvexport": -10,
+    # Field encryption, the shared URL rules and response headers (issue 13): below every app
+    # that stores or renders what they protect.
+    "security": -10,
 }
 BOTTOM = "audit"  # importable by every app; imports none of them
 NEVER_IMPORTED = ("tests", "bench")

@@ -2,8 +2,9 @@
 
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from api.docs import DocsView, SchemaView
+from relay.views import account
 from relay.views.auth import AdminLoginView, AdminLogoutView, LoginView, LogoutView
 from relay.views.home import favicon
 
@@ -16,9 +17,16 @@ urlpatterns = [
     path("admin/logout/", AdminLogoutView.as_view()),
     path("admin/", admin.site.urls),
     path("api/v1/", include("api.urls")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/schema/", SchemaView.as_view(), name="api-schema"),
+    path("api/docs/", DocsView.as_view(url_name="api-schema"), name="api-docs"),
     path("login/", LoginView.as_view(), name="login"),
+    path("login/verify/", account.second_factor, name="login-verify"),
+    path("login/enrol/", account.enrol_at_sign_in, name="login-enrol"),
+    path("account/", account.account, name="account"),
+    path("account/two-factor/", account.enrol, name="account-enrol"),
+    path("account/recovery-codes/", account.recovery_codes, name="account-recovery-codes"),
+    path("account/password/", account.password_change, name="account-password"),
+    path("account/confirm/", account.reauth, name="reauth"),
     path("logout/", LogoutView.as_view(), name="logout"),
     path("directory/", include("agencies.urls")),
     path("", include("conferences.urls")),

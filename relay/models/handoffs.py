@@ -10,6 +10,7 @@ from agencies.models import Agency
 from consent.vocabulary import Purpose
 from relay.models.sheets import ReferralSheet
 from relay.states import CancelReason, DeclineReason, Outcome, Status
+from security.validators import guard_text_fields
 
 
 def _by(name: str) -> models.ForeignKey:
@@ -140,3 +141,8 @@ class Handoff(models.Model):
     @property
     def etag(self) -> str:
         return f'"{self.pk}-{self.version}"'
+
+
+# The shared rules of every write path (security/validators.py): no control characters in
+# text, links http(s) only.
+guard_text_fields(Handoff)

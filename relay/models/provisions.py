@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from agencies.models import Agency
 from consent.vocabulary import Section
 from relay.models.handoffs import Handoff
+from security.fieldcrypt import EncryptedJSONField
 
 
 class AppendOnlyQuerySet(models.QuerySet[Any]):
@@ -36,7 +37,8 @@ class Provision(models.Model):
     version = models.PositiveIntegerField()
     sections = models.JSONField()
     # {section: {field: value}}; the attachments section lists the files' ids and hashes.
-    content = models.JSONField()
+    # Encrypted at rest like the sheet's 要配慮 sections it may hold (security.fieldcrypt).
+    content = EncryptedJSONField()
     content_hash = models.CharField(max_length=64)
     consent = models.ForeignKey(
         "consent.ConsentRecord", on_delete=models.PROTECT, null=True, blank=True, related_name="+"

@@ -15,6 +15,8 @@ from django.utils.translation import gettext_lazy as _
 from agencies.models import Agency
 from relay import choices
 from relay.search import search_key
+from security.fieldcrypt import EncryptedCharField, EncryptedJSONField, EncryptedTextField
+from security.validators import guard_text_fields
 
 _INITIALS = re.compile(r"^[A-Za-zＡ-Ｚａ-ｚ](?:[ .・]?[A-Za-zＡ-Ｚａ-ｚ]){0,3}\.?$")
 
@@ -55,7 +57,9 @@ class ReferralSheet(models.Model):
     subject_initials = models.CharField(
         _("イニシャル"), max_length=12, validators=[validate_initials]
     )
-    subject_full_name = models.CharField(
+    # The name and the 要配慮 sections (health, safeguarding) are stored encrypted (AES-GCM,
+    # security/fieldcrypt.py): a leaked database or backup does not show them.
+    subject_full_name = EncryptedCharField(
         _("氏名(必要な場合のみ)"),
         max_length=100,
         blank=True,
@@ -105,18 +109,18 @@ class ReferralSheet(models.Model):
     home_situation = models.TextField(_("家庭の状況"), blank=True)
 
     # health (要配慮個人情報)
-    class_type = models.CharField(
+    class_type = EncryptedCharField(
         _("学級種別"), max_length=16, choices=choices.ClassType.choices, blank=True
     )
-    physical_condition = models.TextField(_("身体の不調"), blank=True)
-    mental_condition = models.TextField(_("こころの不調"), blank=True)
-    developmental_traits = models.TextField(_("発達の特性・障害"), blank=True)
+    physical_condition = EncryptedTextField(_("身体の不調"), blank=True)
+    mental_condition = EncryptedTextField(_("こころの不調"), blank=True)
+    developmental_traits = EncryptedTextField(_("発達の特性・障害"), blank=True)
 
     # safeguarding (要配慮個人情報)
-    abuse_suspected = models.CharField(
+    abuse_suspected = EncryptedCharField(
         _("虐待の可能性"), max_length=8, choices=choices.YesNoUnknown.choices, blank=True
     )
-    safeguarding_note = models.TextField(_("虐待・非行に関する記録"), blank=True)
+    safeguarding_note = EncryptedTextField(_("虐待・非行に関する記録"), blank=True)
 
     # connections
     connections = models.JSONField(_("つながっている機関"), default=list, blank=True)
@@ -154,7 +158,8 @@ class SheetVersion(models.Model):
 
     sheet = models.ForeignKey(ReferralSheet, on_delete=models.PROTECT, related_name="versions")
     version = models.PositiveIntegerField()
-    content = models.JSONField()
+    # Every section as it was, the 要配慮 ones included: encrypted as one value.
+    content = EncryptedJSONField()
     changed_fields = models.JSONField(default=list)
     reason = models.TextField()
     changed_by = models.ForeignKey(
@@ -198,3 +203,8 @@ class Attachment(models.Model):
 
     def __str__(self) -> str:
         return f"添付 #{self.pk} (シート #{self.sheet_id})"
+
+
+# The shared rules of every write path (security/validators.py): no control characters in
+# text, links http(s) only.
+guard_text_fields(ReferralSheet, Attachment)

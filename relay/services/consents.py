@@ -7,6 +7,7 @@ are told.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -39,6 +40,7 @@ from relay import access, escalation
 from relay.audit_events import handoff_event
 from relay.models import Handoff, Provision
 from relay.sections import normalise_sections
+from relay.services.sheets import MAX_ATTACHMENT_BYTES, upload_content_matches
 from relay.services.transactions import lock_sheet, workflow_transaction
 from relay.states import OPEN_FOR_RECEIVER, Status
 
@@ -153,6 +155,7 @@ def consent_record(
         obtained_by=staff.person,
         obtained_at=obtained_at or now,
     )
+    upload_detail = _checked_scanned_form(scanned_form) if scanned_form is not None else None
     if scanned_form is not None:
         record.scanned_form.save("form", scanned_form, save=False)
     record.save()
@@ -161,6 +164,15 @@ def consent_record(
     if record.decision == Decision.DENY and record.in_force_at(now):
         _apply_refusal(record, staff)
     escalation.consent_clock_start(record)
+    if upload_detail is not None:
+        audit_record(
+            action=AuditAction.CONSENT_FORM_UPLOADED,
+            actor=staff.audit_actor(),
+            object_type="consent",
+            object_id=record.pk,
+            sheet_id=record.sheet_id,
+            detail=upload_detail,
+        )
     return record
 
 
@@ -180,6 +192,31 @@ def _apply_refusal(record: ConsentRecord, staff: Staff) -> None:
             access.narrow_receiver(
                 handoff=hop, sections=record.sections, actor=actor, consent_id=record.pk
             )
+
+
+SCANNED_FORM_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg"})
+
+
+def _checked_scanned_form(upload: UploadedFile) -> dict[str, Any]:
+    """A scanned consent form is checked by its content, like an attachment: PDF, PNG or
+    JPEG whose first bytes agree, at most MAX_ATTACHMENT_BYTES. What is audited: type, size
+    and SHA-256 (never the file's name, which may carry the person's name)."""
+    if upload.size is None or upload.size > MAX_ATTACHMENT_BYTES:
+        raise InvalidInput(
+            str(_("ファイルが大きすぎます(10MBまで)。")),
+            field="scanned_form",
+            limit=MAX_ATTACHMENT_BYTES,
+        )
+    if upload.content_type not in SCANNED_FORM_TYPES or not upload_content_matches(upload):
+        raise InvalidInput(
+            str(_("PDF・PNG・JPEGのファイルを選んでください(中身が形式と一致しません)。")),
+            field="scanned_form",
+        )
+    digest = hashlib.sha256()
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    upload.seek(0)
+    return {"content_type": upload.content_type, "size": upload.size, "sha256": digest.hexdigest()}
 
 
 @transaction.atomic

@@ -25,7 +25,7 @@ from audit.models import AuditAction
 from audit.services import audit_record
 from consent.models import ConsentRecord
 from consent.policy import PolicyDecision, permits
-from consent.vocabulary import Purpose
+from consent.vocabulary import SPECIAL_CARE_SECTIONS, Purpose
 from notifications.notify import handoff_payload, notify_agency
 from relay import access, escalation, snapshots
 from relay.audit_events import handoff_event
@@ -777,6 +777,9 @@ def handoff_view(*, staff: Staff, handoff_id: int, version: int | None = None) -
         content = {}
     else:
         content = snapshots.hop_content(handoff=handoff, agency=staff.agency, provision=chosen)
+    if not access.sees_special_care(staff):
+        # A viewer whose agency has not granted the 要配慮 sections reads the rest only.
+        content = {s: c for s, c in content.items() if s not in SPECIAL_CARE_SECTIONS}
     handoff_event(
         AuditAction.HANDOFF_VIEWED,
         handoff=handoff,

@@ -31,6 +31,12 @@ _MAGIC = {
 }
 
 
+def upload_content_matches(upload: UploadedFile) -> bool:
+    """Do the file's first bytes agree with its declared type? (Attachments and scanned
+    consent forms alike: an HTML page declared as a PDF is refused.)"""
+    return _content_matches(upload)
+
+
 def _content_matches(upload: UploadedFile) -> bool:
     upload.seek(0)
     head = upload.read(2048)

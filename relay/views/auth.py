@@ -17,24 +17,41 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext_lazy
 
-from agencies import sessions
+from agencies import sessions, signin_throttle, twofactor
+from relay.views.account import client_ip
 
 
 class LoginView(auth_views.LoginView):
+    """The password step. Whoever needs a second factor is left *pending* (not signed in)
+    and sent to the code step (or to enrol first); everyone else is signed in here."""
+
     template_name = "relay/auth/login.html"
     redirect_authenticated_user = True
 
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if signin_throttle.ip_blocked(client_ip(request)):
+            return render(request, "relay/auth/throttled.html", status=429)
+        return super().post(request, *args, **kwargs)
+
     def form_valid(self, form: AuthenticationForm) -> HttpResponse:
-        sessions.session_sign_in(request=self.request, user=form.get_user())
+        user = form.get_user()
+        if twofactor.second_step_needed(user):
+            sessions.pending_start(request=self.request, user=user, next_url=self.get_success_url())
+            if twofactor.has_second_factor(user):
+                return HttpResponseRedirect(reverse("login-verify"))
+            return HttpResponseRedirect(reverse("login-enrol"))
+        sessions.session_sign_in(request=self.request, user=user)
         return HttpResponseRedirect(self.get_success_url())
 
     def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
         # "invalid_login" is the form's answer to a password check that failed (including a
         # username that django-axes has locked); a form missing a field checked nothing.
         if form.has_error(NON_FIELD_ERRORS, "invalid_login"):
+            signin_throttle.ip_failed(client_ip(self.request))
             sessions.sign_in_failed(
                 username=str(form.cleaned_data.get("username") or ""),
                 locked_out=bool(getattr(self.request, "axes_locked_out", False)),

@@ -28,6 +28,7 @@ from relay.selectors import (
     saved_filters_for,
     sheets_owned_by,
     sheets_visible_to,
+    special_care_readers,
 )
 from relay.views.base import paginate, query_without_page, staff_view
 from relay.views.display import person_name, section_blocks, section_label
@@ -145,6 +146,8 @@ def sheet_detail(request: HttpRequest, staff: Staff, sheet_id: int) -> HttpRespo
         "is_supervisor": view.is_owner and staff.role == Role.SUPERVISOR,
         "consents": consents_of_sheet(sheet=sheet) if view.is_owner else [],
         "versions": sheet.versions.all() if view.is_owner else [],
+        "special_care": special_care_readers(sheet=sheet) if view.is_owner else None,
+        "sees_special_care": access.sees_special_care(staff),
         "attachment_form": AttachmentForm(locked=sheet.is_locked)
         if view.is_owner and staff.role in SENDERS
         else None,

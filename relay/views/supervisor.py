@@ -18,9 +18,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from agencies import sessions
 from agencies.actors import Staff
 from agencies.errors import IllegalTransition, InvalidInput
 from agencies.models import Agency, Role
+from agencies.sessions import reauth_required
 from audit.models import AuditAction, AuditEvent
 from audit.verification import stored_status
 from consent.vocabulary import Purpose
@@ -39,6 +41,7 @@ from relay.views.display import action_label, section_label
 
 
 @require_POST
+@reauth_required
 @staff_view(Role.SUPERVISOR)
 def basis_decide(request: HttpRequest, staff: Staff, record_id: int) -> HttpResponse:
     form = BasisDecisionForm(request.POST)
@@ -181,6 +184,7 @@ def audit_log(request: HttpRequest, staff: Staff) -> HttpResponse:
     )
 
 
+@reauth_required
 @staff_view(Role.SUPERVISOR)
 def audit_export(request: HttpRequest, staff: Staff) -> HttpResponseBase:
     form = AuditFilterForm(request.GET or None)
@@ -246,6 +250,8 @@ def provision_report(request: HttpRequest, staff: Staff) -> HttpResponseBase:
     direction = (form.cleaned_data.get("direction") if form.is_valid() else "") or "both"
     query = ProvisionQuery(start=start, end=end, agency=staff.agency, direction=direction)
     if request.GET.get("format") == "csv":
+        if not sessions.reauth_fresh(request):
+            return sessions.reauth_redirect(request)
         export = provision_records_export(query=query, actor=staff.audit_actor())
         return csv_response(export.filename, export.header, export.rows)
     records = provision_records(query)

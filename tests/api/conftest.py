@@ -21,6 +21,14 @@ IssueKey = Callable[..., tuple[APIKey, str]]
 
 
 @pytest.fixture(autouse=True)
+def _public_api_docs(settings) -> None:
+    """The schema tests and the schemathesis/generated-client runs read /api/schema/ without
+    credentials, as the embedded default allows; tests/security/ checks the closed default
+    of production (API_DOCS_PUBLIC unset outside embedded mode)."""
+    settings.API_DOCS_PUBLIC = True
+
+
+@pytest.fixture(autouse=True)
 def _fresh_rate_limits(db: None) -> Iterator[None]:
     """Rate-limit counters live in the shared cache; ids repeat across tests, counters must not."""
     cache.clear()

@@ -8,13 +8,19 @@ dev profile, tests/profile.py) skips them, saying so.
 
 from __future__ import annotations
 
+import base64
+import hmac
+import struct
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
+from agencies import twofactor
 from tests.profile import ENV, PROFILE
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -75,8 +81,49 @@ def demo(transactional_db: None, settings) -> None:
     call_command("load_demo", verbosity=0)
 
 
+def totp_from_secret(secret: str, at: float | None = None) -> str:
+    """RFC 6238 (SHA-1, 30 s, 6 digits) from the base32 secret, as an authenticator app does:
+    the tests compute codes from what the screen or the demo table shows."""
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    counter = struct.pack(">Q", int((time.time() if at is None else at) // 30))
+    digest = hmac.new(key, counter, "sha1").digest()
+    offset = digest[-1] & 0x0F
+    value = (struct.unpack(">I", digest[offset : offset + 4])[0] & 0x7FFFFFFF) % 1_000_000
+    return f"{value:06d}"
+
+
+def next_code(username: str) -> str:
+    """The code of the demo user's authenticator, never one already used (django-otp refuses
+    a replay within its 30 s step: a second sign-in in the same step takes the next one)."""
+    device = twofactor.confirmed_totp(get_user_model().objects.get(username=username))
+    assert device is not None, f"{username} has no authenticator"
+    at = max(time.time(), (device.last_t + 1) * device.step + device.t0)
+    return totp_from_secret(twofactor.totp_secret(device), at=at)
+
+
+def sign_in(page, base_url: str, username: str) -> None:
+    """The real sign-in: password, then the code step for whoever has an authenticator."""
+    page.goto(f"{base_url}/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", DEMO_PASSWORD)
+    page.click("form button[type=submit].btn")
+    page.wait_for_load_state()
+    if "/login/verify/" in page.url:
+        page.fill("#id_code", next_code(username))
+        page.click("form[data-testid=second-factor-form] button[type=submit]")
+    page.wait_for_url(f"{base_url}/**")
+    assert "/login/" not in page.url, f"{username} was not signed in"
+
+
 @pytest.fixture
-def open_as(browser, live_server, demo):
+def csp_violations() -> list[str]:
+    """Content-Security-Policy violations the browser reported on the pages open_as opened
+    (Chromium logs each refused script, style, frame or form target to the console)."""
+    return []
+
+
+@pytest.fixture
+def open_as(browser, live_server, demo, csp_violations):
     """A function that opens a fresh, signed-in Japanese browser page for a demo user."""
     contexts = []
 
@@ -87,10 +134,13 @@ def open_as(browser, live_server, demo):
         context.set_default_timeout(15_000)
         contexts.append(context)
         page = context.new_page()
-        page.goto(f"{live_server.url}/login/")
-        page.fill("#id_username", username)
-        page.fill("#id_password", DEMO_PASSWORD)
-        page.click("form button[type=submit].btn")
+        page.on(
+            "console",
+            lambda message: csp_violations.append(f"{page.url}: {message.text}")
+            if "Content Security Policy" in message.text
+            else None,
+        )
+        sign_in(page, live_server.url, username)
         page.wait_for_url(f"{live_server.url}/")
         return page
 

@@ -136,18 +136,14 @@ def test_no_screen_scrolls_sideways_and_verdicts_stay_on_one_line(open_as, live_
 def test_axe_finds_no_serious_or_critical_violation(browser, live_server, demo) -> None:
     """axe-core, injected into each main screen (the page's CSP is bypassed for the injection
     only), reports no violation of impact serious or critical."""
-    from tests.e2e.conftest import DEMO_PASSWORD
+    from tests.e2e.conftest import sign_in
 
     source = AXE.read_text(encoding="utf-8")
     found = []
     for username, paths in _screens().items():
         context = browser.new_context(locale="ja-JP", bypass_csp=True)
         page = context.new_page()
-        page.goto(f"{live_server.url}/login/")
-        page.fill("#id_username", username)
-        page.fill("#id_password", DEMO_PASSWORD)
-        page.click("form button[type=submit].btn")
-        page.wait_for_url(f"{live_server.url}/**")
+        sign_in(page, live_server.url, username)
         for path in ["/login/", *paths] if username == "adachi-counselor" else paths:
             page.goto(f"{live_server.url}{path}")
             page.evaluate(source)

@@ -75,7 +75,9 @@ def _act(page: Page, label: str, **fields: str) -> None:
     panel.locator("button[type=submit]").click()
 
 
-def test_counselor_to_intake_and_back_with_approval_and_audit(open_as, live_server, shoot) -> None:
+def test_counselor_to_intake_and_back_with_approval_and_audit(
+    open_as, live_server, shoot, csp_violations
+) -> None:
     # --- The counselor records the consultation ----------------------------------------------
     counselor = open_as("adachi-counselor")
     shoot(counselor, "home-counselor", full_page=False)
@@ -230,6 +232,9 @@ def test_counselor_to_intake_and_back_with_approval_and_audit(open_as, live_serv
     supervisor.get_by_role("link", name="指標").click()
     expect(supervisor.locator("svg").first).to_be_visible()
     shoot(supervisor, "metrics")
+    # The whole story ran under the strict Content-Security-Policy without a refusal: no
+    # inline script, style or handler anywhere on the way (issue 13).
+    assert not csp_violations, "\n".join(csp_violations)
 
 
 def test_consent_check_blocks_a_send_with_the_reason(open_as, live_server, shoot) -> None:

@@ -21,6 +21,7 @@ from notifications.models import (
 )
 from notifications.signing import new_webhook_secret
 from relay.models import Handoff
+from tests.fixtures import sign_in
 from tests.notifications.conftest import PERSONAL
 
 pytestmark = pytest.mark.django_db
@@ -142,10 +143,10 @@ def test_hops_show_their_escalation_state_and_nothing_of_the_sheet(admin_client,
 def test_only_operators_reach_these_pages(net, hop, who) -> None:
     client = Client()
     if who == "agency staff":
-        client.force_login(net.supervisor.user)
+        sign_in(client, net.supervisor.user)
     elif who == "staff without permission":
         user = get_user_model().objects.create_user("ops-trainee", is_staff=True)
-        client.force_login(user)
+        sign_in(client, user)
     for url in (OUTBOX, ENDPOINTS, HOPS):
         response = client.get(url)
         assert response.status_code in (302, 403), (who, url)
@@ -156,7 +157,7 @@ def test_an_operator_with_view_permission_cannot_retry_without_change_permission
     user = get_user_model().objects.create_user("ops-viewer", is_staff=True)
     user.user_permissions.add(Permission.objects.get(codename="view_outboxmessage"))
     client = Client()
-    client.force_login(user)
+    sign_in(client, user)
     message = OutboxMessage.objects.filter(handoff=hop).first()
     OutboxMessage.objects.filter(pk=message.pk).update(state=DeliveryState.FAILED)
     assert client.get(OUTBOX).status_code == 200

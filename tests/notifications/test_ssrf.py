@@ -39,11 +39,42 @@ def strict(settings) -> None:
         "https://[fd00::1]/hook",
         "https://[::ffff:127.0.0.1]/hook",  # IPv4-mapped loopback
         "https://224.0.0.1/hook",  # multicast
+        "https://[::ffff:10.0.0.1]/hook",  # IPv4-mapped private
+        "https://[::ffff:169.254.169.254]/hook",  # IPv4-mapped metadata address
+        "https://[::127.0.0.1]/hook",  # IPv4-compatible loopback
+        "https://[64:ff9b::7f00:1]/hook",  # NAT64 of 127.0.0.1
+        "https://[64:ff9b::a00:1]/hook",  # NAT64 of 10.0.0.1
+        "https://[64:ff9b:1::7f00:1]/hook",  # local-use NAT64 prefix
+        "https://[2002:7f00:1::]/hook",  # 6to4 of 127.0.0.1
+        "https://[2002:c0a8:101::1]/hook",  # 6to4 of 192.168.1.1
+        "https://[2001:0:4136:e378:8000:63bf:80ff:fffe]/hook",  # Teredo, client 127.0.0.1
     ],
 )
 def test_internal_addresses_are_refused(strict: None, url: str) -> None:
-    with pytest.raises(UnsafeEndpoint, match="non-public"):
+    """GIVEN an attacker's webhook URL naming an internal address, in any IPv6 disguise
+    THEN the guard refuses it before any connection."""
+    with pytest.raises(UnsafeEndpoint, match=r"non-public|transition"):
         check_endpoint(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://[64:ff9b::5db8:d70e]/hook",  # NAT64 of a public address: still refused
+        "https://[2002:5db8:d70e::1]/hook",  # 6to4 of a public address
+        "https://[2001:0:4136:e378:8000:63bf:a247:28f1]/hook",  # Teredo, public client
+    ],
+)
+def test_transition_prefixes_are_refused_whatever_they_embed(strict: None, url: str) -> None:
+    """A partner's endpoint is never behind NAT64, 6to4 or Teredo: refused outright."""
+    with pytest.raises(UnsafeEndpoint, match=r"transition|non-public"):
+        check_endpoint(url)
+
+
+def test_a_public_ipv6_address_is_allowed(strict: None) -> None:
+    assert resolve_endpoint("https://[2606:2800:21f:cb07:6820:80da:af6b:8b2c]/hook") == (
+        "2606:2800:21f:cb07:6820:80da:af6b:8b2c"
+    )
 
 
 @pytest.mark.parametrize(

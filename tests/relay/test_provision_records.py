@@ -14,6 +14,7 @@ from django.utils import timezone
 from audit.models import AuditAction, AuditEvent
 from relay import services
 from relay.models import Provision
+from tests.fixtures import sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -97,7 +98,7 @@ def test_the_screen_and_the_command_write_the_same_event(net, client) -> None:
     sheet = net.sheet()
     net.consent(sheet)
     net.send(sheet)
-    client.force_login(net.supervisor.user)
+    sign_in(client, net.supervisor.user)
     response = client.get(reverse("relay:provision-records"), {"format": "csv"})
     b"".join(response.streaming_content)
     _export(agency="ward")

@@ -21,6 +21,7 @@ PROBE = (
     "'queue_dir': settings.CELERY_BROKER_TRANSPORT_OPTIONS.get('data_folder_in', '')}))"
 )
 SERVICE_VARS = (
+    "FIELD_ENCRYPTION_KEYS",
     "DATABASE_URL",
     "CELERY_BROKER_URL",
     "CACHE_URL",
@@ -95,6 +96,21 @@ def test_check_deploy_passes_with_a_production_environment(tmp_path: Path, fail_
         CELERY_BROKER_URL="redis://127.0.0.1:6379/0",
         SECRET_KEY="production-like-secret-" + "x9Kq2" * 12,
         ALLOWED_HOSTS="tsunagu.example.jp",
+        FIELD_ENCRYPTION_KEYS="k1:" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWY=",
     )
     out = _run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", fail_level], env)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_production_without_field_encryption_keys_fails_the_checks(tmp_path: Path) -> None:
+    """No default key outside embedded mode: `check` (and so migrate, runserver) refuses."""
+    env = _env(
+        tmp_path,
+        DATABASE_URL="postgres://u@127.0.0.1:5432/x",
+        SECRET_KEY="production-like-secret-" + "x9Kq2" * 12,
+        ALLOWED_HOSTS="tsunagu.example.jp",
+    )
+    env.pop("FIELD_ENCRYPTION_KEYS", None)
+    out = _run([sys.executable, "manage.py", "check"], env)
+    assert out.returncode != 0 and "security.E001" in out.stderr
+    assert not (tmp_path / "field_encryption_keys").exists()

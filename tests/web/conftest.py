@@ -12,18 +12,18 @@ from django.test import Client
 
 from agencies.actors import Staff
 from relay.models import Handoff, ReferralSheet
+from tests.fixtures import sign_in
 
 
 @pytest.fixture
 def login() -> Callable[[Staff], Client]:
-    """A test client signed in as the given staff member (without the login form)."""
+    """A test client signed in as the given staff member (without the login form; with the
+    second factor verified for whoever needs one: tests/fixtures.sign_in)."""
 
     def make(staff: Staff) -> Client:
-        client = Client()
         # From the database: the factory's in-memory user carries an unsaved password hash,
         # which would invalidate the session on the next request.
-        client.force_login(get_user_model().objects.get(pk=staff.user_id))
-        return client
+        return sign_in(Client(), get_user_model().objects.get(pk=staff.user_id))
 
     return make
 

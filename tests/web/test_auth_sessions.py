@@ -7,8 +7,10 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from agencies import twofactor
 from audit.models import AuditAction, AuditEvent
 from tests.factories import MembershipFactory
+from tests.fixtures import totp_now
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "pw-for-tests-only"
@@ -20,6 +22,7 @@ def operator():
     membership = MembershipFactory(user__username="ops", user__is_staff=True)
     membership.user.set_password(PASSWORD)
     membership.user.save(update_fields=["password"])
+    twofactor.totp_enrol_directly(user=membership.user)
     return membership
 
 
@@ -32,6 +35,10 @@ def test_admin_login_and_logout_are_audited_like_ours(operator) -> None:
     page = client.get("/admin/login/?next=/admin/")
     assert page.status_code == 200 and 'id="login-form"' in page.content.decode()
     response = client.post("/admin/login/?next=/admin/", {"username": "ops", "password": PASSWORD})
+    # An administrator's password alone opens nothing: the code step comes first.
+    assert response.status_code == 302 and response["Location"] == reverse("login-verify")
+    assert client.get("/admin/").status_code == 302
+    response = client.post(reverse("login-verify"), {"code": totp_now(operator.user)})
     assert response.status_code == 302 and response["Location"] == "/admin/"
     assert client.get("/admin/").status_code == 200
     login = AuditEvent.objects.get(action=AuditAction.LOGIN)
@@ -65,5 +72,8 @@ def test_signing_out_without_a_session_audits_nothing(db) -> None:
 
 def test_login_is_audited_once(operator) -> None:
     """The service writes the event; no signal receiver writes a second one."""
-    Client().post(reverse("login"), {"username": "ops", "password": PASSWORD})
+    client = Client()
+    client.post(reverse("login"), {"username": "ops", "password": PASSWORD})
+    assert _actions() == []  # the password alone signs no one in who needs a code
+    client.post(reverse("login-verify"), {"code": totp_now(operator.user)})
     assert _actions() == [AuditAction.LOGIN]
