@@ -243,7 +243,8 @@ class ProblemSerializer(serializers.Serializer):
         allow_null=True,
         help_text="consent-does-not-cover / consent-withdrawn: the policy's reason code "
         "(no-consent, withdrawn, expired, recipient-not-covered, purpose-not-covered, "
-        "sections-not-covered, refused, basis-not-approved, basis-rejected, not-in-force).",
+        "sections-not-covered, refused, basis-not-approved, basis-rejected, not-in-force, "
+        "not-council-member).",
     )
     missing_sections = serializers.ListField(
         child=serializers.CharField(),

@@ -66,6 +66,10 @@ REASONS_EN: dict[str, str] = {
     "recipient-not-covered": "No consent covers sharing with this agency.",
     "purpose-not-covered": "No consent covers sharing for this purpose.",
     "sections-not-covered": "No consent covers sharing these sections: see missing_sections.",
+    "not-council-member": (
+        "The lawful basis names a council this agency is not a member of: a council's basis "
+        "covers its member agencies only."
+    ),
 }
 
 # Invalid input, by field (the Japanese text says the same, sometimes more precisely).
