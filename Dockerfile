@@ -38,6 +38,7 @@ COPY audit/ audit/
 COPY api/ api/
 COPY ops/ ops/
 COPY csvexport/ csvexport/
+COPY security/ security/
 COPY duework/ duework/
 COPY conferences/ conferences/
 COPY locale/ locale/

@@ -27,6 +27,10 @@ TEST_FIELD_KEYS = "test1:" + "dGVzdC1vbmx5LWZpZWxkLWtleS0wMTIzNDU2Nzg5YWI="
 if not django_settings.FIELD_ENCRYPTION_KEYS:
     os.environ.setdefault("FIELD_ENCRYPTION_KEYS", TEST_FIELD_KEYS)
     django_settings.FIELD_ENCRYPTION_KEYS = os.environ["FIELD_ENCRYPTION_KEYS"].split(",")
+# On the embedded default the keys come from this process's var/ directory; a process the
+# tests start with a var/ of its own would make other keys and fail to read what the tests
+# wrote: hand it these.
+os.environ.setdefault("FIELD_ENCRYPTION_KEYS", ",".join(django_settings.FIELD_ENCRYPTION_KEYS))
 
 # dev (make test) or ci (make test-all, .ci/run): how many examples the slow tests generate.
 hypothesis_settings.load_profile(PROFILE.name)

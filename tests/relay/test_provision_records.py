@@ -137,7 +137,7 @@ def test_every_version_is_a_record_with_its_content_hash(net, sent) -> None:
     assert audited == set(hashes.values())
 
     client = Client()
-    client.force_login(net.supervisor.user)
+    sign_in(client, net.supervisor.user)
     page = client.get(reverse("relay:provision-records")).content.decode()
     assert page.count('data-testid="provision-version"') == 2
     assert hashes[2][:10] in page
