@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from agencies import twofactor
 from agencies.actors import Staff
 from agencies.models import Agency, AgencyKind, Role
 from audit.models import AuditAction, AuditEvent
@@ -40,6 +41,7 @@ def _school_with_a_sheet() -> tuple[Agency, int, int]:
     user = get_user_model().objects.get(pk=membership.user_id)
     user.set_password(DEMO_PASSWORD)
     user.save()
+    twofactor.totp_enrol_directly(user=user)  # a supervisor signs in with a second factor
     staff = Staff.for_user(user)
     sheet = services.sheet_create(
         staff=staff,
