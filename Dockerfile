@@ -37,6 +37,7 @@ COPY agencies/ agencies/
 COPY audit/ audit/
 COPY api/ api/
 COPY ops/ ops/
+COPY csvexport/ csvexport/
 COPY locale/ locale/
 # Settings need a database URL and key to load; neither is used by these two commands.
 RUN DATABASE_URL=sqlite:////tmp/build.sqlite3 SECRET_KEY=build-only TSUNAGU_VAR_DIR=/tmp/var \

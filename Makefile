@@ -7,11 +7,12 @@
 #   make test-all   the same suite at full strength (TSUNAGU_TEST_PROFILE=ci)
 #   make lock   re-resolve requirements*.lock from pyproject.toml (see docs/operations.md)
 #   make image-smoke  build the container image with buildah and smoke-test it (docs/containers.md)
+#   make bench-smoke  every benchmark of bench/ at ~0.1 % size: they must run (docs/benchmarks.md)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test test-all lint typecheck messages clean-var lock image-smoke
+.PHONY: install demo test test-all lint typecheck messages clean-var lock image-smoke bench-smoke
 
 # Every dependency, direct or not, at the version and hashes of the lock file: an update of
 # any of them (a `holidays` release moves deadlines) happens only through `make lock`.
@@ -63,3 +64,7 @@ lock: install
 # Build the image with buildah on a debootstrapped Debian base and smoke-test it.
 image-smoke: install
 	bin/image-smoke
+
+# Every benchmark at about 0.1 % of its size on throwaway PostgreSQL databases (no timing asserted).
+bench-smoke: install messages
+	bin/bench-smoke

@@ -42,7 +42,8 @@ HASHED_FIELDS = (
 ROW_FIELDS = ("id", "chain", "prev_hash", "hash", *HASHED_FIELDS)
 
 
-def _canonical_value(value: Any) -> Any:
+def canonical_value(value: Any) -> Any:
+    """A field's value as it is hashed (datetimes as UTC text with microseconds)."""
     if isinstance(value, datetime):
         return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return value
@@ -50,7 +51,7 @@ def _canonical_value(value: Any) -> Any:
 
 def canonical_bytes(fields: dict[str, Any]) -> bytes:
     """The event as sorted, compact JSON: the same bytes on every database and run."""
-    payload = {name: _canonical_value(fields[name]) for name in HASHED_FIELDS}
+    payload = {name: canonical_value(fields[name]) for name in HASHED_FIELDS}
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 

@@ -113,12 +113,7 @@ def _check_present(heads: dict[int, chain.Head], what: str) -> chain.Break | Non
 
 def _check_anchor(anchor: anchors.Anchor, heads: dict[int, chain.Head]) -> chain.Break | None:
     """The anchor's heads are present and the walk reached them."""
-    archived = archived_heads()
-    live = {
-        k: h
-        for k, h in anchor.heads.items()
-        if not (k in archived and (h.last_id or 0) <= (archived[k].last_id or 0))
-    }
+    live = _not_archived(anchor.heads)
     broken = _check_present(live, f"anchored by {anchor.label()}")
     if broken is not None:
         return broken
@@ -140,9 +135,19 @@ def _walk_full(report: Report) -> None:
         report.ok, report.broken_id, report.reason = False, broken.event_id, broken.reason
 
 
+def _not_archived(heads: dict[int, chain.Head]) -> dict[int, chain.Head]:
+    """The heads still in the live table (a chain whose last event was archived is not)."""
+    archived = archived_heads()
+    return {
+        k: h
+        for k, h in heads.items()
+        if not (k in archived and (h.last_id or 0) <= (archived[k].last_id or 0))
+    }
+
+
 def _walk_new(report: Report, start: dict[int, chain.Head]) -> None:
     report.heads = {k: chain.Head(h.last_id, h.hash, h.count) for k, h in start.items()}
-    broken = _check_present(start, "verified earlier")
+    broken = _check_present(_not_archived(start), "verified earlier")
     if broken is None:
         for chain_id in _chains(report.heads):
             head = report.heads.setdefault(chain_id, chain.Head())

@@ -40,6 +40,23 @@ DEMO_STAFF: list[tuple[str, str, Role]] = [
     ("shinjuku-supervisor", "shinjuku-hikikomori-consultation", Role.SUPERVISOR),
 ]
 ADMIN_USERNAME = "admin"
+# Fictional names (family, given), so that printed forms and the approval queue show a person.
+DEMO_NAMES: dict[str, tuple[str, str]] = {
+    "adachi-counselor": ("佐藤", "美咲"),
+    "adachi-supervisor": ("高橋", "健一"),
+    "adachi-viewer": ("伊藤", "真理"),
+    "safetynet-intake": ("渡辺", "直子"),
+    "safetynet-supervisor": ("山本", "浩二"),
+    "yokohama-intake": ("中村", "彩"),
+    "yokohama-supervisor": ("小林", "誠"),
+    "akashi-counselor": ("加藤", "由美"),
+    "akashi-supervisor": ("吉田", "修"),
+    "kodomo-intake": ("山田", "恵"),
+    "kodomo-supervisor": ("松本", "隆"),
+    "torokko-intake": ("井上", "陽子"),
+    "shinjuku-intake": ("木村", "翔太"),
+    "shinjuku-supervisor": ("林", "久美子"),
+}
 
 
 @dataclass
@@ -75,6 +92,9 @@ def load_staff(actor: Actor) -> list[tuple[str, str, str]]:
         if created:
             user.set_password(DEMO_PASSWORD)
             user.save(update_fields=["password"])
+        if not (user.last_name or user.first_name) and username in DEMO_NAMES:
+            user.last_name, user.first_name = DEMO_NAMES[username]
+            user.save(update_fields=["last_name", "first_name"])
         membership_set(user=user, agency=agency, role=role, actor=actor)
         users.append((username, agency.name, str(role.label)))
     return users

@@ -429,6 +429,8 @@ AUDIT_ANCHOR_KEY = env.str("AUDIT_ANCHOR_KEY", default="") or (
 # Where signed checkpoints are appended (one file per month, opened O_APPEND; see
 # docs/operations.md for chattr +a, syslog and write-once buckets).
 AUDIT_ANCHOR_PATH = env.str("AUDIT_ANCHOR_PATH", default=str(VAR_DIR / "audit-anchors"))
+# Where `manage.py audit_archive` writes the export of a month it detaches (docs/operations.md).
+AUDIT_ARCHIVE_PATH = env.str("AUDIT_ARCHIVE_PATH", default=str(VAR_DIR / "audit-archive"))
 # Optional copy of every checkpoint to syslog: "/dev/log" or "host:port" (UDP).
 AUDIT_ANCHOR_SYSLOG = env.str("AUDIT_ANCHOR_SYSLOG", default="")
 # Parallel chains appenders spread over on PostgreSQL (1 to 64); SQLite uses one.

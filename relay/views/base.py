@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
@@ -92,7 +93,60 @@ def paginate(
 
 
 def query_without_page(request: HttpRequest) -> str:
-    """The current query string minus `page`, for pagination links that keep the filters."""
+    """The current query string minus `page` (and the keyset cursors), for pagination links
+    that keep the filters."""
     params = request.GET.copy()
-    params.pop("page", None)
+    for key in ("page", "before", "after"):
+        params.pop(key, None)
     return params.urlencode()
+
+
+# A long list (the audit trail grows by millions of rows) is paged by id, never by OFFSET, and
+# counted only up to a cap: the cost of a page is the page, not the table.
+COUNT_CAP = 10_000
+
+
+@dataclass(frozen=True)
+class KeysetPage:
+    """One page of a list ordered newest first (by descending id)."""
+
+    rows: list[Any]
+    newer: int | None  # ?after=<id> shows the page before this one, if there is one
+    older: int | None  # ?before=<id> shows the page after this one
+    count: int  # rows in the whole list, up to COUNT_CAP
+    capped: bool  # the list holds more than COUNT_CAP rows
+
+    @property
+    def more_pages(self) -> bool:
+        return self.newer is not None or self.older is not None
+
+
+def _cursor(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() and len(value) < 19 else None
+
+
+def keyset_page(request: HttpRequest, queryset: QuerySet[Any], size: int) -> KeysetPage:
+    """The page of `queryset` (any filters, ordered by -id) that `?before=` / `?after=` point
+    at: the newest rows when neither is given."""
+    before, after = _cursor(request.GET.get("before")), _cursor(request.GET.get("after"))
+    if after is not None:
+        rows = list(queryset.filter(id__gt=after).order_by("id")[: size + 1])
+        has_newer = len(rows) > size
+        rows = rows[:size][::-1]
+        has_older = bool(rows) and queryset.filter(id__lt=rows[-1].pk).exists()
+    else:
+        window = queryset if before is None else queryset.filter(id__lt=before)
+        rows = list(window.order_by("-id")[: size + 1])
+        has_older = len(rows) > size
+        rows = rows[:size]
+        has_newer = (
+            bool(rows) and before is not None and queryset.filter(id__gt=rows[0].pk).exists()
+        )
+    counted = queryset.order_by()[: COUNT_CAP + 1].count()
+    return KeysetPage(
+        rows=rows,
+        newer=rows[0].pk if has_newer else None,
+        older=rows[-1].pk if has_older else None,
+        count=min(counted, COUNT_CAP),
+        capped=counted > COUNT_CAP,
+    )

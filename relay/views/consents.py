@@ -28,6 +28,7 @@ from relay.forms import (
 )
 from relay.services.sheets import SheetView
 from relay.views.base import staff_view
+from relay.views.display import person_name
 from relay.views.queries import suggest_recipients
 
 
@@ -50,7 +51,9 @@ def _selected_ids(form: ConsentForm) -> set[int]:
 
 def _consent_context(form: ConsentForm, view: SheetView) -> dict[str, Any]:
     suggestions = suggest_recipients(
-        agencies=Agency.objects.exclude(pk=view.sheet.owner_agency_id), content=view.content
+        agencies=Agency.objects.exclude(pk=view.sheet.owner_agency_id),
+        content=view.content,
+        sender=view.sheet.owner_agency,
     )
     suggested = {s.agency.pk for s in suggestions}
     selected = _selected_ids(form)
@@ -91,11 +94,11 @@ def consent_new(request: HttpRequest, staff: Staff, sheet_id: int) -> HttpRespon
         }
         try:
             if form.is_lawful_basis:
-                record = services.lawful_basis_record(
+                services.lawful_basis_record(
                     basis=data["basis"], reason=data["reason"], **scope
                 )
             else:
-                record = services.consent_record(
+                services.consent_record(
                     grantors=data["grantors"],
                     method=data["method"],
                     decision=data["decision"],
@@ -112,15 +115,12 @@ def consent_new(request: HttpRequest, staff: Staff, sheet_id: int) -> HttpRespon
                 messages.warning(
                     request,
                     _(
-                        "法令上の根拠 #%(id)s を記録しました。管理職が承認するまで、"
-                        "これにもとづく送付はできません。"
-                    )
-                    % {"id": record.pk},
+                        "法令上の根拠を記録しました。管理職が承認するまでは、"
+                        "これにもとづいて送付することはできません。"
+                    ),
                 )
             else:
-                messages.success(
-                    request, _("同意記録 #%(id)s を保存しました。") % {"id": record.pk}
-                )
+                messages.success(request, _("同意を記録しました。"))
             return redirect("relay:sheet-detail", view.sheet.pk)
     return render(
         request,
@@ -144,7 +144,7 @@ def _print_context(
     explainer = record.obtained_by if record is not None else staff.user
     return {
         "agency": staff.agency,
-        "explainer": (explainer.get_full_name() or explainer.get_username()) if explainer else "",
+        "explainer": person_name(explainer),
         "sheet_id": sheet_id,
         "record": record,
         "recipients": recipients,
@@ -220,7 +220,9 @@ def consent_withdraw(request: HttpRequest, staff: Staff, record_id: int) -> Http
         else:
             messages.success(
                 request,
-                _("同意の撤回を記録しました。停止した引き継ぎ: %(n)s 件") % {"n": len(stopped)},
+                _("同意の撤回を記録しました。引き継ぎ %(n)s 件を止めました。") % {"n": len(stopped)}
+                if stopped
+                else _("同意の撤回を記録しました。"),
             )
             return redirect("relay:sheet-detail", record.sheet_id)
     return render(
@@ -247,6 +249,6 @@ def consent_entered_in_error(request: HttpRequest, staff: Staff, record_id: int)
             messages.error(request, _("この同意記録はすでに誤登録として取り消されています。"))
         else:
             messages.success(
-                request, _("同意記録 #%(id)s を誤登録として取り消しました。") % {"id": record.pk}
+                request, _("誤って登録した同意の記録を取り消しました。")
             )
     return redirect("relay:sheet-detail", record.sheet_id)

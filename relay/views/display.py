@@ -69,6 +69,16 @@ def action_label(action: str, detail: dict[str, Any] | None = None) -> str:
         return action
 
 
+def person_name(user: Any) -> str:
+    """A staff member's name as written on Japanese forms, family name first (佐藤 美咲); empty
+    if none is registered, so that a printed form leaves a line to write it on rather than
+    showing a login ID."""
+    if user is None:
+        return ""
+    last, first = (user.last_name or "").strip(), (user.first_name or "").strip()
+    return " ".join(part for part in (last, first) if part)
+
+
 def join_labels(labels: list[str]) -> str:
     """Japanese lists take 、; English takes a comma."""
     return _("、").join(labels)

@@ -315,6 +315,23 @@ def _next_url(request: HttpRequest, default: str) -> str:
     return default
 
 
+def _done_message(name: str, hop: Handoff) -> str:
+    """What the user just did, said as a sentence (never the button's label in quotes)."""
+    if name == "submit" and hop.status == Status.AWAITING_APPROVAL:
+        return _("管理職に送付の承認を依頼しました。")
+    done = {
+        "acknowledge": _("受領を確認しました。送付元に伝わります。"),
+        "accept": _("引き継ぎを受け入れました。"),
+        "decline": _("引き継ぎを辞退しました。送付元に伝わります。"),
+        "complete": _("結果を記録し、引き継ぎを完了しました。"),
+        "submit": _("送付しました。"),
+        "approve": _("承認して送付しました。"),
+        "return": _("下書きに差し戻しました。"),
+        "cancel": _("引き継ぎを取り下げました。"),
+    }
+    return str(done.get(name, _("記録しました。")))
+
+
 @require_POST
 @staff_view(*READERS)
 def handoff_action(request: HttpRequest, staff: Staff, handoff_id: int, name: str) -> HttpResponse:
@@ -330,7 +347,7 @@ def handoff_action(request: HttpRequest, staff: Staff, handoff_id: int, name: st
     default_next = reverse("relay:handoff-detail", args=[handoff_id])
     if form.is_valid():
         try:
-            action.run(staff, handoff_id, form.cleaned_data)
+            hop = action.run(staff, handoff_id, form.cleaned_data)
         except ConsentDoesNotCover as exc:
             messages.error(request, _("送付できませんでした: %(reason)s") % {"reason": exc})
         except IllegalTransition:
@@ -340,9 +357,7 @@ def handoff_action(request: HttpRequest, staff: Staff, handoff_id: int, name: st
         except InvalidInput as exc:
             form.add_error(exc.field if exc.field in form.fields else None, str(exc))
         else:
-            messages.success(
-                request, _("「%(action)s」を記録しました。") % {"action": action.label}
-            )
+            messages.success(request, _done_message(name, hop))
             return redirect(_next_url(request, default_next))
         if not form.errors:
             return redirect(_next_url(request, default_next))

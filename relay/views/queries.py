@@ -4,6 +4,7 @@ waiting for a supervisor, and recipient suggestions from the directory. Read-onl
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +15,8 @@ from django.utils.translation import gettext as _
 from agencies.models import Agency
 from consent.models import Approval, ConsentRecord, Decision
 from consent.vocabulary import Basis
-from relay.models import ReferralSheet
+from relay.models import Handoff, ReferralSheet
+from relay.states import TERMINAL
 from relay.views.display import category_label, join_labels
 
 # Approximate age by grade (the age reached during the school year), for matching agencies.
@@ -66,11 +68,45 @@ def consented_sections(*, sheet_id: int) -> list[str]:
     return sorted(sections)
 
 
+def consented_recipients(*, sheet_id: int) -> set[int]:
+    """Agencies some permit in force now names (not by kind): the send screen's default."""
+    now = timezone.now()
+    named: set[int] = set()
+    records = ConsentRecord.objects.filter(
+        sheet_id=sheet_id, decision=Decision.PERMIT
+    ).prefetch_related("recipient_agencies")
+    for record in records:
+        if record.in_force_at(now):
+            named.update(a.pk for a in record.recipient_agencies.all())
+    return named
+
+
+def open_hops_to(*, sheet_id: int, from_agency: Agency) -> dict[int, Handoff]:
+    """The agency's hops of this sheet that are not finished, by recipient: sending again to
+    one of them would make a second hop, so the send screen does not pre-select them."""
+    hops = (
+        Handoff.objects.filter(sheet_id=sheet_id, from_agency=from_agency)
+        .exclude(status__in=TERMINAL)
+        .order_by("id")
+    )
+    return {hop.to_agency_id: hop for hop in hops}
+
+
 @dataclass(frozen=True)
 class Suggestion:
+    """One suggested recipient, with the reasons shown to the counselor."""
+
     agency: Agency
     score: int
     reasons: list[str]
+    tier: int = 3
+
+
+# How near an agency is to the person, nearest first: the same municipality, another of Tokyo's
+# 23 special wards (for a ward's sheet: a neighbouring ward is a trip across town, a Tama city
+# is not), the same prefecture (its prefecture-wide agencies included), anywhere else.
+TIER_MUNICIPALITY, TIER_WARDS, TIER_PREFECTURE, TIER_ELSEWHERE = range(4)
+TOKYO = "東京都"
 
 
 def _age_of(content: dict[str, dict[str, Any]]) -> int | None:
@@ -80,39 +116,106 @@ def _age_of(content: dict[str, dict[str, Any]]) -> int | None:
     return GRADE_AGE.get(basic.get("grade") or "")
 
 
+def _same_place(a: str, b: str) -> bool:
+    """「足立区」 and 「東京都足立区」 name the same place."""
+    return bool(a and b and (a in b or b in a))
+
+
+PREFECTURE_PREFIX = re.compile(r"^(東京都|北海道|京都府|大阪府|[^\s都道府県]{2,3}県)")
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where the person lives, as far as the sheet (or else the sending agency) says."""
+
+    prefecture: str
+    municipality: str
+
+    @classmethod
+    def of(cls, *, content: dict[str, dict[str, Any]], sender: Agency | None) -> Place:
+        written = (content.get("basic", {}).get("municipality") or "").strip()
+        if not written:
+            if sender is None:
+                return cls(prefecture="", municipality="")
+            return cls(prefecture=sender.prefecture, municipality=sender.municipality)
+        prefix = PREFECTURE_PREFIX.match(written)
+        municipality = written[prefix.end() :] if prefix else written
+        if prefix:
+            prefecture = prefix.group(1)
+        elif sender is not None and _same_place(municipality, sender.municipality):
+            prefecture = sender.prefecture
+        else:
+            # 「足立区」 alone: the directory knows which prefecture it is in.
+            prefecture = (
+                Agency.objects.filter(municipality=municipality)
+                .exclude(prefecture="")
+                .values_list("prefecture", flat=True)
+                .first()
+            ) or (sender.prefecture if sender is not None else "")
+        return cls(prefecture=prefecture, municipality=municipality or written)
+
+    def tier(self, agency: Agency) -> int:
+        """How near the agency is: one of the TIER_* values."""
+        prefecture_wide = bool(agency.prefecture) and agency.municipality == agency.prefecture
+        if not prefecture_wide and _same_place(self.municipality, agency.municipality):
+            return TIER_MUNICIPALITY
+        if not self.prefecture or agency.prefecture != self.prefecture:
+            return TIER_ELSEWHERE
+        if (
+            self.prefecture == TOKYO
+            and self.municipality.endswith("区")
+            and agency.municipality.endswith("区")
+        ):
+            return TIER_WARDS
+        return TIER_PREFECTURE
+
+
 def suggest_recipients(
-    *, agencies: QuerySet[Agency], content: dict[str, dict[str, Any]], limit: int = 8
+    *,
+    agencies: QuerySet[Agency],
+    content: dict[str, dict[str, Any]],
+    sender: Agency | None = None,
+    limit: int = 8,
 ) -> list[Suggestion]:
-    """Agencies ranked by what the sheet says: shared categories, municipality, age."""
+    """Agencies that fit what the sheet says, nearest first: the same municipality, then (for a
+    Tokyo ward) the other wards, then the same prefecture, then elsewhere; inside each, the
+    most shared support categories first, then those whose ages fit.
+
+    An agency is suggested if it is in the person's municipality or shares a category, and
+    never if the person's age is outside the ages it serves. `sender` places a sheet that does
+    not name its municipality (and names the prefecture of one that does not say it).
+    """
     categories = set(content.get("consultation", {}).get("categories") or [])
-    municipality = (content.get("basic", {}).get("municipality") or "").strip()
+    place = Place.of(content=content, sender=sender)
     age = _age_of(content)
     ranked = []
     for agency in agencies.prefetch_related("categories"):
-        reasons = []
-        score = 0
-        shared = sorted(categories & {c.code for c in agency.categories.all()})
-        if shared:
-            score += 2 * len(shared)
-            reasons.append(
-                _("分野: %(c)s") % {"c": join_labels([category_label(c) for c in shared])}
-            )
-        if (
-            municipality
-            and agency.municipality
-            and (agency.municipality in municipality or municipality in agency.municipality)
-        ):
-            score += 5  # local agencies first: a referral is a place the person can go
-            reasons.append(_("同じ市区町村"))
         if age is not None and (agency.age_min is not None or agency.age_max is not None):
             low = agency.age_min if agency.age_min is not None else 0
             high = agency.age_max if agency.age_max is not None else 200
-            if low <= age <= high:
-                score += 1
-                reasons.append(_("対象年齢"))
-            else:
-                score -= 3
-        if score > 0:
-            ranked.append(Suggestion(agency=agency, score=score, reasons=reasons))
-    ranked.sort(key=lambda s: (-s.score, s.agency.municipality, s.agency.name))
+            fits_age = low <= age <= high
+            if not fits_age:
+                continue
+        else:
+            fits_age = False
+        tier = place.tier(agency)
+        shared = sorted(categories & {c.code for c in agency.categories.all()})
+        if not shared and tier != TIER_MUNICIPALITY:
+            continue
+        reasons = []
+        if tier == TIER_MUNICIPALITY:
+            reasons.append(_("同じ市区町村"))
+        elif tier == TIER_WARDS:
+            reasons.append(_("東京23区"))
+        elif tier == TIER_PREFECTURE:
+            reasons.append(_("同じ都道府県"))
+        if shared:
+            reasons.append(
+                _("分野: %(c)s") % {"c": join_labels([category_label(c) for c in shared])}
+            )
+        if fits_age:
+            reasons.append(_("対象年齢"))
+        score = 2 * len(shared) + int(fits_age)
+        ranked.append(Suggestion(agency=agency, score=score, reasons=reasons, tier=tier))
+    ranked.sort(key=lambda s: (s.tier, -s.score, s.agency.municipality, s.agency.name))
     return ranked[:limit]

@@ -29,7 +29,12 @@ from relay.models import ReferralSheet
 from relay.services.sheets import SheetView
 from relay.states import Status
 from relay.views.base import staff_view
-from relay.views.queries import consented_sections, suggest_recipients
+from relay.views.queries import (
+    consented_recipients,
+    consented_sections,
+    open_hops_to,
+    suggest_recipients,
+)
 
 
 @dataclass(frozen=True)
@@ -95,17 +100,24 @@ def _send_context(
     parent_id: int | None,
 ) -> dict[str, Any]:
     agencies = _recipients_queryset(staff)
-    suggestions = suggest_recipients(agencies=agencies, content=view.content)
-    suggested = {s.agency.pk for s in suggestions}
+    consented = consented_recipients(sheet_id=view.sheet.pk)
+    open_hops = open_hops_to(sheet_id=view.sheet.pk, from_agency=staff.agency)
     if form.is_bound:
         selected = {int(v) for v in posted_list(form, "recipients") if v.isdigit()}
         chosen_sections = set(posted_list(form, "sections"))
     else:
-        selected = set()
+        # The counselor chose the recipients once already, with the family, in the consent:
+        # those named are ticked, except where a hop to them is still under way.
+        selected = consented - set(open_hops)
         chosen_sections = set(form.initial.get("sections", []))
+    named = list(agencies.filter(pk__in=consented).order_by("municipality", "name"))
+    suggestions = suggest_recipients(
+        agencies=agencies.exclude(pk__in=consented), content=view.content, sender=staff.agency
+    )
+    listed = {a.pk for a in named} | {s.agency.pk for s in suggestions}
     groups: dict[str, list[dict[str, Any]]] = {}
     for agency in agencies.order_by("municipality", "name"):
-        if agency.pk in suggested:
+        if agency.pk in listed:
             continue
         groups.setdefault(agency.municipality or "—", []).append(
             {"agency": agency, "checked": agency.pk in selected}
@@ -115,6 +127,10 @@ def _send_context(
         "view": view,
         "form": form,
         "parent_id": parent_id,
+        "consented": [
+            {"agency": a, "checked": a.pk in selected, "open_hop": open_hops.get(a.pk)}
+            for a in named
+        ],
         "suggestions": [{"s": s, "checked": s.agency.pk in selected} for s in suggestions],
         "agency_groups": list(groups.items()),
         "section_options": [
@@ -202,12 +218,16 @@ def _submit_all(
                 % {"agency": agency.name, "reason": exc},
             )
         except (InvalidInput, WorkflowError) as exc:
-            messages.error(request, f"{agency.name}: {exc}")
+            messages.error(
+                request,
+                _("%(agency)s へは送付できませんでした: %(reason)s")
+                % {"agency": agency.name, "reason": exc},
+            )
         else:
             if hop.status == Status.AWAITING_APPROVAL:
                 messages.info(
                     request,
-                    _("%(agency)s への引き継ぎ #%(id)s は管理職の承認待ちです。")
+                    _("%(agency)s への送付(引き継ぎ #%(id)s)を管理職に依頼しました。")
                     % {"agency": agency.name, "id": hop.pk},
                 )
             else:

@@ -30,7 +30,7 @@ from relay.selectors import (
     sheets_visible_to,
 )
 from relay.views.base import paginate, query_without_page, staff_view
-from relay.views.display import section_blocks, section_label
+from relay.views.display import person_name, section_blocks, section_label
 from relay.views.queries import consents_of_sheet
 
 
@@ -170,7 +170,17 @@ def sheet_edit(request: HttpRequest, staff: Staff, sheet_id: int) -> HttpRespons
         except (InvalidInput, SheetLocked) as exc:
             _apply_error(form, exc)
         else:
-            messages.success(request, _("シート #%(id)s を更新しました。") % {"id": sheet.pk})
+            if sheet.is_locked:
+                messages.success(
+                    request,
+                    _(
+                        "シート #%(id)s を更新しました。送付先には自動では届きません。"
+                        "届けるときは、同意の範囲を確かめてから送付します。"
+                    )
+                    % {"id": sheet.pk},
+                )
+            else:
+                messages.success(request, _("シート #%(id)s を更新しました。") % {"id": sheet.pk})
             return redirect("relay:sheet-detail", sheet.pk)
     return render(
         request,
@@ -245,4 +255,4 @@ def sheet_print(request: HttpRequest, staff: Staff, sheet_id: int) -> HttpRespon
 def _person_name(user: Any) -> str:
     if user is None:
         return ""
-    return user.get_full_name() or user.get_username()
+    return person_name(user) or user.get_username()

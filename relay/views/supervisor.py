@@ -31,7 +31,7 @@ from relay.provision import ProvisionQuery, basis_text, provision_records
 from relay.reports import audit_events_visible_to, metrics
 from relay.services.exports import audit_log_export, provision_records_export
 from relay.states import DeclineReason, Status
-from relay.views.base import paginate, query_without_page, staff_view
+from relay.views.base import keyset_page, query_without_page, staff_view
 from relay.views.charts import bar_chart
 from relay.views.display import action_label, section_label
 
@@ -49,7 +49,7 @@ def basis_decide(request: HttpRequest, staff: Staff, record_id: int) -> HttpResp
         return redirect("relay:approvals")
     approve = form.cleaned_data["decision"] == "approve"
     try:
-        services.lawful_basis_decide(
+        record = services.lawful_basis_decide(
             staff=staff, record_id=record_id, approve=approve, note=form.cleaned_data["note"]
         )
     except IllegalTransition:
@@ -59,11 +59,13 @@ def basis_decide(request: HttpRequest, staff: Staff, record_id: int) -> HttpResp
     else:
         if approve:
             messages.success(
-                request, _("法令上の根拠 #%(id)s を承認しました。") % {"id": record_id}
+                request,
+                _("シート #%(id)s の法令上の根拠を承認しました。") % {"id": record.sheet_id},
             )
         else:
             messages.warning(
-                request, _("法令上の根拠 #%(id)s を却下しました。") % {"id": record_id}
+                request,
+                _("シート #%(id)s の法令上の根拠を却下しました。") % {"id": record.sheet_id},
             )
     return redirect("relay:approvals")
 
@@ -145,8 +147,10 @@ def _actor_text(event: AuditEvent, staff: Staff, agencies: _Agencies) -> str:
 def audit_log(request: HttpRequest, staff: Staff) -> HttpResponse:
     form = AuditFilterForm(request.GET or None)
     events = _filtered_events(staff, form)
-    page = paginate(request, events, size=50)
-    agencies = _Agencies([e.actor_agency_id for e in page] + [e.recipient_agency_id for e in page])
+    page = keyset_page(request, events, size=50)
+    agencies = _Agencies(
+        [e.actor_agency_id for e in page.rows] + [e.recipient_agency_id for e in page.rows]
+    )
     rows = [
         {
             "event": e,
@@ -155,7 +159,7 @@ def audit_log(request: HttpRequest, staff: Staff) -> HttpResponse:
             "recipient": agencies.name(e.recipient_agency_id),
             "sections": [section_label(s) for s in e.sections],
         }
-        for e in page
+        for e in page.rows
     ]
     start, end = form.bounds()
     return render(

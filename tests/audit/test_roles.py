@@ -86,3 +86,18 @@ def test_the_audit_table_is_partitioned_by_month(events) -> None:
         ).fetchone()[0]
     assert kind == "p"
     assert month == f"audit_auditevent_y{events[0].occurred_at:%Y}m{events[0].occurred_at:%m}"
+
+
+def test_the_hash_has_one_plain_index_and_no_pattern_index(events) -> None:
+    """Equality lookups only: the varchar_pattern_ops index Django makes for a unique
+    CharField cost every append a write and every event about 110 bytes (issue 14)."""
+    with pg_roles.owner_connection() as owner:
+        definitions = [
+            row[0]
+            for row in owner.execute(
+                "SELECT pg_get_indexdef(indexrelid) FROM pg_index "
+                "WHERE indrelid = 'audit_auditevent'::regclass"
+            ).fetchall()
+        ]
+    on_hash = [d for d in definitions if "(hash" in d]
+    assert on_hash and not [d for d in on_hash if "pattern_ops" in d], on_hash

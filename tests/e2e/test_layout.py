@@ -87,6 +87,9 @@ def _show_coverage(page: Page) -> None:
     picker = page.locator("#recipients-picker input[name=recipients]")
     if not picker.first.is_visible():
         page.locator("#recipients-picker details summary").first.click()
+    # Recipients the consent names come ticked: start from none, so the grid has three rows.
+    for box in page.locator("#recipients-picker input[name=recipients]:checked").all():
+        box.uncheck()
     for index in range(3):
         picker.nth(index).check()
     for section in ("basic", "consultation", "attendance", "home", "health", "wishes"):
@@ -158,3 +161,61 @@ def test_axe_finds_no_serious_or_critical_violation(browser, live_server, demo) 
                 found.append(f"{path} ({username}): {json.dumps(result, ensure_ascii=False)}")
         context.close()
     assert not found, "\n".join(found)
+
+
+def test_send_page_at_768_px_reads_with_every_section_chosen(open_as, live_server) -> None:
+    """GIVEN a ward sheet with consent naming recipients WHEN the counselor opens its send page
+    on a 768 px tablet and chooses every section THEN the consented recipients are ticked, the
+    grid fits without sideways scrolling, each verdict is on one line and no section heading
+    runs past four lines (a heading broken one character per line is unreadable)."""
+    from relay.views.queries import consented_recipients, open_hops_to
+
+    ward = Agency.objects.get(slug=WARD)
+    # A demo sheet whose consent names an agency it has no hop under way to.
+    sheet_id = next(
+        sheet.pk
+        for sheet in ReferralSheet.objects.filter(owner_agency=ward).order_by("id")
+        if consented_recipients(sheet_id=sheet.pk)
+        - set(open_hops_to(sheet_id=sheet.pk, from_agency=ward))
+    )
+    page = open_as("adachi-counselor")
+    page.set_viewport_size({"width": 768, "height": 1024})
+    page.goto(f"{live_server.url}/sheets/{sheet_id}/send/")
+    ticked = page.locator("[data-testid=consented] input[name=recipients]:checked")
+    assert ticked.count() >= 1
+    for box in page.locator("#sections-picker input[name=sections]").all():
+        box.check()
+    sections = page.locator("#sections-picker input[name=sections]").count()
+    page.wait_for_function(
+        "n => !document.querySelector('.htmx-request')"
+        " && document.querySelectorAll('[data-testid=coverage] th.section').length === n",
+        arg=sections,
+    )
+    size = _overflow(page)
+    assert size["scroll"] <= size["client"], size
+    assert not page.evaluate(CUT_TABLES)
+    lines = page.evaluate(
+        "() => [...document.querySelectorAll('[data-testid=coverage] th.section .label')]"
+        ".map(label => label.getClientRects().length)"
+    )
+    assert max(lines) <= 4, lines
+    verdicts = page.locator("[data-testid=coverage] .verdict")
+    assert verdicts.count() == ticked.count()
+    assert all(v.evaluate("el => el.getClientRects().length") == 1 for v in verdicts.all())
+
+
+def test_home_sent_table_uses_the_full_width_and_keeps_its_deadline_column(
+    open_as, live_server
+) -> None:
+    """The counselor's home: the sent-handoffs table spans the page (not half of it) at 1280
+    px, and at 768 px its deadline column is inside the card, not cut off."""
+    page = open_as("adachi-counselor")
+    for width in (1280, 768):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.goto(f"{live_server.url}/")
+        card = page.locator("[data-testid=home-sent]").bounding_box()
+        main = page.locator("main").bounding_box()
+        assert card and main and card["width"] >= 0.9 * main["width"] - 40, (width, card, main)
+        deadline = page.locator("[data-testid=home-sent] thead th").last.bounding_box()
+        assert deadline and deadline["x"] + deadline["width"] <= card["x"] + card["width"] + 1
+        assert not page.evaluate(CUT_TABLES), width

@@ -103,7 +103,7 @@ def test_counselor_to_intake_and_back_with_approval_and_audit(open_as, live_serv
     counselor.check("input[name=purposes][value=support]")
     shoot(counselor, "consent-form")
     counselor.get_by_role("button", name="記録する").click()
-    expect(counselor.locator(".messages")).to_contain_text("同意記録")
+    expect(counselor.locator(".messages")).to_contain_text("同意を記録しました")
     record = ConsentRecord.objects.filter(sheet=sheet).get()
     assert {a.slug for a in record.recipient_agencies.all()} == {SAFETYNET, YOKOHAMA}
     assert "health" not in record.sections
@@ -121,12 +121,16 @@ def test_counselor_to_intake_and_back_with_approval_and_audit(open_as, live_serv
     counselor.go_back()
 
     # --- ... sends to both; the live check says consent covers each -------------------------
+    # The recipients and sections the consent names come ticked: chosen once, with the family.
     counselor.get_by_role("link", name="送付する").first.click()
     for section in ("basic", "consultation", "attendance", "home"):
         expect(counselor.locator(f"#sections-picker input[value={section}]")).to_be_checked()
     expect(counselor.locator("#sections-picker input[value=health]")).not_to_be_checked()
-    _check_agency(counselor, _pk(SAFETYNET))
-    _check_agency(counselor, _pk(YOKOHAMA))
+    consented = counselor.locator("[data-testid=consented] input[name=recipients]")
+    expect(consented).to_have_count(2)
+    for slug in (SAFETYNET, YOKOHAMA):
+        box = counselor.locator(f"[data-testid=consented] input[value='{_pk(slug)}']")
+        expect(box).to_be_checked()
     counselor.locator("#sections-picker input[value=home]").uncheck()
     coverage = counselor.locator("[data-testid=coverage]")
     expect(coverage.locator("tr.covered")).to_have_count(2)
@@ -134,9 +138,12 @@ def test_counselor_to_intake_and_back_with_approval_and_audit(open_as, live_serv
         "#id_message", "ご本人は外出に不安があります。まずは保護者との面談をお願いします。"
     )
     shoot(counselor, "send")
-    shoot(counselor, "send-coverage", center="#sections-picker")
+    shoot(counselor, "send-coverage", center="[data-testid=coverage]")
+    counselor.set_viewport_size({"width": 768, "height": 1024})  # a ward desk's tablet
+    shoot(counselor, "send-coverage-768", center="[data-testid=coverage]")
+    counselor.set_viewport_size({"width": 1280, "height": 900})
     counselor.get_by_role("button", name="承認を依頼する").click()
-    expect(counselor.locator(".messages")).to_contain_text("承認待ち")
+    expect(counselor.locator(".messages")).to_contain_text("管理職に依頼しました")
     hops = list(Handoff.objects.filter(sheet=sheet).order_by("id"))
     assert [h.status for h in hops] == [Status.AWAITING_APPROVAL] * 2
     to_safetynet = next(h for h in hops if h.to_agency.slug == SAFETYNET)
@@ -147,7 +154,7 @@ def test_counselor_to_intake_and_back_with_approval_and_audit(open_as, live_serv
     shoot(supervisor, "approvals")
     for hop in hops:
         supervisor.locator(f"tr[data-handoff='{hop.pk}'] button", has_text="承認して送付").click()
-        expect(supervisor.locator(".messages")).to_contain_text("記録しました")
+        expect(supervisor.locator(".messages")).to_contain_text("承認して送付しました")
     assert set(Handoff.objects.filter(sheet=sheet).values_list("status", flat=True)) == {
         Status.SENT
     }
@@ -170,6 +177,9 @@ def test_counselor_to_intake_and_back_with_approval_and_audit(open_as, live_serv
     _act(intake, "受け入れる", note="来週、保護者と面談予定")
     expect(intake.locator("[data-testid=status]")).to_have_text("受け入れ")
     shoot(intake, "handoff-receiver")
+    intake.set_viewport_size({"width": 768, "height": 1024})
+    shoot(intake, "handoff-receiver-768", full_page=False)
+    intake.set_viewport_size({"width": 1280, "height": 900})
     _act(
         intake, "結果を記録して完了する", outcome="support_started", note="週1回の居場所利用を開始"
     )
@@ -179,6 +189,9 @@ def test_counselor_to_intake_and_back_with_approval_and_audit(open_as, live_serv
     counselor.goto(f"{live_server.url}/")
     expect(counselor.locator("main")).to_contain_text("完了")
     shoot(counselor, "home-counselor-after", full_page=False)
+    counselor.set_viewport_size({"width": 768, "height": 1024})
+    shoot(counselor, "home-counselor-after-768", center="[data-testid=home-sent]")
+    counselor.set_viewport_size({"width": 1280, "height": 900})
     counselor.goto(f"{live_server.url}/handoffs/outbox/")
     counselor.get_by_role("link", name=f"引き継ぎ #{to_safetynet.pk}").click()
     expect(counselor.locator("[data-testid=outcome]")).to_have_text("支援を開始した")

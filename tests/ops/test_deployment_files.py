@@ -95,8 +95,33 @@ def test_the_lock_files_pin_every_dependency_of_pyproject() -> None:
         ),
     ):
         text = (ROOT / lock).read_text(encoding="utf-8")
-        pinned = {
-            _canonical(m) for m in re.findall(r"^([A-Za-z0-9_.-]+)==", text, re.M)
-        }
+        pinned = {_canonical(m) for m in re.findall(r"^([A-Za-z0-9_.-]+)==", text, re.M)}
         assert _names(needed) - pinned == set(), lock
         assert "--hash=sha256:" in text
+
+
+def _own_packages() -> set[str]:
+    """The project's top-level packages: every directory of the repository root with an
+    __init__.py, but the tests and the tooling."""
+    return {
+        p.parent.name
+        for p in ROOT.glob("*/__init__.py")
+        if p.parent.name not in {"tests", "bench", "tools", "examples", "docs"}
+    }
+
+
+def test_every_package_ships_in_the_image_and_the_wheel_and_is_type_checked() -> None:
+    """A new app (csvexport once was) must reach the image, the installed package and mypy:
+    the image built without it failed at its first request."""
+    packages = _own_packages()
+    assert {"tsunagu", "relay", "audit", "csvexport"} <= packages
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    copied = set(re.findall(r"^COPY (\w+)/ \1/$", dockerfile, re.M))
+    assert packages <= copied, f"not copied into the image: {sorted(packages - copied)}"
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    included = {
+        p.rstrip("*") for p in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
+    }
+    assert packages <= included, f"not in the wheel: {sorted(packages - included)}"
+    checked = set(pyproject["tool"]["mypy"]["files"])
+    assert packages <= checked, f"not type-checked: {sorted(packages - checked)}"

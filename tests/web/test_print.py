@@ -54,12 +54,29 @@ def test_a_receiver_prints_only_what_was_shared_and_others_get_404(net, login, s
 
 
 def test_the_consent_form_names_the_staff_member_and_the_sheet(net, login) -> None:
+    """GIVEN a counselor registered as 佐藤 美咲 WHEN the consent form is printed THEN the
+    explainer's line names the agency and 「佐藤 美咲」 (family name first), and the form
+    carries the sheet's number and the consent record's, at the top and beside the
+    signatures (where a filed paper copy is matched to its sheet)."""
+    user = net.counselor.user
+    user.last_name, user.first_name = "佐藤", "美咲"
+    user.save(update_fields=["last_name", "first_name"])
     sheet = net.sheet()
     record = net.consent(sheet, to=[net.npo])
     body = login(net.counselor).get(reverse("relay:consent-print", args=[record.pk])).content.decode()
-    explainer = net.counselor.user
-    name = explainer.get_full_name() or explainer.get_username()
-    staff_line = body.split("説明した職員")[1][:400]
-    assert net.ward.name in staff_line and name in staff_line
+    staff_line = body.split('data-testid="explainer"')[1].split("</span>")[0]
+    assert net.ward.name in staff_line and "佐藤 美咲" in staff_line
     header = body.split('class="form-ref"')[1][:200]
     assert f"#{sheet.pk}" in header and f"#{record.pk}" in header
+    form_id = body.split('data-testid="form-id"')[1][:300]
+    assert f"シート番号 #{sheet.pk}" in form_id and f"同意記録 #{record.pk}" in form_id
+
+
+def test_the_consent_form_leaves_a_line_rather_than_print_a_login_id(net, login) -> None:
+    """A staff member with no registered name: the paper gets a line to write the name on,
+    never the login ID (which means nothing to a family)."""
+    sheet = net.sheet()
+    record = net.consent(sheet, to=[net.npo])
+    body = login(net.counselor).get(reverse("relay:consent-print", args=[record.pk])).content.decode()
+    staff_line = body.split('data-testid="explainer"')[1].split("</span></span>")[0]
+    assert net.counselor.user.get_username() not in staff_line

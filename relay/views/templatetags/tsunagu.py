@@ -8,12 +8,14 @@ from typing import Any
 from django import template
 from django.http import HttpRequest
 from django.utils import formats, timezone
+from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext, pgettext_lazy
 
 from consent.vocabulary import SPECIAL_CARE_SECTIONS
 from relay.selectors import notifications_for
 from relay.views.display import join_labels as _join_labels
+from relay.views.display import person_name as _person_name
 from relay.views.display import section_label as _section_label
 
 register = template.Library()
@@ -22,6 +24,20 @@ register = template.Library()
 @register.filter
 def section_label(code: str) -> str:
     return _section_label(code)
+
+
+@register.filter
+def phrase_breaks(text: str) -> SafeString:
+    """A short label that may wrap only between its phrases (after 「・」): with
+    `word-break: keep-all`, a narrow column shows 「出欠・」 over 「学校生活」 instead of
+    cutting a word in two."""
+    return mark_safe(str(escape(str(text))).replace("・", "・<wbr>"))  # noqa: S308
+
+
+@register.filter
+def staff_name(user: Any) -> str:
+    """The staff member's name (family name first), or the login name if none is registered."""
+    return _person_name(user) or (user.get_username() if user is not None else "")
 
 
 @register.filter
@@ -87,13 +103,23 @@ OBJECT_TYPES = {
     "outbox": pgettext_lazy("audit object", "通知"),
     "report": pgettext_lazy("audit object", "出力"),
     "audit": pgettext_lazy("audit object", "監査ログ"),
+    # Refusals name the object by the URL's id ("record_id" -> record) or the screen's name.
+    "record": pgettext_lazy("audit object", "同意記録"),
+    "attachment": pgettext_lazy("audit object", "添付資料"),
+    "filter": pgettext_lazy("audit object", "保存した検索条件"),
+    "outbox_message": pgettext_lazy("audit object", "通知"),
+    "webhook": pgettext_lazy("audit object", "Webhook送信先"),
 }
+# Anything else (a screen's or an API view's name) is code, not words: say "other" instead.
+OTHER_OBJECT = pgettext_lazy("audit object", "その他")
 
 
 @register.simple_tag
 def object_label(object_type: str, object_id: str | int | None) -> str:
     """What an audit event is about, as people name it: 「引き継ぎ #12」, not handoff:12."""
-    label = str(OBJECT_TYPES.get(object_type, object_type))
+    if not object_type:
+        return ""
+    label = str(OBJECT_TYPES.get(object_type, OTHER_OBJECT))
     return f"{label} #{object_id}" if object_id not in (None, "") else label
 
 
