@@ -31,6 +31,9 @@ RUN ${PYTHON} -m venv /opt/venv \
 COPY manage.py pyproject.toml ./
 COPY tsunagu/ tsunagu/
 COPY relay/ relay/
+COPY attendance/ attendance/
+COPY conferences/ conferences/
+COPY duework/ duework/
 COPY notifications/ notifications/
 COPY consent/ consent/
 COPY agencies/ agencies/

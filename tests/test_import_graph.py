@@ -55,8 +55,9 @@ LAYERS: Mapping[str, int | None] = {
     "tsunagu": None,
     "api": 60,
     "ops": 60,  # health, readiness, metrics, request logs: reads the apps, imported by none
+    # attendance drafts referral sheets through relay's services: one level above relay.
+    "attendance": 55,
     "relay": 50,
-    "attendance": 50,
     "conferences": 50,
     "duework": 40,
     "notifications": 30,

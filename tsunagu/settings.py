@@ -73,6 +73,8 @@ INSTALLED_APPS = [
     "consent",
     "notifications",
     "duework",
+    # Before relay: its load_demo extends relay's with the demo schools.
+    "attendance",
     "relay",
     "conferences",
     "api",

@@ -21,6 +21,7 @@ urlpatterns = [
     path("login/", LoginView.as_view(), name="login"),
     path("logout/", LogoutView.as_view(), name="logout"),
     path("directory/", include("agencies.urls")),
+    path("attendance/", include("attendance.urls")),
     path("", include("conferences.urls")),
     path("", include("relay.urls_web")),
 ]

@@ -1,0 +1,125 @@
+"""The only rules for who reads a school's pupils and attendance.
+
+Staff of the school with a post (校務分掌): a homeroom teacher their class, a grade leader
+their grade, the school's support team (管理職, 生徒指導・教育相談, 養護教諭, SC, SSW) the whole
+school. Everyone else — another school, the ward, any agency's supervisor, any API key — gets
+NotFound (404), the same as a pupil that does not exist. The ward's education support
+section reads aggregated counts only (`ward_for`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from agencies.actors import Staff
+from agencies.errors import NotFound
+from agencies.models import AgencyKind, Role
+from attendance.calendar import school_year_of
+from attendance.models import WHOLE_SCHOOL_ROLES, Classroom, Pupil, SchoolRole, StaffPost
+from duework.business_time import TOKYO
+
+
+def today() -> date:
+    return timezone.now().astimezone(TOKYO).date()
+
+
+@dataclass(frozen=True)
+class SchoolStaff:
+    """A staff member acting in their school, with their posts."""
+
+    staff: Staff
+    posts: tuple[StaffPost, ...]
+
+    @property
+    def school_id(self) -> int:
+        return self.staff.agency.pk
+
+    @property
+    def roles(self) -> frozenset[str]:
+        return frozenset(p.role for p in self.posts)
+
+    @property
+    def whole_school(self) -> bool:
+        return bool(self.roles & WHOLE_SCHOOL_ROLES)
+
+    @property
+    def leads(self) -> bool:
+        """管理職 or a grade leader: the dashboard's readers."""
+        return bool(self.roles & {SchoolRole.PRINCIPAL, SchoolRole.GRADE_LEADER})
+
+    @property
+    def grades(self) -> frozenset[int]:
+        return frozenset(
+            p.grade for p in self.posts if p.role == SchoolRole.GRADE_LEADER and p.grade
+        )
+
+    @property
+    def classroom_ids(self) -> frozenset[int]:
+        return frozenset(p.classroom_id for p in self.posts if p.classroom_id)
+
+
+def school_staff(staff: Staff) -> SchoolStaff:
+    """The staff member as school staff, or NotFound (API keys never)."""
+    if staff.is_api or staff.user is None or staff.agency.kind != AgencyKind.SCHOOL:
+        raise NotFound()
+    posts = tuple(StaffPost.objects.filter(user=staff.user, school=staff.agency))
+    if not posts:
+        raise NotFound()
+    return SchoolStaff(staff=staff, posts=posts)
+
+
+def classrooms_for(me: SchoolStaff, *, school_year: int | None = None) -> QuerySet[Classroom]:
+    """The classes the staff member may enter and read, of a school year (default: now)."""
+    year = school_year if school_year is not None else school_year_of(today())
+    query = Classroom.objects.filter(school_id=me.school_id, school_year=year)
+    if me.whole_school:
+        return query
+    return query.filter(Q(pk__in=me.classroom_ids) | Q(grade__in=me.grades))
+
+
+def classroom_for(me: SchoolStaff, classroom_id: int) -> Classroom:
+    found = (
+        Classroom.objects.filter(school_id=me.school_id, pk=classroom_id)
+        .filter(Q() if me.whole_school else Q(pk__in=me.classroom_ids) | Q(grade__in=me.grades))
+        .first()
+    )
+    if found is None:
+        raise NotFound()
+    return found
+
+
+def pupils_for(me: SchoolStaff, *, school_year: int | None = None) -> QuerySet[Pupil]:
+    """The pupils the staff member may read: through their class in the school year."""
+    year = school_year if school_year is not None else school_year_of(today())
+    query = Pupil.objects.filter(school_id=me.school_id)
+    if me.whole_school:
+        return query
+    return query.filter(
+        enrolments__school_year=year, enrolments__classroom__in=classrooms_for(me, school_year=year)
+    )
+
+
+def pupil_for(me: SchoolStaff, pupil_id: int, *, for_update: bool = False) -> Pupil:
+    query = pupils_for(me)
+    if for_update:
+        query = Pupil.objects.select_for_update().filter(pk__in=query.values("pk"))
+    found = query.filter(pk=pupil_id).first()
+    if found is None:
+        raise NotFound()
+    return found
+
+
+def ward_for(staff: Staff) -> str:
+    """The municipality whose aggregated counts the staff member reads: staff of the board
+    of education / education support section, in person. Otherwise NotFound."""
+    if (
+        staff.is_api
+        or staff.agency.kind != AgencyKind.EDUCATION_SUPPORT
+        or staff.role not in (Role.SUPERVISOR, Role.COUNSELOR)
+    ):
+        raise NotFound()
+    return staff.agency.municipality
