@@ -127,11 +127,13 @@ def ward_counts(*, municipality: str, school_year: int) -> list[WardRow]:
             }
         )
     )
-    by_school = {r["school_id"]: r for r in rows}
+    by_school: dict[int, dict[str, Any]] = {r["school_id"]: dict(r) for r in rows}
     return [
         WardRow(
             school=s,
-            cells=[suppress(by_school.get(s.pk, {}).get(code, 0)) for code, _c, _v in THRESHOLDS],
+            cells=[
+                suppress(int(by_school.get(s.pk, {}).get(code, 0))) for code, _c, _v in THRESHOLDS
+            ],
         )
         for s in schools
     ]

@@ -91,8 +91,9 @@ def entry(request: HttpRequest, staff: Staff, classroom_id: int) -> HttpResponse
 def upload(request: HttpRequest, staff: Staff) -> HttpResponseBase:
     me = school_staff(staff)
     errors: list[importing.RowError] = []
-    if request.method == "POST" and request.FILES.get("file"):
-        data = request.FILES["file"].read()
+    upload_file = request.FILES.get("file")
+    if request.method == "POST" and upload_file is not None:
+        data = upload_file.read()
         parsed = importing.parse(data, school=staff.agency)
         skip = request.POST.get("skip_invalid") == "on"
         errors = parsed.errors
@@ -109,7 +110,8 @@ def upload(request: HttpRequest, staff: Staff) -> HttpResponseBase:
             messages.success(
                 request,
                 _(
-                    "取り込みました(新規 %(c)d 件、変更 %(u)d 件、変更なし %(n)d 件、除外 %(e)d 件)。"
+                    "取り込みました(新規 %(c)d 件、変更 %(u)d 件、"
+                    "変更なし %(n)d 件、除外 %(e)d 件)。"
                 )
                 % {
                     "c": result.created,
