@@ -13,6 +13,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from agencies.actors import Staff
 from agencies.errors import IllegalTransition, InvalidInput, NotAllowed, NotFound
@@ -124,9 +125,7 @@ def post_assign(
     if role not in SchoolRole.values:
         raise InvalidInput(field="role")
     if role == SchoolRole.PRINCIPAL and membership.role != Role.SUPERVISOR:
-        raise InvalidInput(
-            str(_t("管理職には管理職の役割の職員だけを充てられます。")), field="role"
-        )
+        raise InvalidInput(str(_("管理職には管理職の役割の職員だけを充てられます。")), field="role")
     if classroom is not None and classroom.school_id != staff.agency.pk:
         raise NotFound()
     if role == SchoolRole.HOMEROOM and classroom is None:
@@ -202,10 +201,6 @@ def _validate(row: Any) -> None:
     except ValidationError as exc:
         name, messages = next(iter(exc.message_dict.items()))
         raise InvalidInput(messages[0], field=name, errors=exc.message_dict) from exc
-
-
-def _t(text: str) -> str:
-    return text  # messages in Japanese first; the catalog translates the views' copies
 
 
 # --- evaluation ------------------------------------------------------------------------------
@@ -466,11 +461,11 @@ def attendance_enter(
     me = school_staff(staff)
     room = access.classroom_for(me, classroom_id)
     if day > today():
-        raise InvalidInput(str(_t("未来の日付には入力できません。")), field="day")
+        raise InvalidInput(str(_("未来の日付には入力できません。")), field="day")
     if school_year_of(day) != room.school_year:
-        raise InvalidInput(str(_t("学級の年度外の日付です。")), field="day")
+        raise InvalidInput(str(_("学級の年度外の日付です。")), field="day")
     if not school_calendar(room.school, within=(day, day)).is_business_day(day):
-        raise InvalidInput(str(_t("休業日には入力できません。")), field="day")
+        raise InvalidInput(str(_("休業日には入力できません。")), field="day")
     enrolled = set(room.enrolments.values_list("pupil_id", flat=True))
     if not set(marks) <= enrolled:
         raise NotFound()
@@ -554,12 +549,10 @@ def action_skip(*, staff: Staff, action_id: int, reason: str) -> EarlyAction:
     if action.state != ActionState.OPEN:
         raise IllegalTransition()
     if not reason.strip():
-        raise InvalidInput(str(_t("対応しない理由を入力してください。")), field="skip_reason")
+        raise InvalidInput(str(_("対応しない理由を入力してください。")), field="skip_reason")
     if action.kind == ActionKind.LONG_TERM:
         # 長期欠席 is a fact of the year, not a step one may skip: it needs its reason class.
-        raise InvalidInput(
-            str(_t("長期欠席は理由の分類を記録してください。")), field="reason_class"
-        )
+        raise InvalidInput(str(_("長期欠席は理由の分類を記録してください。")), field="reason_class")
     action.skip_reason = reason.strip()[:2000]
     return _close(action, staff, ActionState.SKIPPED)
 
@@ -741,7 +734,7 @@ def referral_draft(
     if action.kind not in REFERRAL_KINDS:
         raise IllegalTransition()
     if action.sheet_id is not None:
-        raise IllegalTransition(str(_t("この対応からは相談シートを作成済みです。")))
+        raise IllegalTransition(str(_("この対応からは相談シートを作成済みです。")))
     fields = situation_clean(situation)
     pupil = action.pupil
     summary = attendance_summary(pupil, on=today())
@@ -749,9 +742,10 @@ def referral_draft(
     fields["absence_days_since_april"] = summary.since_april
     fields["absence_days_last_year"] = summary.last_year
     fields["absence_reason"] = summary.reason
-    text = consultation.strip() or str(
-        _t("欠席が続いています(基準: %(rule)s)。早期の支援策について相談します。")
-        % {"rule": RULE_LABELS.get(action.rule, action.rule)}
+    # The sheet's own text stays Japanese whatever the screen's language: it is the document.
+    rule = RULE_LABELS.get(action.rule, action.rule)
+    text = consultation.strip() or (
+        f"欠席が続いています(基準: {rule})。早期の支援策について相談します。"
     )
     sheet = sheet_create(staff=staff, data=_sheet_data(pupil, summary, fields, text))
     sheet_id = int(sheet.pk)
