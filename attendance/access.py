@@ -3,8 +3,10 @@
 Staff of the school with a post (校務分掌): a homeroom teacher their class, a grade leader
 their grade, the school's support team (管理職, 生徒指導・教育相談, 養護教諭, SC, SSW) the whole
 school. Everyone else — another school, the ward, any agency's supervisor, any API key — gets
-NotFound (404), the same as a pupil that does not exist. The ward's education support
-section reads aggregated counts only (`ward_for`).
+NotFound (404), the same as a pupil that does not exist. A member of the school whose post
+does not open a screen (a teacher on the dashboard, a member with no post) gets NotAllowed
+(403), as a role does elsewhere in the app; a pupil outside their class is still a 404. The
+ward's education support section reads aggregated counts only (`ward_for`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from agencies.actors import Staff
-from agencies.errors import NotFound
+from agencies.errors import NotAllowed, NotFound
 from agencies.models import AgencyKind, Role
 from attendance.calendar import school_year_of
 from attendance.models import WHOLE_SCHOOL_ROLES, Classroom, Pupil, SchoolRole, StaffPost
@@ -62,14 +64,54 @@ class SchoolStaff:
         return frozenset(p.classroom_id for p in self.posts if p.classroom_id)
 
 
-def school_staff(staff: Staff) -> SchoolStaff:
-    """The staff member as school staff, or NotFound (API keys never)."""
+def _in_school(staff: Staff) -> None:
+    """NotFound unless a person of a school agency (API keys never)."""
     if staff.is_api or staff.user is None or staff.agency.kind != AgencyKind.SCHOOL:
         raise NotFound()
+
+
+def school_staff(staff: Staff) -> SchoolStaff:
+    """The staff member as school staff: NotFound outside a school, NotAllowed for a member
+    of the school without a post."""
+    _in_school(staff)
     posts = tuple(StaffPost.objects.filter(user=staff.user, school=staff.agency))
     if not posts:
-        raise NotFound()
+        raise NotAllowed()
     return SchoolStaff(staff=staff, posts=posts)
+
+
+def school_leader(staff: Staff) -> SchoolStaff:
+    """管理職 or a grade leader of the school (the dashboard); other posts NotAllowed."""
+    me = school_staff(staff)
+    if not me.leads:
+        raise NotAllowed()
+    return me
+
+
+def school_admin(staff: Staff) -> SchoolStaff | None:
+    """Who sets the school up (classes, posts, closures): its 管理職 (a post), or — to set
+    up a school that has no posts yet — a member with the supervisor role. NotFound outside
+    the school, NotAllowed for other members."""
+    _in_school(staff)
+    if staff.role == Role.SUPERVISOR:
+        return None
+    me = school_staff(staff)
+    if SchoolRole.PRINCIPAL not in me.roles:
+        raise NotAllowed()
+    return me
+
+
+def rules_reader(staff: Staff) -> str:
+    """The municipality whose early-response rules the staff member may read: school staff
+    with a post, or the ward's education support section. Otherwise NotFound."""
+    if not staff.is_api and staff.agency.kind == AgencyKind.EDUCATION_SUPPORT:
+        return ward_for(staff)
+    if staff.is_api or staff.agency.kind != AgencyKind.SCHOOL:
+        raise NotFound()
+    _in_school(staff)
+    if not StaffPost.objects.filter(user=staff.user, school=staff.agency).exists():
+        raise NotAllowed()
+    return staff.agency.municipality
 
 
 def classrooms_for(me: SchoolStaff, *, school_year: int | None = None) -> QuerySet[Classroom]:

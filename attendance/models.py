@@ -84,6 +84,9 @@ class ActionState(models.TextChoices):
     DONE = "done", _("対応済み")
     SKIPPED = "skipped", _("対応しない(理由あり)")
     WITHDRAWN = "withdrawn", _("取り消し(出欠の訂正)")
+    # Created from records entered after the action's whole escalation window had passed
+    # (a backfilled import): kept for the record, never timed, never escalated.
+    BACKFILLED = "backfilled", _("過去分(期限を過ぎて取り込まれた)")
 
 
 class SchoolProfile(models.Model):

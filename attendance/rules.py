@@ -165,6 +165,7 @@ class Counters:
     longest_run: int
     total: int
     last_absent_on: date | None
+    run_start: date | None = None  # the first day of the run still going at the end
 
 
 def _matches(rule: dict[str, Any], run: int, total: int) -> bool:
@@ -220,6 +221,11 @@ def evaluate(
                     total=total,
                 )
             )
-    return Counters(
-        consecutive=run, longest_run=longest, total=total, last_absent_on=last
-    ), triggers
+    counters = Counters(
+        consecutive=run,
+        longest_run=longest,
+        total=total,
+        last_absent_on=last,
+        run_start=run_start if run else None,
+    )
+    return counters, triggers

@@ -9,22 +9,28 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
+from django.utils.translation import gettext_lazy as _
 
-from agencies.models import Agency, AgencyKind
+from agencies.models import Agency, AgencyKind, Membership
 from attendance import access
 from attendance.access import SchoolStaff, today
-from attendance.calendar import school_year_of
+from attendance.calendar import school_year_of, year_bounds
 from attendance.models import (
     ActionKind,
     ActionState,
     AttendanceRecord,
+    Classroom,
+    Closure,
     EarlyAction,
     Enrolment,
     Mark,
     PupilYear,
+    RuleSet,
+    SchoolRole,
+    StaffPost,
 )
-from attendance.rules import THRESHOLDS
+from attendance.rules import THRESHOLDS, validate_config
 
 SUPPRESS_BELOW = 5
 THRESHOLD_LABELS = {
@@ -197,3 +203,82 @@ def monthly_rows(*, municipality: str, month: date) -> list[list[Any]]:
             ]
         )
     return out
+
+
+# --- set-up screens (the school's 管理職; attendance.access.school_admin checks first) ------
+
+
+def setup_classrooms(*, school: Agency, school_year: int | None = None) -> QuerySet[Classroom]:
+    """The school's classes (of a school year), with how many pupils each has."""
+    rooms = Classroom.objects.filter(school=school)
+    if school_year is not None:
+        rooms = rooms.filter(school_year=school_year)
+    return rooms.annotate(pupils=Count("enrolments")).order_by("school_year", "grade", "name")
+
+
+def setup_posts(*, school: Agency) -> QuerySet[StaffPost]:
+    return (
+        StaffPost.objects.filter(school=school)
+        .select_related("user", "classroom")
+        .order_by("role", "grade", "classroom__name", "user__username")
+    )
+
+
+def school_members(*, school: Agency) -> QuerySet[Membership]:
+    return (
+        Membership.objects.filter(agency=school).select_related("user").order_by("user__username")
+    )
+
+
+def setup_closures(*, school: Agency, school_year: int) -> QuerySet[Closure]:
+    start, end = year_bounds(school_year)
+    return Closure.objects.filter(school=school, end__gte=start, start__lte=end).order_by("start")
+
+
+@dataclass(frozen=True)
+class RuleRow:
+    code: str
+    threshold: str
+    kind: str
+    owner: str
+    due_days: int
+
+
+COUNTER_LABELS = {"consecutive": _("連続欠席"), "total": _("4月からの欠席")}
+
+
+def rules_table(config: dict[str, Any]) -> list[RuleRow]:
+    """A rule set in words, for the rules screen."""
+    rows = []
+    for rule in config.get("rules") or []:
+        counter = str(COUNTER_LABELS.get(rule.get("counter", ""), rule.get("counter", "")))
+        if "at" in rule:
+            threshold = _("%(counter)s %(n)s 日目") % {"counter": counter, "n": rule["at"]}
+        else:
+            threshold = _("%(counter)s %(a)s〜%(b)s 日目") % {
+                "counter": counter,
+                "a": rule.get("from"),
+                "b": rule.get("to"),
+            }
+        if rule.get("new_run"):
+            threshold = _("%(t)s(新たな欠席の初日)") % {"t": threshold}
+        rows.append(
+            RuleRow(
+                code=str(rule.get("code", "")),
+                threshold=str(threshold),
+                kind=str(ActionKind(rule["kind"]).label)
+                if rule.get("kind") in ActionKind.values
+                else "",
+                owner=str(SchoolRole(rule["owner"]).label)
+                if rule.get("owner") in SchoolRole.values
+                else "",
+                due_days=int(rule.get("due_days", 0)),
+            )
+        )
+    return rows
+
+
+def has_own_rules(municipality: str) -> bool:
+    """Whether the municipality has its own valid RuleSet (else the Akashi defaults apply)."""
+    row = RuleSet.objects.filter(municipality=municipality).first()
+    return bool(row and row.config.get("rules") and not validate_config(row.config))

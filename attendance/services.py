@@ -4,11 +4,14 @@ the same transaction; audit details carry ids and counts, never a pupil's initia
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 from typing import Any
 
+from celery import current_app
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -16,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from agencies.actors import Staff
-from agencies.errors import IllegalTransition, InvalidInput, NotAllowed, NotFound
+from agencies.errors import IllegalTransition, InvalidInput, NotFound
 from agencies.models import Agency, AgencyKind, Role
 from attendance import access
 from attendance.access import SchoolStaff, school_staff, today
@@ -50,9 +53,12 @@ from attendance.rules import evaluate, rules_for
 from audit.context import Actor
 from audit.models import AuditAction
 from audit.services import audit_record, audit_record_many
+from duework import policy as clocks_policy
 from duework.business_time import BusinessCalendar
 from relay.choices import AbsenceReason
 from relay.services import sheet_create
+
+log = logging.getLogger(__name__)
 
 RULE_LABELS = {
     "first_day_call": "欠席1日目",
@@ -68,15 +74,7 @@ RULE_LABELS = {
 
 
 def _require_setup(staff: Staff) -> SchoolStaff | None:
-    """管理職 of the school (a post), or — to set a school up — its supervisor member."""
-    if staff.agency.kind != AgencyKind.SCHOOL or staff.is_api:
-        raise NotFound()
-    if staff.role == Role.SUPERVISOR:
-        return None
-    me = school_staff(staff)
-    if SchoolRole.PRINCIPAL not in me.roles:
-        raise NotAllowed()
-    return me
+    return access.school_admin(staff)
 
 
 def _setup_event(staff: Staff, what: str, object_id: int) -> None:
@@ -192,7 +190,47 @@ def closure_add(*, staff: Staff, start: date, end: date, label: str) -> Closure:
     _validate(closure)
     closure.save()
     _setup_event(staff, "closure", closure.pk)
+    _reevaluate_on_commit(staff.agency, {school_year_of(start), school_year_of(end)})
     return closure
+
+
+@transaction.atomic
+def post_remove(*, staff: Staff, post_id: int) -> None:
+    """Take a post away (a teacher leaves the class). The last 管理職 post stays: someone
+    must be able to set the school up."""
+    _require_setup(staff)
+    post = StaffPost.objects.select_for_update().filter(pk=post_id, school=staff.agency).first()
+    if post is None:
+        raise NotFound()
+    if (
+        post.role == SchoolRole.PRINCIPAL
+        and not StaffPost.objects.filter(school=staff.agency, role=SchoolRole.PRINCIPAL)
+        .exclude(pk=post.pk)
+        .exists()
+    ):
+        raise InvalidInput(str(_("最後の管理職の分掌は外せません。")), field="post")
+    _setup_event(staff, "staffpost", post.pk)
+    post.delete()
+
+
+@transaction.atomic
+def closure_remove(*, staff: Staff, closure_id: int) -> None:
+    """Remove a closure: its days count as school days again (re-evaluated on commit)."""
+    _require_setup(staff)
+    closure = Closure.objects.select_for_update().filter(pk=closure_id, school=staff.agency).first()
+    if closure is None:
+        raise NotFound()
+    _setup_event(staff, "closure", closure.pk)
+    years = {school_year_of(closure.start), school_year_of(closure.end)}
+    closure.delete()
+    _reevaluate_on_commit(staff.agency, years)
+
+
+def _reevaluate_on_commit(school: Agency, years: set[int]) -> None:
+    """A change of the calendar moves counters and due dates: re-evaluate the school's
+    pupils after commit (a task; the nightly run would catch it otherwise)."""
+    for year in sorted(years):
+        transaction.on_commit(partial(evaluate_school_later, school_id=school.pk, school_year=year))
 
 
 def _validate(row: Any) -> None:
@@ -213,6 +251,7 @@ class Evaluation:
     created: list[int] = field(default_factory=list)
     withdrawn: list[int] = field(default_factory=list)
     reopened: list[int] = field(default_factory=list)
+    backfilled: list[int] = field(default_factory=list)
 
 
 def _last_year_total(pupil: Pupil, school_year: int) -> int | None:
@@ -283,6 +322,8 @@ def pupil_evaluate(
     }
     wanted = {(t.rule, t.trigger_key): t for t in triggers}
     homeroom: int | bool | None = False
+    now = today()
+    window = escalation_window_days(school)
     for key, trigger in wanted.items():
         action = existing.get(key)
         if action is not None and action.state != ActionState.WITHDRAWN:
@@ -290,6 +331,19 @@ def pupil_evaluate(
         if homeroom is False:
             homeroom = _homeroom_of(pupil, school_year)
         due_on = add_school_days(calendar, trigger.triggered_on, trigger.due_days)
+        state = ActionState.OPEN
+        if add_school_days(calendar, due_on, window) < now:
+            # The whole escalation window has passed before the records arrived (a
+            # backfilled import, a late correction): a day's call or a finished run's visit
+            # is history, kept closed as backfilled; a threshold that still describes the
+            # pupil (the year's 7/10/30 days, a run still going) is due from today instead.
+            still_true = trigger.trigger_key.startswith("year:")
+            if trigger.trigger_key.startswith("run:") and counters.run_start is not None:
+                still_true = trigger.trigger_key == f"run:{counters.run_start.isoformat()}"
+            if still_true:
+                due_on = add_school_days(calendar, now, trigger.due_days)
+            else:
+                state = ActionState.BACKFILLED
         if action is None:
             action = EarlyAction.objects.create(
                 pupil=pupil,
@@ -303,21 +357,27 @@ def pupil_evaluate(
                 total=trigger.total,
                 owner_role=trigger.owner,
                 due_on=due_on,
+                state=state,
+                closed_at=timezone.now() if state == ActionState.BACKFILLED else None,
             )
-            result.created.append(action.pk)
         else:
-            action.state = ActionState.OPEN
+            action.state = state
             action.due_on = due_on
-            action.closed_at = None
+            action.closed_at = timezone.now() if state == ActionState.BACKFILLED else None
             action.save(update_fields=["state", "due_on", "closed_at"])
-            result.reopened.append(action.pk)
+        if state == ActionState.BACKFILLED:
+            result.backfilled.append(action.pk)
+            continue
+        (result.reopened if key in existing else result.created).append(action.pk)
         clock_for_action(action, school=school, homeroom_user_id=homeroom or None)
     for key, action in existing.items():
-        if key not in wanted and action.state == ActionState.OPEN:
+        if key not in wanted and action.state in (ActionState.OPEN, ActionState.BACKFILLED):
+            was_open = action.state == ActionState.OPEN
             action.state = ActionState.WITHDRAWN
             action.closed_at = timezone.now()
             action.save(update_fields=["state", "closed_at"])
-            clock_end(action, done=False)
+            if was_open:
+                clock_end(action, done=False)
             result.withdrawn.append(action.pk)
     events = [
         {
@@ -329,12 +389,23 @@ def pupil_evaluate(
         }
         for action_type, pks in (
             (AuditAction.EARLY_ACTION_CREATED, result.created + result.reopened),
+            (AuditAction.EARLY_ACTION_BACKFILLED, result.backfilled),
             (AuditAction.EARLY_ACTION_WITHDRAWN, result.withdrawn),
         )
         for pk in pks
     ]
     audit_record_many(events)
     return result
+
+
+def escalation_window_days(school: Agency) -> int:
+    """School days from an action's due date to its last escalation level (the policy's
+    `after_hours` summed, a school day being the business day's hours): after that no
+    reminder would reach anyone any more, so an action due before it is history."""
+    policy = clocks_policy.policy_for(clocks_policy.ATTENDANCE_ACTION, agency=school)
+    hours = sum(int(level.get("after_hours", 0)) for level in policy.get("levels", []))
+    day_hours = 8
+    return max(1, -(-hours // day_hours))
 
 
 def _long_term_days(config: dict[str, Any]) -> int:
@@ -346,7 +417,8 @@ def _long_term_days(config: dict[str, Any]) -> int:
 
 def school_evaluate(*, school: Agency, school_year: int) -> int:
     """Re-evaluate every pupil of a school for a school year (the nightly run and after a
-    change of the rules or the closures); returns how many pupils."""
+    change of the rules or the closures); returns how many pupils. Idempotent: a second run
+    creates, withdraws and audits nothing (only actions that changed are audited)."""
     start, end = year_bounds(school_year)
     calendar = school_calendar(school, within=(start, end))
     config = rules_for(school.municipality)
@@ -360,6 +432,51 @@ def school_evaluate(*, school: Agency, school_year: int) -> int:
             )
         count += 1
     return count
+
+
+@dataclass(frozen=True)
+class NightlyRun:
+    schools: int
+    pupils: int
+    school_year: int
+
+
+def schools_evaluate(
+    *, school_year: int | None = None, slugs: list[str] | None = None
+) -> NightlyRun:
+    """The nightly re-evaluation: every school (or the named ones) for the school year of
+    today; one audit event for the run (ids and counts). Safe to run twice."""
+    year = school_year if school_year is not None else school_year_of(today())
+    schools = Agency.objects.filter(kind=AgencyKind.SCHOOL).order_by("pk")
+    if slugs:
+        schools = schools.filter(slug__in=slugs)
+    done = pupils = 0
+    for school in schools:
+        pupils += school_evaluate(school=school, school_year=year)
+        done += 1
+    with transaction.atomic():
+        audit_record(
+            action=AuditAction.ATTENDANCE_EVALUATED,
+            actor=Actor.system("attendance"),
+            object_type="school_year",
+            object_id=year,
+            detail={"schools": done, "pupils": pupils},
+        )
+    return NightlyRun(schools=done, pupils=pupils, school_year=year)
+
+
+EVALUATE_SCHOOL_TASK = "attendance.tasks.evaluate_school"
+
+
+def evaluate_school_later(*, school_id: int, school_year: int) -> None:
+    """After commit: hand a school's re-evaluation to a worker. Never raises: if the broker
+    is down, the nightly run catches the school up."""
+    try:
+        current_app.send_task(
+            EVALUATE_SCHOOL_TASK, kwargs={"school_id": school_id, "school_year": school_year}
+        )
+    except Exception as exc:  # kombu OperationalError, redis/socket errors, ...
+        log.warning("broker unavailable, school %s left for the nightly run: %s", school_id, exc)
 
 
 # --- entry and import ------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from attendance import views
+from attendance import setup_views, views
 
 app_name = "attendance"
 
@@ -16,4 +16,8 @@ urlpatterns = [
     path("dashboard/", views.dashboard, name="dashboard"),
     path("ward/", views.ward, name="ward"),
     path("ward/monthly.csv", views.ward_monthly, name="ward-monthly"),
+    path("setup/classes/", setup_views.classes, name="setup-classes"),
+    path("setup/posts/", setup_views.posts, name="setup-posts"),
+    path("setup/closures/", setup_views.closures, name="setup-closures"),
+    path("rules/", setup_views.rules, name="rules"),
 ]

@@ -13,11 +13,11 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from agencies.actors import Staff
-from agencies.errors import IllegalTransition, InvalidInput, NotFound
+from agencies.errors import IllegalTransition, InvalidInput, NotAllowed, NotFound
 from attendance import access, importing, selectors, services
 from attendance.access import school_staff, today
 from attendance.calendar import school_year_of
-from attendance.models import AttendanceRecord, EarlyAction, Mark, PupilYear
+from attendance.models import AttendanceRecord, EarlyAction, Mark, PupilYear, SchoolRole
 from attendance.record import CHECKLISTS, SITUATION_FIELDS, SPECIAL_CARE_TRAITS
 from audit.models import AuditAction
 from audit.services import audit_record
@@ -35,9 +35,16 @@ def _day(value: str | None) -> date:
 
 @staff_view()
 def home(request: HttpRequest, staff: Staff) -> HttpResponse:
-    me = school_staff(staff)
-    rooms = access.classrooms_for(me)
-    return render(request, "attendance/home.html", {"rooms": rooms, "me": me})
+    try:
+        me: access.SchoolStaff | None = school_staff(staff)
+    except NotAllowed:
+        # A school's supervisor with no post yet: the home only leads to the set-up.
+        if access.school_admin(staff) is not None:
+            raise
+        me = None
+    rooms = access.classrooms_for(me) if me is not None else []
+    admin = me is None or SchoolRole.PRINCIPAL in me.roles
+    return render(request, "attendance/home.html", {"rooms": rooms, "me": me, "admin": admin})
 
 
 @staff_view()
@@ -90,6 +97,9 @@ def entry(request: HttpRequest, staff: Staff, classroom_id: int) -> HttpResponse
 @staff_view()
 def upload(request: HttpRequest, staff: Staff) -> HttpResponseBase:
     me = school_staff(staff)
+    if not me.whole_school:
+        # A file covers the whole school: the school's support team imports it.
+        raise NotAllowed()
     errors: list[importing.RowError] = []
     upload_file = request.FILES.get("file")
     if request.method == "POST" and upload_file is not None:
@@ -230,9 +240,7 @@ def referral(request: HttpRequest, staff: Staff, action_id: int) -> HttpResponse
 
 @staff_view()
 def dashboard(request: HttpRequest, staff: Staff) -> HttpResponse:
-    me = school_staff(staff)
-    if not me.leads:
-        raise NotFound()
+    me = access.school_leader(staff)
     board = selectors.dashboard_for(me, on=_day(request.GET.get("on")))
     return render(request, "attendance/dashboard.html", {"board": board, "today": today()})
 

@@ -86,6 +86,11 @@ class AuditAction(models.TextChoices):
     EARLY_ACTION_CREATED = "attendance.action_created", _("早期対応を作成")
     EARLY_ACTION_CLOSED = "attendance.action_closed", _("早期対応を記録・対応しないと記録")
     EARLY_ACTION_WITHDRAWN = "attendance.action_withdrawn", _("出欠の訂正で早期対応を取り消し")
+    EARLY_ACTION_BACKFILLED = (
+        "attendance.action_backfilled",
+        _("過去の出欠の取り込みで、期限の過ぎた早期対応を終了扱いで作成"),
+    )
+    ATTENDANCE_EVALUATED = "attendance.evaluated", _("早期対応の基準を夜間に再評価")
     SITUATION_SHEET_SAVED = "attendance.situation_saved", _("実態把握シートを保存")
     ATTENDANCE_REPORT_VIEWED = "attendance.report_viewed", _("出欠の集計を閲覧")
     ATTENDANCE_REPORT_EXPORTED = "attendance.report_exported", _("月例の欠席集計を出力")

@@ -465,4 +465,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "relay.tasks.expire_consents",
         "schedule": crontab(minute=5),
     },
+    # Re-evaluate every school's early-response rules at night (a calendar or rule change,
+    # a correction nobody re-evaluated); idempotent, so a second run changes nothing.
+    "attendance-evaluate": {
+        "task": "attendance.tasks.evaluate_schools",
+        "schedule": crontab(hour=2, minute=15),
+    },
 }
