@@ -216,10 +216,10 @@ def load_school_demo(*, on: date | None = None) -> SchoolDemo:
         schools = _schools()
         users: list[tuple[str, str, str]] = []
         principals: dict[str, Staff] = {}
-        for username, slug, role, *_rest in STAFF:
-            user = _user(username, _rest[-1])
+        for username, slug, role, post, _grade, _room, name in STAFF:
+            user = _user(username, name)
             membership_set(user=user, agency=schools[slug], role=role, actor=actor)
-            if _rest[0] == "principal":
+            if post == "principal":
                 principals[slug] = Staff.for_user(user)
         rooms: dict[tuple[str, str], Classroom] = {}
         for slug, grade, name, _size in CLASSES:
@@ -229,20 +229,21 @@ def load_school_demo(*, on: date | None = None) -> SchoolDemo:
             rooms[(slug, f"{grade}-{name}")] = room or services.classroom_create(
                 staff=principals[slug], school_year=year, grade=grade, name=name
             )
-        for username, slug, _role, post, grade, room_key, _name in STAFF:
+        for username, slug, _role, post, post_grade, room_key, _name in STAFF:
             user = get_user_model().objects.get(username=username)
             room = rooms.get((slug, room_key))
             if not StaffPost.objects.filter(user=user, role=post, classroom=room).exists():
                 services.post_assign(
-                    staff=principals[slug], user=user, role=post, grade=grade, classroom=room
+                    staff=principals[slug], user=user, role=post, grade=post_grade, classroom=room
                 )
             label = str(StaffPost(role=post).get_role_display())
             if room is not None:
                 label += f" {room}"
-            elif grade:
-                label += f" {grade}年"
+            elif post_grade:
+                label += f" {post_grade}年"
             users.append((username, schools[slug].name, label))
-    pupils = records = 0
+    pupils = 0
+    records = 0
     rng = random.Random(15)  # noqa: S311  (demo data, not security)
     start = max(day - timedelta(days=61), year_bounds(year)[0])
     for slug, school in schools.items():
