@@ -216,8 +216,8 @@ def load_school_demo(*, on: date | None = None) -> SchoolDemo:
         schools = _schools()
         users: list[tuple[str, str, str]] = []
         principals: dict[str, Staff] = {}
-        for username, slug, role, post, _grade, _room, name in STAFF:
-            user = _user(username, name)
+        for username, slug, role, post, _grade, _room, full_name in STAFF:
+            user = _user(username, full_name)
             membership_set(user=user, agency=schools[slug], role=role, actor=actor)
             if post == "principal":
                 principals[slug] = Staff.for_user(user)
