@@ -5,6 +5,8 @@ the same transaction; audit details carry ids and counts, never a pupil's initia
 from __future__ import annotations
 
 import logging
+from bisect import bisect_right
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -276,6 +278,18 @@ def _homeroom_of(pupil: Pupil, school_year: int) -> int | None:
     )
 
 
+@dataclass
+class Preloaded:
+    """What a batch read for one pupil: the year's marks, counters row and actions (locked
+    by the batch), and the year's school days; saves a pupil its own queries."""
+
+    marks: dict[date, str]
+    year: PupilYear | None
+    actions: list[EarlyAction]
+    school_days: list[date]
+    window: int
+
+
 def pupil_evaluate(
     *,
     pupil: Pupil,
@@ -283,47 +297,63 @@ def pupil_evaluate(
     actor: Actor,
     calendar: BusinessCalendar | None = None,
     config: dict[str, Any] | None = None,
+    preloaded: Preloaded | None = None,
 ) -> Evaluation:
     """Recompute a pupil's counters for a school year from the records and bring the actions
     in line: new thresholds create actions (with their clocks), thresholds no longer reached
-    (a corrected record) withdraw open ones. Idempotent. Inside the caller's transaction."""
+    (a corrected record) withdraw open ones. Idempotent: when nothing changed nothing is
+    written. Inside the caller's transaction."""
     school = pupil.school
     start, end = year_bounds(school_year)
     calendar = calendar or school_calendar(school, within=(start, end))
     config = config or rules_for(school.municipality)
-    marks = dict(
-        AttendanceRecord.objects.filter(pupil=pupil, day__range=(start, end)).values_list(
-            "day", "mark"
+    if preloaded is None:
+        marks = dict(
+            AttendanceRecord.objects.filter(pupil=pupil, day__range=(start, end)).values_list(
+                "day", "mark"
+            )
         )
-    )
-    last = max(marks) if marks else start
-    counters, triggers = evaluate(
-        ((d, marks.get(d)) for d in school_days(calendar, start, last)), config
-    )
-    year, created = PupilYear.objects.get_or_create(
-        pupil=pupil, school_year=school_year, defaults={"school": school}
-    )
-    if created:
-        year.last_year_total = _last_year_total(pupil, school_year)
-    year.consecutive = counters.consecutive
-    year.longest_run = counters.longest_run
-    year.total = counters.total
-    year.last_absent_on = counters.last_absent_on
-    year.long_term = counters.total >= _long_term_days(config)
-    year.evaluated_through = last
-    year.save()
+        last = max(marks) if marks else start
+        days: Iterable[date] = school_days(calendar, start, last)
+        year = PupilYear.objects.filter(pupil=pupil, school_year=school_year).first()
+        locked = list(
+            EarlyAction.objects.select_for_update().filter(pupil=pupil, school_year=school_year)
+        )
+        window = escalation_window_days(school)
+    else:
+        marks = preloaded.marks
+        last = max(marks) if marks else start
+        days = preloaded.school_days[: bisect_right(preloaded.school_days, last)]
+        year, locked, window = preloaded.year, preloaded.actions, preloaded.window
+    counters, triggers = evaluate(((d, marks.get(d)) for d in days), config)
+    if year is None:
+        year = PupilYear(
+            pupil=pupil,
+            school=school,
+            school_year=school_year,
+            last_year_total=_last_year_total(pupil, school_year),
+        )
+    values = {
+        "consecutive": counters.consecutive,
+        "longest_run": counters.longest_run,
+        "total": counters.total,
+        "last_absent_on": counters.last_absent_on,
+        "long_term": counters.total >= _long_term_days(config),
+        "evaluated_through": last,
+    }
+    changed = [name for name, value in values.items() if getattr(year, name) != value]
+    for name in changed:
+        setattr(year, name, values[name])
+    if year.pk is None:
+        year.save()
+    elif changed:
+        year.save(update_fields=[*changed, "updated_at"])
 
     result = Evaluation()
-    existing = {
-        (a.rule, a.trigger_key): a
-        for a in EarlyAction.objects.select_for_update().filter(
-            pupil=pupil, school_year=school_year
-        )
-    }
+    existing = {(a.rule, a.trigger_key): a for a in locked}
     wanted = {(t.rule, t.trigger_key): t for t in triggers}
     homeroom: int | bool | None = False
     now = today()
-    window = escalation_window_days(school)
     for key, trigger in wanted.items():
         action = existing.get(key)
         if action is not None and action.state != ActionState.WITHDRAWN:
@@ -415,22 +445,87 @@ def _long_term_days(config: dict[str, Any]) -> int:
     return 30
 
 
+BATCH = 250
+
+
+def pupils_evaluate(
+    *,
+    school: Agency,
+    pupil_ids: Iterable[int],
+    school_year: int,
+    actor: Actor,
+    calendar: BusinessCalendar | None = None,
+    config: dict[str, Any] | None = None,
+) -> int:
+    """Evaluate pupils of one school in one pass: their records, counters and actions read
+    in three queries (the actions locked), then each pupil in memory. Inside the caller's
+    transaction; returns how many pupils."""
+    ids = list(pupil_ids)
+    if not ids:
+        return 0
+    start, end = year_bounds(school_year)
+    calendar = calendar or school_calendar(school, within=(start, end))
+    config = config or rules_for(school.municipality)
+    window = escalation_window_days(school)
+    year_days = list(school_days(calendar, start, end))
+    marks: dict[int, dict[date, str]] = defaultdict(dict)
+    for pid, day, mark in AttendanceRecord.objects.filter(
+        pupil_id__in=ids, day__range=(start, end)
+    ).values_list("pupil_id", "day", "mark"):
+        marks[pid][day] = mark
+    years = {
+        y.pupil_id: y for y in PupilYear.objects.filter(pupil_id__in=ids, school_year=school_year)
+    }
+    actions: dict[int, list[EarlyAction]] = defaultdict(list)
+    for action in EarlyAction.objects.select_for_update().filter(
+        pupil_id__in=ids, school_year=school_year
+    ):
+        actions[action.pupil_id].append(action)
+    count = 0
+    for pupil in Pupil.objects.filter(pk__in=ids, school=school).order_by("pk"):
+        pupil.school = school
+        pupil_evaluate(
+            pupil=pupil,
+            school_year=school_year,
+            actor=actor,
+            calendar=calendar,
+            config=config,
+            preloaded=Preloaded(
+                marks=marks.get(pupil.pk, {}),
+                year=years.get(pupil.pk),
+                actions=actions.get(pupil.pk, []),
+                school_days=year_days,
+                window=window,
+            ),
+        )
+        count += 1
+    return count
+
+
 def school_evaluate(*, school: Agency, school_year: int) -> int:
     """Re-evaluate every pupil of a school for a school year (the nightly run and after a
-    change of the rules or the closures); returns how many pupils. Idempotent: a second run
-    creates, withdraws and audits nothing (only actions that changed are audited)."""
+    change of the rules or the closures), in batches of BATCH pupils, one transaction each;
+    returns how many pupils. Idempotent: a second run writes and audits nothing."""
     start, end = year_bounds(school_year)
     calendar = school_calendar(school, within=(start, end))
     config = rules_for(school.municipality)
     actor = Actor.system("attendance")
+    ids = list(
+        Pupil.objects.filter(school=school, enrolments__school_year=school_year)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
     count = 0
-    pupils = Pupil.objects.filter(school=school, enrolments__school_year=school_year)
-    for pupil in pupils.select_related("school").iterator():
+    for first in range(0, len(ids), BATCH):
         with transaction.atomic():
-            pupil_evaluate(
-                pupil=pupil, school_year=school_year, actor=actor, calendar=calendar, config=config
+            count += pupils_evaluate(
+                school=school,
+                pupil_ids=ids[first : first + BATCH],
+                school_year=school_year,
+                actor=actor,
+                calendar=calendar,
+                config=config,
             )
-        count += 1
     return count
 
 
@@ -551,15 +646,8 @@ def _write(
 
 
 def _evaluate_changed(school: Agency, result: WriteResult, days: set[date], actor: Actor) -> None:
-    years = {school_year_of(d) for d in days}
-    for year in sorted(years):
-        start, end = year_bounds(year)
-        calendar = school_calendar(school, within=(start, end))
-        config = rules_for(school.municipality)
-        for pupil in Pupil.objects.filter(pk__in=result.pupils).select_related("school"):
-            pupil_evaluate(
-                pupil=pupil, school_year=year, actor=actor, calendar=calendar, config=config
-            )
+    for year in sorted({school_year_of(d) for d in days}):
+        pupils_evaluate(school=school, pupil_ids=result.pupils, school_year=year, actor=actor)
 
 
 def _check_entry(entry: Entry) -> None:
