@@ -5,7 +5,7 @@ from it, and the sheet carries the attendance from the records."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -24,11 +24,11 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 PUPILS = 5
 
 
-def _last_school_days(school: Agency, count: int) -> list:
+def _last_school_days(school: Agency, count: int) -> list[date]:
     """The last `count` school days up to today, oldest first (within this school year)."""
     day = today()
     calendar = school_calendar(school, within=(day - timedelta(days=40), day))
-    days = []
+    days: list[date] = []
     while len(days) < count and school_year_of(day) == school_year_of(today()):
         if calendar.is_business_day(day):
             days.append(day)
