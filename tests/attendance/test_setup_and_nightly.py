@@ -9,11 +9,13 @@ from datetime import date
 from django.conf import settings
 from django.core.management import call_command
 
+from agencies.models import Role
 from attendance import services
 from attendance.models import ActionState, Classroom, EarlyAction, RuleSet, StaffPost
 from audit.context import Actor
 from audit.models import AuditEvent
 from duework.models import Clock
+from tests.attendance.conftest import staff_of
 
 D = date
 
@@ -154,3 +156,15 @@ def test_backfilled_import_closes_stale_calls_and_keeps_standing_thresholds(akas
     with travel(D(2025, 11, 7)):
         services.school_evaluate(school=akashi.school, school_year=2025)
     assert EarlyAction.objects.get(pk=may_call.pk).state == ActionState.BACKFILLED
+
+
+def test_a_new_schools_supervisor_without_posts_is_led_to_the_set_up(akashi, client):
+    """A school's supervisor member with no post yet (a new school) reaches the set-up from
+    the attendance home; the menu marks the attendance link as the current page."""
+    newcomer = staff_of(akashi.school, Role.SUPERVISOR, "vice@school.example.invalid")
+    client.force_login(newcomer.person)
+    body = client.get("/attendance/").content.decode()
+    assert "/attendance/setup/classes/" in body
+    assert 'href="/attendance/" aria-current="page"' in body
+    assert client.get("/attendance/setup/classes/").status_code == 200
+    assert client.get("/attendance/dashboard/").status_code == 403
