@@ -31,6 +31,9 @@ RUN ${PYTHON} -m venv /opt/venv \
 COPY manage.py pyproject.toml ./
 COPY tsunagu/ tsunagu/
 COPY relay/ relay/
+COPY attendance/ attendance/
+COPY conferences/ conferences/
+COPY duework/ duework/
 COPY notifications/ notifications/
 COPY consent/ consent/
 COPY agencies/ agencies/
@@ -39,8 +42,6 @@ COPY api/ api/
 COPY ops/ ops/
 COPY csvexport/ csvexport/
 COPY security/ security/
-COPY duework/ duework/
-COPY conferences/ conferences/
 COPY locale/ locale/
 # Settings need a database URL and key to load; neither is used by these two commands.
 RUN DATABASE_URL=sqlite:////tmp/build.sqlite3 SECRET_KEY=build-only TSUNAGU_VAR_DIR=/tmp/var \

@@ -91,6 +91,23 @@ class AuditAction(models.TextChoices):
     PLAN_ACTION_PROGRESS = "plan.action_progress", _("取り組みの経過を記録")
     PLAN_ACTION_CHANGED = "plan.action_changed", _("取り組みの状態を変更")
     COORDINATOR_VIEWED = "coordinator.viewed", _("調整担当の一覧を閲覧")
+    # Schools' attendance and early response (attendance/): never leaves the school
+    SCHOOL_SETUP_CHANGED = "school.setup_changed", _("学校の学級・分掌・休業日を変更")
+    PUPIL_REGISTERED = "pupil.registered", _("児童生徒を登録")
+    PUPIL_VIEWED = "pupil.viewed", _("児童生徒の出欠と対応を閲覧")
+    ATTENDANCE_RECORDED = "attendance.recorded", _("出欠を入力")
+    ATTENDANCE_IMPORTED = "attendance.imported", _("出欠を取り込み")
+    EARLY_ACTION_CREATED = "attendance.action_created", _("早期対応を作成")
+    EARLY_ACTION_CLOSED = "attendance.action_closed", _("早期対応を記録・対応しないと記録")
+    EARLY_ACTION_WITHDRAWN = "attendance.action_withdrawn", _("出欠の訂正で早期対応を取り消し")
+    EARLY_ACTION_BACKFILLED = (
+        "attendance.action_backfilled",
+        _("過去の出欠の取り込みで、期限の過ぎた早期対応を終了扱いで作成"),
+    )
+    ATTENDANCE_EVALUATED = "attendance.evaluated", _("早期対応の基準を夜間に再評価")
+    SITUATION_SHEET_SAVED = "attendance.situation_saved", _("実態把握シートを保存")
+    ATTENDANCE_REPORT_VIEWED = "attendance.report_viewed", _("出欠の集計を閲覧")
+    ATTENDANCE_REPORT_EXPORTED = "attendance.report_exported", _("月例の欠席集計を出力")
     # Exports and audit
     AUDIT_EXPORTED = "audit.exported", _("監査ログを出力")
     AUDIT_ARCHIVED = "audit.archived", _("監査ログの月を保管庫へ移動")

@@ -34,6 +34,7 @@ HANDOFF_OUTCOME = "handoff.outcome"
 CONSENT_EXPIRY = "consent.expiry"
 PLAN_ACTION = "plan.action"
 MEETING_REVIEW = "meeting.review"
+ATTENDANCE_ACTION = "attendance.action"
 
 KIND_LABELS = {
     HANDOFF_ACK: _("引き継ぎの受領確認"),
@@ -43,6 +44,7 @@ KIND_LABELS = {
     CONSENT_EXPIRY: _("同意・法令上の根拠の有効期限"),
     PLAN_ACTION: _("支援計画の取り組みの期限"),
     MEETING_REVIEW: _("ケース会議の見直し日"),
+    ATTENDANCE_ACTION: _("欠席への早期対応の期限"),
 }
 
 NOTIFY_LABELS = {
@@ -56,6 +58,9 @@ NOTIFY_LABELS = {
     "owner": _("担当機関"),
     "owner_supervisors_and_coordinator": _("担当機関の管理職と調整機関"),
     "owner_supervisors": _("担当機関の管理職"),
+    "homeroom": _("担任(担当の教職員)"),
+    "grade_leader": _("学年主任"),
+    "school_principal": _("学校の管理職"),
 }
 
 DEFAULTS: dict[str, dict[str, Any]] = {
@@ -116,6 +121,16 @@ DEFAULTS: dict[str, dict[str, Any]] = {
             {"level": 3, "after_hours": 16, "notify": "owner_supervisors"},
         ],
         "repeat_hours": 40,
+    },
+    # An early-response action (attendance/): due at the end of its school day; the owner
+    # (担任) is told then, the grade leader a school day later, the 管理職 a day after that.
+    ATTENDANCE_ACTION: {
+        "levels": [
+            {"level": 1, "due_hours": 0, "notify": "homeroom"},
+            {"level": 2, "after_hours": 8, "notify": "grade_leader"},
+            {"level": 3, "after_hours": 8, "notify": "school_principal"},
+        ],
+        "repeat_hours": 16,
     },
 }
 

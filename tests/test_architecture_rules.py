@@ -24,6 +24,7 @@ APPS = (
     "duework",
     "relay",
     "conferences",
+    "attendance",
     "api",
     "ops",
 )

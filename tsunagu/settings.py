@@ -80,6 +80,8 @@ INSTALLED_APPS = [
     "consent",
     "notifications",
     "duework",
+    # Before relay: its load_demo extends relay's with the demo schools.
+    "attendance",
     "relay",
     "conferences",
     "api",
@@ -554,5 +556,11 @@ CELERY_BEAT_SCHEDULE = {
     "expire-consents": {
         "task": "relay.tasks.expire_consents",
         "schedule": crontab(minute=5),
+    },
+    # Re-evaluate every school's early-response rules at night (a calendar or rule change,
+    # a correction nobody re-evaluated); idempotent, so a second run changes nothing.
+    "attendance-evaluate": {
+        "task": "attendance.tasks.evaluate_schools",
+        "schedule": crontab(hour=2, minute=15),
     },
 }

@@ -29,6 +29,7 @@ urlpatterns = [
     path("account/confirm/", account.reauth, name="reauth"),
     path("logout/", LogoutView.as_view(), name="logout"),
     path("directory/", include("agencies.urls")),
+    path("attendance/", include("attendance.urls")),
     path("", include("conferences.urls")),
     path("", include("relay.urls_web")),
 ]

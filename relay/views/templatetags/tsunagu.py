@@ -148,9 +148,10 @@ def unread_count(context: template.Context) -> int:
 
 @register.simple_tag(takes_context=True)
 def current(context: template.Context, *names: str) -> SafeString | str:
-    """aria-current="page" when the current URL's name is one of `names`."""
+    """aria-current="page" when the current URL's name is one of `names` ("name" matches
+    in any namespace, "namespace:name" only in that one)."""
     request: HttpRequest | None = context.get("request")
     match = getattr(request, "resolver_match", None)
-    if match is not None and match.url_name in names:
+    if match is not None and (match.url_name in names or match.view_name in names):
         return mark_safe('aria-current="page"')
     return ""
