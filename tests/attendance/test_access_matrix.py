@@ -24,6 +24,7 @@ from attendance.models import AttendanceRecord, EarlyAction, Mark, StaffPost
 from audit.context import Actor
 from tests.attendance.conftest import staff_of
 from tests.factories import AgencyFactory
+from tests.fixtures import sign_in
 
 DAY = date(2025, 9, 12)
 
@@ -121,14 +122,14 @@ def _get(client: Client, url: str, travel, **extra):
 
 @pytest.mark.parametrize("screen", sorted(SCREENS))
 def test_right_post_is_let_in(world, client, travel, screen):
-    client.force_login(_staff(world, SCREENS[screen][0]).person)
+    sign_in(client, _staff(world, SCREENS[screen][0]).person)
     assert _get(client, _url(screen, world), travel).status_code == 200
 
 
 @pytest.mark.parametrize("screen", sorted(SCREENS))
 def test_own_school_wrong_post(world, client, travel, screen):
     _right, wrong, expected = SCREENS[screen]
-    client.force_login(_staff(world, wrong).person)
+    sign_in(client, _staff(world, wrong).person)
     assert _get(client, _url(screen, world), travel).status_code == expected
 
 
@@ -143,7 +144,7 @@ def test_other_agencies_get_404(world, client, travel, screen, who):
     dashboard, set-up) show another school's 管理職 their own school and nothing of ours,
     and answer 404 to the ward and the NPO; the ward's screens only for the ward; the
     municipality's rules (no pupil in them) for the ward and any school of it with a post."""
-    client.force_login(_staff(world, who).person)
+    sign_in(client, _staff(world, who).person)
     response = _get(client, _url(screen, world), travel)
     status = response.status_code
     if screen in WARD_SCREENS:
@@ -183,14 +184,14 @@ def test_writes_refused_for_other_schools_and_wrong_posts(world, client, travel)
     closure = {"label": "x", "start": "2025-10-01"}
     with travel(DAY):
         for who in ("teacher_3", "other_teacher", "ward"):
-            client.force_login(_staff(world, who).person)
+            sign_in(client, _staff(world, who).person)
             assert client.post(entry, mark).status_code == 404, who
         assert client.post("/attendance/setup/closures/", closure).status_code == 404
-        client.force_login(s.teacher.person)
+        sign_in(client, s.teacher.person)
         assert client.post("/attendance/setup/closures/", closure).status_code == 403
         posted = {"user": s.teacher.person.pk, "role": "grade_leader", "grade": 2}
         assert client.post("/attendance/setup/posts/", posted).status_code == 403
-        client.force_login(s.other_teacher.person)
+        sign_in(client, s.other_teacher.person)
         client.post("/attendance/setup/posts/", posted)
         client.post("/attendance/setup/closures/", closure)
     assert AttendanceRecord.objects.count() == before
@@ -201,6 +202,6 @@ def test_writes_refused_for_other_schools_and_wrong_posts(world, client, travel)
 
 def test_menu_shows_attendance_to_school_staff_only(world, client, travel):
     for who, shown in (("teacher", True), ("ward", False), ("npo", False)):
-        client.force_login(_staff(world, who).person)
+        sign_in(client, _staff(world, who).person)
         body = _get(client, "/", travel).content.decode()
         assert ('href="/attendance/"' in body) is shown, who

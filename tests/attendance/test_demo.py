@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from attendance.models import ActionState, AttendanceRecord, EarlyAction, Pupil
+from tests.fixtures import sign_in
 
 pytestmark = pytest.mark.django_db
 DAY = date(2026, 11, 26)  # a Thursday
@@ -61,7 +62,7 @@ def test_every_attendance_screen_shows_something(demo, client, travel):
     ).first()
     assert share is not None
     with travel(DAY):
-        client.force_login(users.get(username="nakasaki-teacher"))
+        sign_in(client, users.get(username="nakasaki-teacher"))
         home = client.get("/attendance/").content.decode()
         assert "4年1組" in home
         room = share.pupil.enrolments.get().classroom_id
@@ -70,11 +71,11 @@ def test_every_attendance_screen_shows_something(demo, client, travel):
         assert client.get(f"/attendance/pupils/{share.pupil_id}/").status_code == 200
         assert client.get(f"/attendance/actions/{share.pk}/").status_code == 200
         assert client.get(f"/attendance/actions/{share.pk}/referral/").status_code == 200
-        client.force_login(users.get(username="nakasaki-principal"))
+        sign_in(client, users.get(username="nakasaki-principal"))
         board = client.get("/attendance/dashboard/").content.decode()
         assert f'data-action="{share.pk}"' in board
         for url in ("/attendance/setup/classes/", "/attendance/setup/posts/", "/attendance/rules/"):
             assert client.get(url).status_code == 200
-        client.force_login(users.get(username="akashi-supervisor"))
+        sign_in(client, users.get(username="akashi-supervisor"))
         ward = client.get("/attendance/ward/").content.decode()
         assert "明石市立中崎小学校" in ward and "5未満" in ward

@@ -15,6 +15,7 @@ from agencies.errors import NotFound
 from attendance import access, importing, selectors, services
 from attendance.models import AttendanceRecord, PupilYear
 from audit.context import Actor
+from tests.fixtures import sign_in
 
 CSV = "出席番号,学年,組,日付,区分,理由\n1,2,1,2025/09/11,欠席,病気\n2,2,1,2025/09/11,遅刻,\n3,２,1組,2025-09-11,忌引,\n"
 
@@ -113,14 +114,14 @@ def _pupils_never_reach_others(akashi):
 @pytest.mark.parametrize("who", ["other_teacher", "ward"])
 def test_screens_answer_404_to_other_agencies(akashi, client, who):
     staff = getattr(akashi, who)
-    client.force_login(staff.person)
+    sign_in(client, staff.person)
     pupil = akashi.pupils[0]
     assert client.get(f"/attendance/pupils/{pupil.pk}/").status_code == 404
     assert client.get(f"/attendance/classes/{akashi.room.pk}/entry/").status_code == 404
 
 
 def test_school_staff_get_their_screens(akashi, client, travel):
-    client.force_login(akashi.teacher.person)
+    sign_in(client, akashi.teacher.person)
     with travel(date(2025, 9, 12)):
         page = client.get(f"/attendance/classes/{akashi.room.pk}/entry/?day=2025-09-12")
         assert page.status_code == 200
@@ -148,7 +149,7 @@ def test_ward_sees_counts_only_with_cells_under_5_suppressed(akashi, client, tra
     assert mine.cells == [None, 6, 6, None]
     other = next(r for r in rows if r.school == akashi.other)
     assert other.cells == [None, None, None, None]
-    client.force_login(akashi.ward.person)
+    sign_in(client, akashi.ward.person)
     with travel(date(2025, 9, 30)):
         page = client.get("/attendance/ward/")
         csv_page = client.get("/attendance/ward/monthly.csv?month=2025-09")

@@ -16,13 +16,14 @@ from audit.context import Actor
 from audit.models import AuditEvent
 from duework.models import Clock
 from tests.attendance.conftest import staff_of
+from tests.fixtures import sign_in
 
 D = date
 
 
 def test_principal_sets_up_classes_posts_and_closures(akashi, client, travel):
     s = akashi
-    client.force_login(s.principal.person)
+    sign_in(client, s.principal.person)
     with travel(D(2025, 9, 12)):
         r = client.post(
             "/attendance/setup/classes/", {"school_year": 2025, "grade": 4, "name": "2"}
@@ -58,13 +59,13 @@ def test_principal_sets_up_classes_posts_and_closures(akashi, client, travel):
 
 def test_the_last_principal_post_stays(akashi, client):
     post = StaffPost.objects.get(school=akashi.school, role="principal")
-    client.force_login(akashi.principal.person)
+    sign_in(client, akashi.principal.person)
     client.post("/attendance/setup/posts/", {"remove": post.pk})
     assert StaffPost.objects.filter(pk=post.pk).exists()
 
 
 def test_rules_screen_shows_the_municipality_rules(akashi, client):
-    client.force_login(akashi.teacher.person)
+    sign_in(client, akashi.teacher.person)
     body = client.get("/attendance/rules/").content.decode()
     assert "明石市" in body and "早期対応マニュアル" in body and 'data-rule="consecutive_3"' in body
     assert "管理画面" in body  # editing stays in the admin, and the screen says so
@@ -162,7 +163,7 @@ def test_a_new_schools_supervisor_without_posts_is_led_to_the_set_up(akashi, cli
     """A school's supervisor member with no post yet (a new school) reaches the set-up from
     the attendance home; the menu marks the attendance link as the current page."""
     newcomer = staff_of(akashi.school, Role.SUPERVISOR, "vice@school.example.invalid")
-    client.force_login(newcomer.person)
+    sign_in(client, newcomer.person)
     body = client.get("/attendance/").content.decode()
     assert "/attendance/setup/classes/" in body
     assert 'href="/attendance/" aria-current="page"' in body
