@@ -19,10 +19,11 @@ from django.views.decorators.http import require_POST
 
 from agencies.actors import READERS, SENDERS, Staff
 from agencies.errors import ConsentDoesNotCover, IllegalTransition, InvalidInput, NotAllowed
-from agencies.models import Agency
+from agencies.models import Agency, Membership
 from audit.models import AuditAction, AuditEvent
 from consent.models import ConsentStatus
-from consent.vocabulary import Basis
+from consent.policy import REASON_LABELS
+from consent.vocabulary import Basis, Section
 from relay import services
 from relay.forms import (
     CancelForm,
@@ -47,7 +48,7 @@ from relay.states import (
     can_relay_onward,
 )
 from relay.views.base import paginate, query_without_page, staff_view
-from relay.views.display import action_label, section_blocks
+from relay.views.display import action_label, join_labels, person_name, section_blocks
 
 
 def _status_filter(request: HttpRequest) -> list[str] | None:
@@ -272,24 +273,61 @@ def _who(event: AuditEvent, staff: Staff, names: dict[int, str]) -> str:
 
 
 def _note(event: AuditEvent, names: dict[int, str]) -> str:
+    """The event's particulars in words: reasons, outcomes and sections by their labels, never
+    the codes the audit detail stores them as (an unknown code is left out, not shown)."""
     detail = event.detail or {}
     parts = []
     if event.action == AuditAction.NOTIFICATION_QUEUED and event.recipient_agency_id:
         parts.append(_("宛先: %(a)s") % {"a": names.get(event.recipient_agency_id, "—")})
     if event.action in (AuditAction.ACCESS_GRANTED, AuditAction.ACCESS_REVOKED):
         parts.append(names.get(event.recipient_agency_id or 0, ""))
-    if "reason" in detail and event.action != AuditAction.HANDOFF_SEND_REFUSED:
-        parts.append(str(_REASON_LABELS.get(detail["reason"], detail["reason"])))
-    if event.action == AuditAction.HANDOFF_SEND_REFUSED:
-        parts.append(_("同意の範囲外(%(code)s)") % {"code": detail.get("reason", "")})
-    if "outcome" in detail:
-        parts.append(str(_OUTCOME_LABELS.get(detail["outcome"], detail["outcome"])))
+        if detail.get("reason") == "refused":
+            parts.append(_("本人・保護者が提供を拒否したため"))
+    elif event.action == AuditAction.HANDOFF_SEND_REFUSED:
+        reason = REASON_LABELS.get(detail.get("reason", ""))
+        parts.append(
+            _("同意の範囲外(%(reason)s)") % {"reason": reason} if reason else _("同意の範囲外")
+        )
+        missing = [s for s in detail.get("missing_sections", []) if s in Section.values]
+        if missing:
+            parts.append(
+                _("対象の項目: %(sections)s")
+                % {"sections": join_labels([str(Section(s).label) for s in missing])}
+            )
+    elif "reason" in detail and detail["reason"] in _REASON_LABELS:
+        parts.append(str(_REASON_LABELS[detail["reason"]]))
+    if detail.get("outcome") in _OUTCOME_LABELS:
+        parts.append(str(_OUTCOME_LABELS[detail["outcome"]]))
     if "level" in detail:
         parts.append(_("段階 %(n)s") % {"n": detail["level"]})
     return " · ".join(p for p in parts if p)
 
 
 # --- The page -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Contact:
+    """Whom the receiver calls about a hop: the sending staff member by name (never a login
+    ID), their direct line if registered, and the sending agency's number."""
+
+    name: str
+    direct: str
+    agency_phone: str
+
+
+def _sender_contact(handoff: Handoff) -> Contact | None:
+    # The counselor who prepared and sent the hop: with a supervisor's approval, the approver
+    # pressed the last button, but the person who knows the case is the one who wrote it.
+    user = handoff.created_by or handoff.sent_by
+    if handoff.sent_at is None or user is None:
+        return None
+    membership = Membership.objects.filter(user=user, agency_id=handoff.from_agency_id).first()
+    return Contact(
+        name=person_name(user),
+        direct=membership.phone if membership is not None else "",
+        agency_phone=handoff.from_agency.phone,
+    )
 
 
 def _detail_context(
@@ -316,6 +354,7 @@ def _detail_context(
         "blocks": section_blocks(view.content),
         "actions": actions,
         "timeline": _timeline(handoff, staff, view.as_sender),
+        "contact": _sender_contact(handoff),
         "can_relay_onward": can_relay_onward(
             status=handoff.status, side=_side(handoff, staff), role=staff.role
         ),
