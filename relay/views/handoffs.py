@@ -29,15 +29,17 @@ from relay.forms import (
     CancelForm,
     CompleteForm,
     DeclineForm,
+    HandoffFilterForm,
     NoteForm,
     ReturnForm,
     UpdateForm,
 )
-from relay.models import Handoff
+from relay.models import Handoff, ListScreen
 from relay.reports import READ_ACTIONS, handoff_timeline
-from relay.selectors import handoffs_inbox_for, handoffs_outbox_for
+from relay.selectors import handoffs_inbox_for, handoffs_outbox_for, saved_filters_for
 from relay.states import ACTIONS as ACTION_RULES
 from relay.states import (
+    NOT_YET_SENT,
     RECEIVER_CAN_READ,
     CancelReason,
     DeclineReason,
@@ -51,45 +53,50 @@ from relay.views.base import paginate, query_without_page, staff_view
 from relay.views.display import action_label, join_labels, person_name, section_blocks
 
 
-def _status_filter(request: HttpRequest) -> list[str] | None:
-    status = request.GET.get("status", "")
-    return [status] if status in Status.values else None
+def _filtering(request: HttpRequest) -> bool:
+    return any(key != "page" and value for key, value in request.GET.items())
+
+
+def _box(request: HttpRequest, staff: Staff, box: str) -> HttpResponse:
+    """The inbox or the outbox, searchable by initials, school and grade, and by state."""
+    inbox = box == "inbox"
+    statuses = [s for s in Status.choices if not inbox or s[0] not in NOT_YET_SENT]
+    form = HandoffFilterForm(request.GET if _filtering(request) else None, statuses=statuses)
+    filters = form.filters()
+    selector = handoffs_inbox_for if inbox else handoffs_outbox_for
+    handoffs = selector(
+        agency=staff.agency,
+        statuses=[filters["status"]] if filters.get("status") else None,
+        filters=filters,
+    )
+    screen = ListScreen.INBOX if inbox else ListScreen.OUTBOX
+    return render(
+        request,
+        "relay/handoffs/list.html",
+        {
+            "title": _("受信した引き継ぎ") if inbox else _("送付した引き継ぎ"),
+            "box": box,
+            "page": paginate(request, handoffs),
+            "qs": query_without_page(request),
+            "filter_form": form,
+            "filtering": _filtering(request),
+            "saved_filters": saved_filters_for(user=staff.user, screen=screen)
+            if staff.user
+            else [],
+            "screen": screen.value,
+            "now": timezone.now(),
+        },
+    )
 
 
 @staff_view(*READERS)
 def inbox(request: HttpRequest, staff: Staff) -> HttpResponse:
-    handoffs = handoffs_inbox_for(agency=staff.agency, statuses=_status_filter(request))
-    return render(
-        request,
-        "relay/handoffs/list.html",
-        {
-            "title": _("受信した引き継ぎ"),
-            "box": "inbox",
-            "page": paginate(request, handoffs),
-            "qs": query_without_page(request),
-            "statuses": [s for s in Status.choices if s[0] not in ("draft", "awaiting_approval")],
-            "current_status": request.GET.get("status", ""),
-            "now": timezone.now(),
-        },
-    )
+    return _box(request, staff, "inbox")
 
 
 @staff_view(*READERS)
 def outbox(request: HttpRequest, staff: Staff) -> HttpResponse:
-    handoffs = handoffs_outbox_for(agency=staff.agency, statuses=_status_filter(request))
-    return render(
-        request,
-        "relay/handoffs/list.html",
-        {
-            "title": _("送付した引き継ぎ"),
-            "box": "outbox",
-            "page": paginate(request, handoffs),
-            "qs": query_without_page(request),
-            "statuses": Status.choices,
-            "current_status": request.GET.get("status", ""),
-            "now": timezone.now(),
-        },
-    )
+    return _box(request, staff, "outbox")
 
 
 # --- Actions --------------------------------------------------------------------------------
