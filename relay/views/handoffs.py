@@ -8,6 +8,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -34,7 +35,7 @@ from relay.forms import (
     ReturnForm,
     UpdateForm,
 )
-from relay.models import Handoff, ListScreen
+from relay.models import Handoff, HandoffNote, ListScreen
 from relay.reports import READ_ACTIONS, handoff_timeline
 from relay.selectors import handoffs_inbox_for, handoffs_outbox_for, saved_filters_for
 from relay.states import ACTIONS as ACTION_RULES
@@ -254,13 +255,14 @@ def _timeline(handoff: Handoff, staff: Staff, as_sender: bool) -> list[TimelineE
     agency_ids = {e.actor_agency_id for e in events} | {e.recipient_agency_id for e in events}
     wanted = [i for i in agency_ids if i is not None]
     names = dict(Agency.objects.filter(pk__in=wanted).values_list("pk", "name"))
+    people = _staff_names({e.actor_user_id for e in events if e.actor_agency_id == staff.agency.pk})
     entries = []
     for event in events:
         entries.append(
             TimelineEntry(
                 at=event.occurred_at,
                 action=action_label(event.action, event.detail),
-                who=_who(event, staff, names),
+                who=_who(event, staff, names, people),
                 note=_note(event, names),
                 is_read=event.action in READ_ACTIONS,
             )
@@ -268,12 +270,23 @@ def _timeline(handoff: Handoff, staff: Staff, as_sender: bool) -> list[TimelineE
     return entries
 
 
-def _who(event: AuditEvent, staff: Staff, names: dict[int, str]) -> str:
+def _staff_names(user_ids: set[int | None]) -> dict[int, str]:
+    """Staff members' names (family name first) by user id; those without one are left out."""
+    wanted = [i for i in user_ids if i is not None]
+    users = get_user_model().objects.filter(pk__in=wanted).only("last_name", "first_name")
+    return {u.pk: name for u in users if (name := person_name(u))}
+
+
+def _who(event: AuditEvent, staff: Staff, names: dict[int, str], people: dict[int, str]) -> str:
+    """Who did it: another agency by its name only; the reader's own staff by their name (the
+    login name only where no name is registered)."""
     if event.actor_kind == "system":
         return _("システム")
     agency = names.get(event.actor_agency_id or 0, "")
-    if event.actor_agency_id == staff.agency.pk and event.actor_label:
-        return f"{agency}({event.actor_label})"
+    if event.actor_agency_id == staff.agency.pk and event.actor_kind != "api_client":
+        person = people.get(event.actor_user_id or 0) or event.actor_label
+        if person:
+            return f"{agency}({person})"
     if event.actor_kind == "api_client":
         return _("%(agency)s(API)") % {"agency": agency}
     return agency or "—"
@@ -337,6 +350,22 @@ def _sender_contact(handoff: Handoff) -> Contact | None:
     )
 
 
+def _notes(notes: list[HandoffNote], staff: Staff) -> list[dict[str, Any]]:
+    """The hop's notes in order; the author named (not the login name) for the reader's own
+    agency only, as in the timeline."""
+    own = [n for n in notes if n.agency_id == staff.agency.pk]
+    people = _staff_names({n.author_id for n in own})
+    return [
+        {
+            "note": note,
+            "author": (people.get(note.author_id or 0) or note.author_label)
+            if note.agency_id == staff.agency.pk
+            else "",
+        }
+        for note in notes
+    ]
+
+
 def _detail_context(
     request: HttpRequest, staff: Staff, handoff_id: int, bound: dict[str, forms.Form] | None = None
 ) -> dict[str, Any]:
@@ -370,10 +399,7 @@ def _detail_context(
         and handoff.ack_due_at is not None
         and handoff.ack_due_at < now,
         "receiver_reads": handoff.status in RECEIVER_CAN_READ,
-        "notes": [
-            {"note": note, "author": note.author_label if note.agency_id == staff.agency.pk else ""}
-            for note in view.notes
-        ],
+        "notes": _notes(view.notes, staff),
         "provision": view.provision,
         "versions": view.versions,
         "is_latest": view.provision is None

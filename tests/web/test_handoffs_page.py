@@ -127,15 +127,21 @@ def test_the_receiver_sees_whom_to_call_by_name_never_a_login_id(net, login) -> 
     page = _page(login(net.npo_intake), hop.pk)
     contact = page.split('data-testid="sender-contact"')[1].split("</dd>")[0]
     assert "佐藤 美咲" in contact
-    assert "内線 4121" in contact and 'href="tel:03-3880-5000"' in contact
+    assert (
+        '佐藤 美咲<span class="nowrap">(内線 4121)' in contact
+        and 'href="tel:03-3880-5000"' in contact
+    )
     assert user.username not in contact
+    # The sender's own page names its staff the same way, in the history and the notes.
+    own = _page(login(net.counselor), hop.pk)
+    assert "佐藤 美咲" in _timeline(own) and user.username not in _timeline(own)
 
 
 def test_a_contact_without_a_registered_name_says_so(net, login, sent) -> None:
     _sheet, hop = sent
     page = _page(login(net.npo_intake), hop.pk)
     contact = page.split('data-testid="sender-contact"')[1].split("</dd>")[0]
-    assert "氏名の登録なし" in contact
+    assert "氏名の登録なし" in contact and "電話番号の登録なし" in contact
     assert net.counselor.user.username not in contact
 
 
