@@ -159,6 +159,7 @@ def test_an_inbox_search_can_be_saved(net, login, sent) -> None:
 
 def test_the_home_page_shows_school_and_grade_under_the_hop(net, login, sent) -> None:
     _sheet, hop = sent
+    assert hop.status == "sent"
     home = login(net.npo_intake).get(reverse("relay:home")).content.decode()
     cell = home.split('data-testid="school-grade-compact"')[1].split("</small>")[0]
     assert "明石市立テスト中学校" in cell and "中学2年" in cell
