@@ -55,8 +55,9 @@ class CategoryAdmin(admin.ModelAdmin):
 class MembershipAdmin(admin.ModelAdmin):
     """Memberships change through the audited services, never by a bare save."""
 
-    list_display = ("user", "agency", "role")
+    list_display = ("user", "agency", "role", "phone")
     list_filter = ("role", "agency__kind")
+    fields = ("user", "agency", "role", "phone")
     search_fields = ("user__username", "agency__name")
     autocomplete_fields = ("agency",)
 
@@ -80,7 +81,7 @@ class MembershipAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Membership, form: Any, change: bool) -> None:
         saved = membership_set(
-            user=obj.user, agency=obj.agency, role=obj.role, actor=_actor(request)
+            user=obj.user, agency=obj.agency, role=obj.role, actor=_actor(request), phone=obj.phone
         )
         obj.pk = saved.pk
 

@@ -106,7 +106,9 @@ class Agency(models.Model):
         max_length=16,
         choices=TwoFactorPolicy.choices,
         default=TwoFactorPolicy.OPTIONAL,
-        help_text=_("管理職は常に必須です。「全職員に必須」にすると相談員・受付担当も必須になります。"),
+        help_text=_(
+            "管理職は常に必須です。「全職員に必須」にすると相談員・受付担当も必須になります。"
+        ),
     )
     viewers_see_special_care = models.BooleanField(
         _("閲覧のみの職員に要配慮情報(健康・虐待)を表示する"),
@@ -179,6 +181,14 @@ class Membership(models.Model):
     )
     agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="memberships")
     role = models.CharField(_("役割"), max_length=16, choices=Role.choices)
+    # Shown to the agencies a staff member sends to, as the contact for the hop; the agency's
+    # own number is shown next to it, so this is optional.
+    phone = models.CharField(
+        _("直通電話・内線"),
+        max_length=40,
+        blank=True,
+        help_text=_("引き継ぎの送付先に、担当者の連絡先として表示されます(例: 内線 123)。"),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -197,4 +207,4 @@ class Membership(models.Model):
 
 # The shared rules of every write path (security/validators.py): no control characters in
 # text, links http(s) only.
-guard_text_fields(Category, Agency, Service)
+guard_text_fields(Category, Agency, Service, Membership)

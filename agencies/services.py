@@ -13,12 +13,20 @@ from audit.services import audit_record
 
 
 @transaction.atomic
-def membership_set(*, user: User, agency: Agency, role: Role | str, actor: Actor) -> Membership:
-    """Put a user in an agency with a role (creating, moving or re-roling), audited."""
+def membership_set(
+    *, user: User, agency: Agency, role: Role | str, actor: Actor, phone: str | None = None
+) -> Membership:
+    """Put a user in an agency with a role (creating, moving or re-roling), audited; `phone`
+    (the staff member's direct line or extension) is contact data and is saved as given."""
     role = Role(role)
     membership = Membership.objects.select_for_update().filter(user=user).first()
+    if membership is not None and phone is not None and membership.phone != phone.strip():
+        membership.phone = phone.strip()
+        membership.save(update_fields=["phone"])
     if membership is None:
-        membership = Membership.objects.create(user=user, agency=agency, role=role)
+        membership = Membership.objects.create(
+            user=user, agency=agency, role=role, phone=(phone or "").strip()
+        )
         audit_record(
             action=AuditAction.MEMBERSHIP_CREATED,
             actor=actor,

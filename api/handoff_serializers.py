@@ -22,6 +22,7 @@ from api.fields import (
 )
 from api.serializers import AgencyRefSerializer
 from consent.vocabulary import Purpose, Section
+from relay.choices import Grade
 from relay.models import Handoff, NoteKind, ReferralSheet
 from relay.sections import SECTION_FIELDS
 from relay.states import CancelReason, DeclineReason, Outcome, Status
@@ -297,6 +298,8 @@ class HandoffListParamsSerializer(serializers.Serializer):
         child=serializers.ChoiceField(choices=Status.choices), required=False
     )
     updated_since = serializers.DateTimeField(required=False)
+    q = serializers.CharField(required=False, allow_blank=True, max_length=60)
+    grade = serializers.ChoiceField(choices=Grade.choices, required=False)
 
 
 SLUG_PATTERN = r"^[-a-zA-Z0-9_]+$"

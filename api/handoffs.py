@@ -58,6 +58,7 @@ from api.schema import (
     problem_responses,
 )
 from relay import access, selectors, services
+from relay.choices import Grade
 from relay.models import Handoff
 from relay.services.transactions import immediate_checks, lock_sheet, retry_on_conflict
 from relay.states import Status
@@ -102,8 +103,9 @@ def _valid(serializer_class: type[serializers.Serializer], data: Any) -> dict[st
 def _list_params(request: Request) -> dict[str, Any]:
     statuses = [s for v in request.query_params.getlist("status") for s in v.split(",") if s]
     data: dict[str, Any] = {"box": request.query_params.get("box", "inbox"), "status": statuses}
-    if "updated_since" in request.query_params:
-        data["updated_since"] = request.query_params["updated_since"]
+    for name in ("updated_since", "q", "grade"):
+        if name in request.query_params:
+            data[name] = request.query_params[name]
     return _valid(HandoffListParamsSerializer, data)
 
 
@@ -231,6 +233,19 @@ class HandoffListCreateView(IdempotencyMixin, GenericAPIView):
                 description="Only hops in these states (repeat it, or separate by commas).",
             ),
             OpenApiParameter("updated_since", OpenApiTypes.DATETIME),
+            OpenApiParameter(
+                "q",
+                str,
+                description="Initials or school name, matched Japanese-aware (full-/half-width, "
+                "hiragana/katakana, punctuation ignored). In the inbox, against what each hop's "
+                "newest provision gave the caller (its basic section), never the live sheet.",
+            ),
+            OpenApiParameter(
+                "grade",
+                str,
+                enum=Grade.values,
+                description="Grade, read as `q` is.",
+            ),
             *PAGINATION_PARAMETERS,
         ],
         responses={200: HandoffSerializer(many=True), **problem_responses(*READ_PROBLEMS)},
@@ -244,7 +259,10 @@ class HandoffListCreateView(IdempotencyMixin, GenericAPIView):
         )
         agency = principal_agency_required(request)
         rows = selector(
-            agency=agency, statuses=params.get("status"), updated_since=params.get("updated_since")
+            agency=agency,
+            statuses=params.get("status"),
+            updated_since=params.get("updated_since"),
+            filters={k: params[k] for k in ("q", "grade") if params.get(k)},
         )
         page = self.paginate_queryset(_list_columns(rows))
         return self.get_paginated_response(

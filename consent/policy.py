@@ -14,10 +14,28 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from agencies.models import Agency
 from consent.models import COUNCIL_PURPOSES, Approval, ConsentRecord, ConsentStatus, Decision
 from consent.vocabulary import Section
+
+# The reason codes of a refusal, as a short phrase for people (a timeline, an audit log): the
+# code itself is for machines (the API's problem documents, the audit detail).
+REASON_LABELS = {
+    "no-sections": gettext_lazy("共有する項目が選ばれていない"),
+    "refused": gettext_lazy("本人・保護者が提供を拒否している"),
+    "no-consent": gettext_lazy("同意の記録も法令上の根拠もない"),
+    "withdrawn": gettext_lazy("同意が撤回されている"),
+    "basis-not-approved": gettext_lazy("法令上の根拠が管理職の承認待ち"),
+    "basis-rejected": gettext_lazy("法令上の根拠が却下された"),
+    "expired": gettext_lazy("同意の有効期限が切れている"),
+    "not-in-force": gettext_lazy("有効な同意がない"),
+    "not-council-member": gettext_lazy("送付先が協議会の構成機関ではない"),
+    "recipient-not-covered": gettext_lazy("送付先への提供に同意がない"),
+    "purpose-not-covered": gettext_lazy("この目的での提供に同意がない"),
+    "sections-not-covered": gettext_lazy("一部の項目の提供に同意がない"),
+}
 
 
 @dataclass(frozen=True)

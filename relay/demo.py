@@ -15,7 +15,7 @@ from django.db import transaction
 from agencies import twofactor
 from agencies.import_files import read_rows
 from agencies.importing import apply_records, validate_rows
-from agencies.models import Agency, Role
+from agencies.models import Agency, Membership, Role
 from agencies.services import membership_set
 from audit.context import Actor
 from relay.demo_network import build_demo_network
@@ -57,6 +57,12 @@ DEMO_NAMES: dict[str, tuple[str, str]] = {
     "torokko-intake": ("井上", "陽子"),
     "shinjuku-intake": ("木村", "翔太"),
     "shinjuku-supervisor": ("林", "久美子"),
+}
+
+# Direct lines of the staff who send (shown to the receiving agency on the hop's page).
+DEMO_PHONES: dict[str, str] = {
+    "adachi-counselor": "内線 2315",
+    "akashi-counselor": "078-918-1340(直通)",
 }
 
 
@@ -106,7 +112,9 @@ def load_staff(actor: Actor) -> list[tuple[str, str, str, str]]:
         if not (user.last_name or user.first_name) and username in DEMO_NAMES:
             user.last_name, user.first_name = DEMO_NAMES[username]
             user.save(update_fields=["last_name", "first_name"])
-        membership_set(user=user, agency=agency, role=role, actor=actor)
+        held = Membership.objects.filter(user=user).values_list("phone", flat=True).first()
+        phone = None if held else DEMO_PHONES.get(username)
+        membership_set(user=user, agency=agency, role=role, actor=actor, phone=phone)
         user.refresh_from_db()
         users.append((username, agency.name, str(role.label), _demo_totp_secret(user)))
     return users

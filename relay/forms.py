@@ -518,3 +518,30 @@ class SheetFilterForm(forms.Form):
             return {}
         self.is_valid()
         return {k: v for k, v in self.cleaned_data.items() if v not in ("", None)}
+
+
+class HandoffFilterForm(forms.Form):
+    """Search and filters of the inbox and outbox (all optional). In the inbox the initials,
+    school and grade are those the hops' provisions gave the agency, never the live sheet."""
+
+    q = forms.CharField(
+        label=_("イニシャル・学校名"),
+        required=False,
+        max_length=60,
+        help_text=_("全角・半角、ひらがな・カタカナ、記号の有無を区別しません。"),
+    )
+    grade = forms.ChoiceField(
+        label=_("学年"), required=False, choices=[("", _("すべて")), *Grade.choices]
+    )
+    status = forms.ChoiceField(label=_("状態"), required=False)
+
+    def __init__(self, *args: Any, statuses: list[tuple[str, Any]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        declared_field(self, "status", forms.ChoiceField).choices = [("", _("すべて")), *statuses]
+
+    def filters(self) -> dict[str, Any]:
+        """The valid, non-empty filters (an invalid field is left out and shown as an error)."""
+        if not self.is_bound:
+            return {}
+        self.is_valid()
+        return {k: v for k, v in self.cleaned_data.items() if v not in ("", None)}

@@ -55,9 +55,13 @@ def audit_events_visible_to(*, agency: Agency) -> QuerySet[AuditEvent]:
     approvals, returns, refusals or reads.
     """
     party = Q(recipient_agency_id=agency.pk) | Q(detail__from_agency_id=agency.pk)
-    about_sent_hops = Q(object_type="handoff") & party & (
-        Q(action__in=list(_AFTER_SEND))
-        | Q(action=AuditAction.HANDOFF_CANCELLED, detail__was_sent=True)
+    about_sent_hops = (
+        Q(object_type="handoff")
+        & party
+        & (
+            Q(action__in=list(_AFTER_SEND))
+            | Q(action=AuditAction.HANDOFF_CANCELLED, detail__was_sent=True)
+        )
     )
     to_it = Q(recipient_agency_id=agency.pk) & Q(
         action__in=[
@@ -72,8 +76,7 @@ def audit_events_visible_to(*, agency: Agency) -> QuerySet[AuditEvent]:
     )
     others = ~Q(actor_agency_id=agency.pk) | Q(actor_agency_id__isnull=True)
     return AuditEvent.objects.filter(
-        Q(actor_agency_id=agency.pk)
-        | (others & (about_sent_hops | to_it | system_on_own_sheets))
+        Q(actor_agency_id=agency.pk) | (others & (about_sent_hops | to_it | system_on_own_sheets))
     ).order_by("-id")
 
 
@@ -110,20 +113,34 @@ def audit_event_branches(*, agency: Agency) -> list[QuerySet[AuditEvent]]:
     ]
 
 
-# Steps of the sender's own workflow that the receiver has no business knowing.
-_SENDER_INTERNAL = frozenset(
+# What the receiving agency's staff see of a hop: what people did about it once it was sent
+# (sent, a new version, the answers, the outcome, a cancellation or a stop by withdrawn
+# consent). Never the sender's drafting and sign-off, the system's bookkeeping (grants of
+# access, queued notices, escalation steps) or reads, its own included; its notes are
+# HandoffNote rows, shown with the hop.
+RECEIVER_TIMELINE = frozenset(
     {
-        AuditAction.HANDOFF_CREATED,
-        AuditAction.HANDOFF_SUBMITTED,
-        AuditAction.HANDOFF_APPROVED,
-        AuditAction.HANDOFF_RETURNED,
-        AuditAction.HANDOFF_SEND_REFUSED,
+        AuditAction.HANDOFF_SENT,
+        AuditAction.HANDOFF_UPDATED,
+        AuditAction.HANDOFF_ACKNOWLEDGED,
+        AuditAction.HANDOFF_ACCEPTED,
+        AuditAction.HANDOFF_DECLINED,
+        AuditAction.HANDOFF_COMPLETED,
+        AuditAction.HANDOFF_CANCELLED,
+        AuditAction.HANDOFF_WITHDRAWN,
     }
 )
 
 
 def handoff_timeline(*, handoff: Handoff, agency: Agency, as_sender: bool) -> QuerySet[AuditEvent]:
-    """The hop's history from the audit trail, as far as the reading agency may know it."""
+    """The hop's history from the audit trail, as far as the reading agency may know it: the
+    sender its full record but another agency's reads; the receiver the people-facing events."""
+    if not as_sender:
+        return AuditEvent.objects.filter(
+            object_type="handoff",
+            object_id=str(handoff.pk),
+            action__in=list(RECEIVER_TIMELINE),
+        ).order_by("id")
     events = AuditEvent.objects.filter(
         Q(object_type="handoff", object_id=str(handoff.pk))
         | Q(
@@ -132,10 +149,6 @@ def handoff_timeline(*, handoff: Handoff, agency: Agency, as_sender: bool) -> Qu
             detail__handoff_id=handoff.pk,
         )
     ).exclude(_others_reads(agency))
-    if not as_sender:
-        events = events.exclude(action__in=list(_SENDER_INTERNAL)).exclude(
-            Q(action=AuditAction.NOTIFICATION_QUEUED) & ~Q(recipient_agency_id=agency.pk)
-        )
     return events.order_by("id")
 
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from agencies.models import Agency, Membership, Role
@@ -21,6 +22,7 @@ from relay.models import (
     Handoff,
     HandoffNote,
     NoteKind,
+    Provision,
     ReferralSheet,
     SavedFilter,
     SheetAccess,
@@ -31,30 +33,97 @@ from relay.states import NOT_YET_SENT, Status
 _HANDOFF_RELATED = ("sheet", "from_agency", "to_agency")
 
 
+def _latest_provision() -> QuerySet[Provision]:
+    return Provision.objects.filter(handoff=OuterRef("pk")).order_by("-version")
+
+
+def _inbox_basics(qs: QuerySet[Handoff], agency: Agency) -> QuerySet[Handoff]:
+    """School and grade of each received hop as the receiver was given them: from the basic
+    section of the hop's newest provision, while its access row still lets it read that
+    section (blank otherwise: declined, cancelled, withdrawn, or basic refused since). Never
+    the owner's live sheet."""
+    # The access row's sections are a JSON list of codes: '"basic"' occurs in it exactly when
+    # the basic section does (JSON containment is not available on SQLite).
+    latest = _latest_provision().filter(
+        handoff__access__agency=agency, handoff__access__sections__icontains='"basic"'
+    )
+    return qs.annotate(
+        shared_key=Coalesce(Subquery(latest.values("search_key")[:1]), Value("")),
+        shared_school=Coalesce(Subquery(latest.values("school_name")[:1]), Value("")),
+        shared_grade=Coalesce(Subquery(latest.values("grade")[:1]), Value("")),
+    )
+
+
+def _outbox_basics(qs: QuerySet[Handoff], agency: Agency) -> QuerySet[Handoff]:
+    """School and grade of each hop the agency created, as it sent them (its newest
+    provision); a draft of its own sheet shows the sheet's, a draft relaying another agency's
+    sheet shows none (it holds only provisions of it)."""
+    latest = _latest_provision()
+    own_draft = Q(sent_at__isnull=True, sheet__owner_agency_id=agency.pk)
+    return qs.annotate(
+        shared_key=Coalesce(
+            Subquery(latest.values("search_key")[:1]),
+            Case(When(own_draft, then=F("sheet__search_key")), default=Value("")),
+        ),
+        shared_school=Coalesce(
+            Subquery(latest.values("school_name")[:1]),
+            Case(When(own_draft, then=F("sheet__school_name")), default=Value("")),
+        ),
+        shared_grade=Coalesce(
+            Subquery(latest.values("grade")[:1]),
+            Case(When(own_draft, then=F("sheet__grade")), default=Value("")),
+        ),
+    )
+
+
+def _hop_filters(qs: QuerySet[Handoff], filters: dict[str, Any] | None) -> QuerySet[Handoff]:
+    f = filters or {}
+    if f.get("q") and (needle := fold(f["q"])):
+        # Q, not keywords: the stubs' plugin knows the model's fields, not the annotations.
+        qs = qs.filter(Q(shared_key__contains=needle))
+    if f.get("grade"):
+        qs = qs.filter(Q(shared_grade=f["grade"]))
+    return qs
+
+
 def handoffs_inbox_for(
-    *, agency: Agency, statuses: Iterable[str] | None = None, updated_since: datetime | None = None
+    *,
+    agency: Agency,
+    statuses: Iterable[str] | None = None,
+    updated_since: datetime | None = None,
+    filters: dict[str, Any] | None = None,
 ) -> QuerySet[Handoff]:
-    """Hops sent to the agency, newest first (index handoff_inbox_idx)."""
+    """Hops sent to the agency, newest first (index handoff_inbox_idx), with the school and
+    grade it was given (shared_school, shared_grade) and narrowed by `filters` (q: initials
+    or school, folded as relay.search does; grade), both read from what the hops' provisions
+    gave it, never from the live sheet."""
     qs = Handoff.objects.filter(to_agency=agency, sent_at__isnull=False)
     if statuses:
         qs = qs.filter(status__in=list(statuses))
     if updated_since is not None:
         qs = qs.filter(updated_at__gte=updated_since)
+    qs = _hop_filters(_inbox_basics(qs, agency), filters)
     return qs.select_related(*_HANDOFF_RELATED).order_by("-sent_at", "-id")
 
 
 def handoffs_outbox_for(
-    *, agency: Agency, statuses: Iterable[str] | None = None, updated_since: datetime | None = None
+    *,
+    agency: Agency,
+    statuses: Iterable[str] | None = None,
+    updated_since: datetime | None = None,
+    filters: dict[str, Any] | None = None,
 ) -> QuerySet[Handoff]:
     """Hops the agency created, newest first (index handoff_outbox_idx); `returned` says a
-    supervisor sent the hop back to draft at least once."""
+    supervisor sent the hop back to draft at least once; school, grade and `filters` as the
+    inbox, from what the agency sent."""
     returned = HandoffNote.objects.filter(handoff=OuterRef("pk"), kind=NoteKind.RETURN)
     qs = Handoff.objects.filter(from_agency=agency).annotate(returned=Exists(returned))
     if statuses:
         qs = qs.filter(status__in=list(statuses))
     if updated_since is not None:
         qs = qs.filter(updated_at__gte=updated_since)
-    return qs.select_related(*_HANDOFF_RELATED).order_by("-created_at", "-id")
+    rows = _hop_filters(_outbox_basics(qs, agency), filters)
+    return rows.select_related(*_HANDOFF_RELATED).order_by("-created_at", "-id")
 
 
 def handoffs_overdue_for(*, agency: Agency, now: datetime | None = None) -> QuerySet[Handoff]:
@@ -66,8 +135,9 @@ def handoffs_overdue_for(*, agency: Agency, now: datetime | None = None) -> Quer
 
 def handoffs_awaiting_approval_for(*, agency: Agency) -> QuerySet[Handoff]:
     """The supervisor's approval queue (partial index handoff_approval_idx)."""
+    queue = Handoff.objects.filter(from_agency=agency, status=Status.AWAITING_APPROVAL)
     return (
-        Handoff.objects.filter(from_agency=agency, status=Status.AWAITING_APPROVAL)
+        _outbox_basics(queue, agency)
         .select_related(*_HANDOFF_RELATED, "created_by")
         .order_by("submitted_at", "id")
     )

@@ -18,6 +18,7 @@ from django.db.models import QuerySet
 from agencies.models import Agency
 from consent.vocabulary import Section
 from relay.models import Attachment, Handoff, Provision, ReferralSheet, SheetAccess
+from relay.search import search_key
 from relay.sections import attachments_content, normalise_sections, sheet_content
 
 
@@ -118,6 +119,18 @@ def attachments_in(content: dict[str, dict[str, Any]]) -> list[Attachment]:
     """The files a snapshot names, as rows (files are never changed once uploaded)."""
     ids = attachment_ids(content)
     return list(Attachment.objects.filter(pk__in=ids).order_by("id")) if ids else []
+
+
+def basic_columns(content: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """The searchable columns of a provision, from its basic section only (blank without it):
+    the initials and school folded (relay.search), the school and the grade."""
+    basic = content.get(Section.BASIC) or {}
+    initials, school = basic.get("subject_initials") or "", basic.get("school_name") or ""
+    return {
+        "search_key": search_key(str(initials), str(school)),
+        "school_name": str(school),
+        "grade": str(basic.get("grade") or ""),
+    }
 
 
 def changed_sections(

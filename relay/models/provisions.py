@@ -49,6 +49,12 @@ class Provision(models.Model):
     created_at = models.DateTimeField()
     # Which sections changed since the previous version (empty for version 1).
     changed_sections = models.JSONField(default=list, blank=True)
+    # From this version's basic section (blank where it holds none): what the receiver's inbox
+    # lists and searches by, so that a receiver never finds a hop by the owner's live sheet.
+    # Plain text like the sheet's own columns (initials and school are not 要配慮).
+    search_key = models.CharField(max_length=300, blank=True, editable=False)
+    school_name = models.CharField(max_length=120, blank=True, editable=False)
+    grade = models.CharField(max_length=16, blank=True, editable=False)
 
     objects = AppendOnlyQuerySet.as_manager()
 

@@ -268,6 +268,7 @@ def _snapshot(handoff: Handoff, staff: Staff, decision: PolicyDecision, at: Any)
         changed_sections=snapshots.changed_sections(
             previous.content if previous is not None else None, content
         ),
+        **snapshots.basic_columns(content),
     )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -19,24 +20,27 @@ from django.views.decorators.http import require_POST
 
 from agencies.actors import READERS, SENDERS, Staff
 from agencies.errors import ConsentDoesNotCover, IllegalTransition, InvalidInput, NotAllowed
-from agencies.models import Agency
+from agencies.models import Agency, Membership
 from audit.models import AuditAction, AuditEvent
 from consent.models import ConsentStatus
-from consent.vocabulary import Basis
+from consent.policy import REASON_LABELS
+from consent.vocabulary import Basis, Section
 from relay import services
 from relay.forms import (
     CancelForm,
     CompleteForm,
     DeclineForm,
+    HandoffFilterForm,
     NoteForm,
     ReturnForm,
     UpdateForm,
 )
-from relay.models import Handoff
+from relay.models import Handoff, HandoffNote, ListScreen
 from relay.reports import READ_ACTIONS, handoff_timeline
-from relay.selectors import handoffs_inbox_for, handoffs_outbox_for
+from relay.selectors import handoffs_inbox_for, handoffs_outbox_for, saved_filters_for
 from relay.states import ACTIONS as ACTION_RULES
 from relay.states import (
+    NOT_YET_SENT,
     RECEIVER_CAN_READ,
     CancelReason,
     DeclineReason,
@@ -47,48 +51,53 @@ from relay.states import (
     can_relay_onward,
 )
 from relay.views.base import paginate, query_without_page, staff_view
-from relay.views.display import action_label, section_blocks
+from relay.views.display import action_label, join_labels, person_name, section_blocks
 
 
-def _status_filter(request: HttpRequest) -> list[str] | None:
-    status = request.GET.get("status", "")
-    return [status] if status in Status.values else None
+def _filtering(request: HttpRequest) -> bool:
+    return any(key != "page" and value for key, value in request.GET.items())
+
+
+def _box(request: HttpRequest, staff: Staff, box: str) -> HttpResponse:
+    """The inbox or the outbox, searchable by initials, school and grade, and by state."""
+    inbox = box == "inbox"
+    statuses = [s for s in Status.choices if not inbox or s[0] not in NOT_YET_SENT]
+    form = HandoffFilterForm(request.GET if _filtering(request) else None, statuses=statuses)
+    filters = form.filters()
+    selector = handoffs_inbox_for if inbox else handoffs_outbox_for
+    handoffs = selector(
+        agency=staff.agency,
+        statuses=[filters["status"]] if filters.get("status") else None,
+        filters=filters,
+    )
+    screen = ListScreen.INBOX if inbox else ListScreen.OUTBOX
+    return render(
+        request,
+        "relay/handoffs/list.html",
+        {
+            "title": _("受信した引き継ぎ") if inbox else _("送付した引き継ぎ"),
+            "box": box,
+            "page": paginate(request, handoffs),
+            "qs": query_without_page(request),
+            "filter_form": form,
+            "filtering": _filtering(request),
+            "saved_filters": saved_filters_for(user=staff.user, screen=screen)
+            if staff.user
+            else [],
+            "screen": screen.value,
+            "now": timezone.now(),
+        },
+    )
 
 
 @staff_view(*READERS)
 def inbox(request: HttpRequest, staff: Staff) -> HttpResponse:
-    handoffs = handoffs_inbox_for(agency=staff.agency, statuses=_status_filter(request))
-    return render(
-        request,
-        "relay/handoffs/list.html",
-        {
-            "title": _("受信した引き継ぎ"),
-            "box": "inbox",
-            "page": paginate(request, handoffs),
-            "qs": query_without_page(request),
-            "statuses": [s for s in Status.choices if s[0] not in ("draft", "awaiting_approval")],
-            "current_status": request.GET.get("status", ""),
-            "now": timezone.now(),
-        },
-    )
+    return _box(request, staff, "inbox")
 
 
 @staff_view(*READERS)
 def outbox(request: HttpRequest, staff: Staff) -> HttpResponse:
-    handoffs = handoffs_outbox_for(agency=staff.agency, statuses=_status_filter(request))
-    return render(
-        request,
-        "relay/handoffs/list.html",
-        {
-            "title": _("送付した引き継ぎ"),
-            "box": "outbox",
-            "page": paginate(request, handoffs),
-            "qs": query_without_page(request),
-            "statuses": Status.choices,
-            "current_status": request.GET.get("status", ""),
-            "now": timezone.now(),
-        },
-    )
+    return _box(request, staff, "outbox")
 
 
 # --- Actions --------------------------------------------------------------------------------
@@ -246,13 +255,14 @@ def _timeline(handoff: Handoff, staff: Staff, as_sender: bool) -> list[TimelineE
     agency_ids = {e.actor_agency_id for e in events} | {e.recipient_agency_id for e in events}
     wanted = [i for i in agency_ids if i is not None]
     names = dict(Agency.objects.filter(pk__in=wanted).values_list("pk", "name"))
+    people = _staff_names({e.actor_user_id for e in events if e.actor_agency_id == staff.agency.pk})
     entries = []
     for event in events:
         entries.append(
             TimelineEntry(
                 at=event.occurred_at,
                 action=action_label(event.action, event.detail),
-                who=_who(event, staff, names),
+                who=_who(event, staff, names, people),
                 note=_note(event, names),
                 is_read=event.action in READ_ACTIONS,
             )
@@ -260,36 +270,100 @@ def _timeline(handoff: Handoff, staff: Staff, as_sender: bool) -> list[TimelineE
     return entries
 
 
-def _who(event: AuditEvent, staff: Staff, names: dict[int, str]) -> str:
+def _staff_names(user_ids: set[int | None]) -> dict[int, str]:
+    """Staff members' names (family name first) by user id; those without one are left out."""
+    wanted = [i for i in user_ids if i is not None]
+    users = get_user_model().objects.filter(pk__in=wanted).only("last_name", "first_name")
+    return {u.pk: name for u in users if (name := person_name(u))}
+
+
+def _who(event: AuditEvent, staff: Staff, names: dict[int, str], people: dict[int, str]) -> str:
+    """Who did it: another agency by its name only; the reader's own staff by their name (the
+    login name only where no name is registered)."""
     if event.actor_kind == "system":
         return _("システム")
     agency = names.get(event.actor_agency_id or 0, "")
-    if event.actor_agency_id == staff.agency.pk and event.actor_label:
-        return f"{agency}({event.actor_label})"
+    if event.actor_agency_id == staff.agency.pk and event.actor_kind != "api_client":
+        person = people.get(event.actor_user_id or 0) or event.actor_label
+        if person:
+            return f"{agency}({person})"
     if event.actor_kind == "api_client":
         return _("%(agency)s(API)") % {"agency": agency}
     return agency or "—"
 
 
 def _note(event: AuditEvent, names: dict[int, str]) -> str:
+    """The event's particulars in words: reasons, outcomes and sections by their labels, never
+    the codes the audit detail stores them as (an unknown code is left out, not shown)."""
     detail = event.detail or {}
     parts = []
     if event.action == AuditAction.NOTIFICATION_QUEUED and event.recipient_agency_id:
         parts.append(_("宛先: %(a)s") % {"a": names.get(event.recipient_agency_id, "—")})
     if event.action in (AuditAction.ACCESS_GRANTED, AuditAction.ACCESS_REVOKED):
         parts.append(names.get(event.recipient_agency_id or 0, ""))
-    if "reason" in detail and event.action != AuditAction.HANDOFF_SEND_REFUSED:
-        parts.append(str(_REASON_LABELS.get(detail["reason"], detail["reason"])))
-    if event.action == AuditAction.HANDOFF_SEND_REFUSED:
-        parts.append(_("同意の範囲外(%(code)s)") % {"code": detail.get("reason", "")})
-    if "outcome" in detail:
-        parts.append(str(_OUTCOME_LABELS.get(detail["outcome"], detail["outcome"])))
+        if detail.get("reason") == "refused":
+            parts.append(_("本人・保護者が提供を拒否したため"))
+    elif event.action == AuditAction.HANDOFF_SEND_REFUSED:
+        reason = REASON_LABELS.get(detail.get("reason", ""))
+        parts.append(
+            _("同意の範囲外(%(reason)s)") % {"reason": reason} if reason else _("同意の範囲外")
+        )
+        missing = [s for s in detail.get("missing_sections", []) if s in Section.values]
+        if missing:
+            parts.append(
+                _("対象の項目: %(sections)s")
+                % {"sections": join_labels([str(Section(s).label) for s in missing])}
+            )
+    elif "reason" in detail and detail["reason"] in _REASON_LABELS:
+        parts.append(str(_REASON_LABELS[detail["reason"]]))
+    if detail.get("outcome") in _OUTCOME_LABELS:
+        parts.append(str(_OUTCOME_LABELS[detail["outcome"]]))
     if "level" in detail:
         parts.append(_("段階 %(n)s") % {"n": detail["level"]})
     return " · ".join(p for p in parts if p)
 
 
 # --- The page -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Contact:
+    """Whom the receiver calls about a hop: the sending staff member by name (never a login
+    ID), their direct line if registered, and the sending agency's number."""
+
+    name: str
+    direct: str
+    agency_phone: str
+
+
+def _sender_contact(handoff: Handoff) -> Contact | None:
+    # The counselor who prepared and sent the hop: with a supervisor's approval, the approver
+    # pressed the last button, but the person who knows the case is the one who wrote it.
+    user = handoff.created_by or handoff.sent_by
+    if handoff.sent_at is None or user is None:
+        return None
+    membership = Membership.objects.filter(user=user, agency_id=handoff.from_agency_id).first()
+    return Contact(
+        name=person_name(user),
+        direct=membership.phone if membership is not None else "",
+        agency_phone=handoff.from_agency.phone,
+    )
+
+
+def _notes(notes: list[HandoffNote], staff: Staff) -> list[dict[str, Any]]:
+    """The hop's notes in order; the author named (not the login name) for the reader's own
+    agency only, as in the timeline."""
+    own = [n for n in notes if n.agency_id == staff.agency.pk]
+    people = _staff_names({n.author_id for n in own})
+    return [
+        {
+            "note": note,
+            "author": (people.get(note.author_id or 0) or note.author_label)
+            if note.agency_id == staff.agency.pk
+            else "",
+        }
+        for note in notes
+    ]
 
 
 def _detail_context(
@@ -316,6 +390,7 @@ def _detail_context(
         "blocks": section_blocks(view.content),
         "actions": actions,
         "timeline": _timeline(handoff, staff, view.as_sender),
+        "contact": _sender_contact(handoff),
         "can_relay_onward": can_relay_onward(
             status=handoff.status, side=_side(handoff, staff), role=staff.role
         ),
@@ -324,10 +399,7 @@ def _detail_context(
         and handoff.ack_due_at is not None
         and handoff.ack_due_at < now,
         "receiver_reads": handoff.status in RECEIVER_CAN_READ,
-        "notes": [
-            {"note": note, "author": note.author_label if note.agency_id == staff.agency.pk else ""}
-            for note in view.notes
-        ],
+        "notes": _notes(view.notes, staff),
         "provision": view.provision,
         "versions": view.versions,
         "is_latest": view.provision is None

@@ -154,3 +154,34 @@ def test_list_rows_are_exactly_what_drf_would_write(net, key_for) -> None:
             fast = serializer.to_representation(hop)
             assert fast == serializer.generic_representation(hop)
             assert list(fast) == HandoffSerializer.Meta.fields
+
+
+def test_the_inbox_is_searched_by_what_the_provision_gave(net, key_for) -> None:
+    """GIVEN a hop sent to the NPO and an edit of the live sheet after it WHEN the NPO's key
+    lists its inbox with q or grade THEN it finds the hop by the values sent (full-width and
+    kana variants alike), not by the edited ones; another agency's key never finds it."""
+    sheet = net.sheet()
+    net.consent(sheet)
+    hop = net.send(sheet)
+    services.sheet_update(
+        staff=net.counselor,
+        sheet_id=sheet.pk,
+        data={"school_name": "港区立ひみつ中学校", "grade": "j3"},
+        reason="転校",
+    )
+    client = APIClient()
+    npo = bearer(key_for(net.npo))
+
+    def ids(query: str, headers: dict = npo) -> list[int]:
+        response = client.get(f"{LIST}?{query}", **headers)
+        assert response.status_code == 200, response.content
+        return [row["id"] for row in response.json()["results"]]
+
+    assert ids("q=ａｔ") == [hop.pk]
+    assert ids("q=ﾃｽﾄ&grade=j2") == [hop.pk]
+    assert ids("q=ひみつ") == [] and ids("grade=j3") == []
+    assert ids("q=A.T", bearer(key_for(net.welfare))) == []
+    body = assert_problem(
+        client.get(f"{LIST}?grade=j9", **npo), status=400, slug="validation-error"
+    )
+    assert [e["field"] for e in body["errors"]] == ["grade"]

@@ -53,16 +53,20 @@ def _screens() -> dict[str, list[str]]:
             "/supervisor/provision-records/",
         ],
     }
-    if received is not None:
-        user = {
-            "adachi-safety-net-adachi": "safetynet-intake",
-            "yokohama-education-support-center": "yokohama-intake",
-            "akashi-kodomo-center": "kodomo-intake",
-            "akashi-free-space-torokko": "torokko-intake",
-            "shinjuku-hikikomori-consultation": "shinjuku-intake",
-        }.get(received.to_agency.slug)
-        if user:
-            screens[user] = ["/", "/handoffs/inbox/", f"/handoffs/{received.pk}/"]
+    intake = {
+        "adachi-safety-net-adachi": "safetynet-intake",
+        "yokohama-education-support-center": "yokohama-intake",
+        "akashi-kodomo-center": "kodomo-intake",
+        "akashi-free-space-torokko": "torokko-intake",
+        "shinjuku-hikikomori-consultation": "shinjuku-intake",
+    }
+    # The receiving side of a hop from another agency and of the ward's own hop: each with its
+    # home (half-width tables), its inbox and the hop's page.
+    for hop_in in (received, hop):
+        user = intake.get(hop_in.to_agency.slug) if hop_in is not None else None
+        if user and hop_in is not None:
+            paths = screens.setdefault(user, ["/", "/handoffs/inbox/"])
+            paths.append(f"/handoffs/{hop_in.pk}/")
     return screens
 
 

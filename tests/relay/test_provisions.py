@@ -481,3 +481,39 @@ def test_the_owner_reads_next_to_an_expired_consent_what_expiry_means(net, sent)
     page = client.get(reverse("relay:sheet-detail", args=[sent.sheet_id])).content.decode()
     assert 'data-testid="expired-note"' in page
     assert "期限内に送付された内容は、送付先で引き続き閲覧できます" in page
+
+
+def test_a_provision_carries_the_searchable_basics_it_was_sent_with(net) -> None:
+    """GIVEN hops sharing basic and not WHEN they are sent THEN each provision holds the
+    initials and school (folded), the school and the grade of its own basic section, blank
+    without it; the migration fills provisions written before these columns the same way."""
+    import importlib
+
+    from django.db import connection
+    from django.db.migrations.loader import MigrationLoader
+
+    sheet = net.sheet(school_name="明石市立テスト中学校", grade="j2")
+    net.consent(sheet, to=[net.npo, net.guidance])
+    with_basic = Provision.objects.get(handoff=net.send(sheet, to=net.npo))
+    without = Provision.objects.get(
+        handoff=net.send(sheet, to=net.guidance, sections=["consultation"])
+    )
+    assert (with_basic.search_key, with_basic.school_name, with_basic.grade) == (
+        "at|明石市立てすと中学校",
+        "明石市立テスト中学校",
+        "j2",
+    )
+    assert (without.search_key, without.school_name, without.grade) == ("", "", "")
+
+    with connection.cursor() as cursor:  # as a row written before the columns existed
+        cursor.execute(
+            "UPDATE relay_provision SET search_key = '', school_name = '', grade = ''"
+            " WHERE id = %s",
+            [with_basic.pk],
+        )
+    name = "0008_provision_basic_columns"
+    state = MigrationLoader(connection).project_state(("relay", name))
+    migration = importlib.import_module(f"relay.migrations.{name}")
+    migration.fill_basic_columns(state.apps, None)
+    with_basic.refresh_from_db()
+    assert with_basic.grade == "j2" and with_basic.search_key == "at|明石市立てすと中学校"

@@ -13,6 +13,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext, pgettext_lazy
 
 from consent.vocabulary import SPECIAL_CARE_SECTIONS
+from relay.choices import Grade
 from relay.selectors import notifications_for
 from relay.views.display import join_labels as _join_labels
 from relay.views.display import person_name as _person_name
@@ -24,6 +25,12 @@ register = template.Library()
 @register.filter
 def section_label(code: str) -> str:
     return _section_label(code)
+
+
+@register.filter
+def grade_label(code: str) -> str:
+    """A grade code (relay.choices.Grade) in words; an unknown code shows nothing."""
+    return str(dict(Grade.choices).get(code, "")) if code else ""
 
 
 @register.filter
