@@ -132,7 +132,7 @@ class KeysetPagination(BasePagination):
         fields = [f for f, _descending in ordering]
         size = self._page_size(request)
         cursor = request.query_params.get(self.cursor_query_param)
-        if cursor:
+        if cursor is not None:  # present but empty is refused like any malformed cursor
             queryset = queryset.filter(_after(ordering, _decode(cursor, queryset.model, fields)))
         rows = list(queryset[: size + 1])
         self.next_cursor = None
