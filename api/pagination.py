@@ -132,7 +132,7 @@ class KeysetPagination(BasePagination):
         fields = [f for f, _descending in ordering]
         size = self._page_size(request)
         cursor = request.query_params.get(self.cursor_query_param)
-        if cursor is not None:  # present but empty is refused like any malformed cursor
+        if cursor:  # empty is the first page (the schema's pattern allows it)
             queryset = queryset.filter(_after(ordering, _decode(cursor, queryset.model, fields)))
         rows = list(queryset[: size + 1])
         self.next_cursor = None

@@ -106,7 +106,6 @@ def test_status_and_updated_since_filter(net, key_for) -> None:
         ("?status=acknowledged,,accepted", "status.1"),
         ("?updated_since=yesterday", "updated_since"),
         ("?cursor=not-a-cursor", "cursor"),
-        ("?cursor=", "cursor"),
         ("?cursor=WyJ4Il0", "cursor"),  # valid base64 JSON, wrong shape
         ("?page_size=0", "page_size"),
         ("?page_size=1000", "page_size"),
