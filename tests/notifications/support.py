@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import kombu.pools
 from django.conf import settings
@@ -239,53 +239,40 @@ def database_env() -> dict[str, str]:
 
 
 @dataclass
-class Worker:
-    """`celery -A tsunagu worker -P solo` in a subprocess, on the test's database and broker."""
+class ChildProcess:
+    """A process a test starts (a server, a worker): its output goes to a log file, `launch`
+    waits until `ready()` says so and fails with the log's tail if the process exits first,
+    `stop` sends SIGTERM and kills it after `grace` seconds."""
 
     env: dict[str, str]
     log_path: Path
     process: subprocess.Popen | None = None
     _log_from: int = 0
 
-    def start(self, timeout: float = 60) -> Worker:
-        queue = settings.CELERY_TASK_DEFAULT_QUEUE
-        name = f"test-{uuid.uuid4().hex[:8]}@%h"
+    name: ClassVar[str] = "process"
+    grace: ClassVar[float] = 10.0
+
+    def launch(self, argv: list[str], *, timeout: float, what: str) -> None:
         log = self.log_path.open("ab")
         self._log_from = log.tell()
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "tsunagu",
-                "worker",
-                "-P",
-                "solo",
-                "-Q",
-                queue,
-                "-n",
-                name,
-                "--without-heartbeat",
-                "--without-gossip",
-                "--without-mingle",
-                "-l",
-                "INFO",
-            ],
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+            argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
         )
         log.close()
-        wait_for(self._ready, timeout=timeout, what="the Celery worker to be ready")
-        return self
+        wait_for(self._ready_or_fail, timeout=timeout, what=what)
 
-    def _ready(self) -> bool:
+    def ready(self) -> bool:
+        raise NotImplementedError
+
+    def _ready_or_fail(self) -> bool:
         assert self.process is not None
         if self.process.poll() is not None:
-            raise AssertionError(f"worker exited early:\n{self.log()}")
-        return b" ready." in self.log_path.read_bytes()[self._log_from :]
+            raise AssertionError(f"{self.name} exited early:\n{self.log()}")
+        return self.ready()
+
+    def new_output(self) -> bytes:
+        """What the process wrote since this start (the log file may hold earlier runs)."""
+        return self.log_path.read_bytes()[self._log_from :]
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-6000:]
@@ -301,15 +288,35 @@ class Worker:
         if self.process is None or self.process.poll() is not None:
             self.process = None
             return
-        # A warm shutdown takes seconds (the consumer loop notices late); by the time a test
-        # ends its work is done, so after a short grace the process is simply killed.
         self.process.send_signal(signal.SIGTERM)
         try:
-            self.process.wait(timeout=1)
+            self.process.wait(timeout=self.grace)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout=10)
         self.process = None
+
+
+@dataclass
+class Worker(ChildProcess):
+    """`celery -A tsunagu worker -P solo` in a subprocess, on the test's database and broker."""
+
+    name: ClassVar[str] = "worker"
+    # A warm shutdown takes seconds (the consumer loop notices late); by the time a test
+    # ends its work is done, so after a short grace the process is simply killed.
+    grace: ClassVar[float] = 1.0
+
+    def start(self, timeout: float = 60) -> Worker:
+        queue = settings.CELERY_TASK_DEFAULT_QUEUE
+        name = f"test-{uuid.uuid4().hex[:8]}@%h"
+        argv = [sys.executable, "-m", "celery", "-A", "tsunagu", "worker", "-P", "solo"]
+        argv += ["-Q", queue, "-n", name, "--without-heartbeat", "--without-gossip"]
+        argv += ["--without-mingle", "-l", "INFO"]
+        self.launch(argv, timeout=timeout, what="the Celery worker to be ready")
+        return self
+
+    def ready(self) -> bool:
+        return b" ready." in self.new_output()
 
 
 # --- the broker this test process publishes to ----------------------------------------------

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import httpx
 
-from tests.notifications.support import ROOT, database_env, free_port, wait_for
+from tests.notifications.support import ChildProcess, database_env, free_port
 
 
 def server_env(var_dir: Path, **extra: str) -> dict[str, str]:
@@ -38,50 +37,24 @@ def server_env(var_dir: Path, **extra: str) -> dict[str, str]:
 
 
 @dataclass
-class WebServer:
+class WebServer(ChildProcess):
     """`gunicorn tsunagu.wsgi` with one worker process (a few threads) on a free port."""
 
-    env: dict[str, str]
-    log_path: Path
     port: int = field(default_factory=free_port)
-    process: subprocess.Popen | None = None
+    name: ClassVar[str] = "gunicorn"
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 60) -> WebServer:
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "tsunagu.wsgi:application",
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--workers",
-                "1",
-                "--threads",
-                "4",
-                "--timeout",
-                "30",
-                "--graceful-timeout",
-                "2",
-            ],
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
-        wait_for(self._answers, timeout=timeout, what="gunicorn to answer /healthz")
+        argv = [sys.executable, "-m", "gunicorn", "tsunagu.wsgi:application"]
+        argv += ["--bind", f"127.0.0.1:{self.port}", "--workers", "1", "--threads", "4"]
+        argv += ["--timeout", "30", "--graceful-timeout", "2"]
+        self.launch(argv, timeout=timeout, what="gunicorn to answer /healthz")
         return self
 
-    def _answers(self) -> bool:
-        assert self.process is not None
-        if self.process.poll() is not None:
-            raise AssertionError(f"gunicorn exited early:\n{self.log()}")
+    def ready(self) -> bool:
         try:
             return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
         except httpx.HTTPError:
@@ -92,18 +65,3 @@ class WebServer:
         assert self.process is not None
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
         return [int(pid) for pid in children.read_text().split()]
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-6000:]
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            self.process = None
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
-        self.process = None
