@@ -20,6 +20,14 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 AXE = Path(settings.BASE_DIR) / "node_modules" / "axe-core" / "axe.min.js"
 WARD = "adachi-fukushi-marugoto-soudan"
 WIDTHS = (768, 1024, 1280)
+# The demo intake user of each receiving agency.
+INTAKE = {
+    "adachi-safety-net-adachi": "safetynet-intake",
+    "yokohama-education-support-center": "yokohama-intake",
+    "akashi-kodomo-center": "kodomo-intake",
+    "akashi-free-space-torokko": "torokko-intake",
+    "shinjuku-hikikomori-consultation": "shinjuku-intake",
+}
 
 
 def _screens() -> dict[str, list[str]]:
@@ -53,13 +61,7 @@ def _screens() -> dict[str, list[str]]:
             "/supervisor/provision-records/",
         ],
     }
-    intake = {
-        "adachi-safety-net-adachi": "safetynet-intake",
-        "yokohama-education-support-center": "yokohama-intake",
-        "akashi-kodomo-center": "kodomo-intake",
-        "akashi-free-space-torokko": "torokko-intake",
-        "shinjuku-hikikomori-consultation": "shinjuku-intake",
-    }
+    intake = INTAKE
     # The receiving side of a hop from another agency and of the ward's own hop: each with its
     # home (half-width tables), its inbox and the hop's page.
     for hop_in in (received, hop):
@@ -219,3 +221,28 @@ def test_home_sent_table_uses_the_full_width_and_keeps_its_deadline_column(
         deadline = page.locator("[data-testid=home-sent] thead th").last.bounding_box()
         assert deadline and deadline["x"] + deadline["width"] <= card["x"] + card["width"] + 1
         assert not page.evaluate(CUT_TABLES), width
+
+
+def test_home_received_table_keeps_its_last_column_with_a_long_sender_name(
+    open_as, live_server
+) -> None:
+    """A receiver's home puts new hops in a half-width card: a sender with a long official
+    name (a 社会福祉協議会's full name runs past forty characters) must not push the deadline
+    column behind a sideways scroll, at a desktop's 1280 px or a laptop's 1024 px."""
+    hop = (
+        Handoff.objects.filter(status=Status.SENT, to_agency__slug__in=INTAKE)
+        .select_related("from_agency", "to_agency")
+        .first()
+    )
+    assert hop is not None, "the demo has a new hop for an agency with an intake user"
+    Agency.objects.filter(pk=hop.from_agency_id).update(
+        name="社会福祉法人東京都足立区社会福祉協議会 地域福祉推進課 生活支援コーディネーター担当窓口"
+    )
+    page = open_as(INTAKE[hop.to_agency.slug])
+    for width in (1280, 1024):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.goto(f"{live_server.url}/")
+        assert page.locator("#h-inbox").is_visible()
+        assert not page.evaluate(CUT_TABLES), width
+        size = _overflow(page)
+        assert size["scroll"] <= size["client"], (width, size)
