@@ -147,9 +147,7 @@ AGENCY_KIND_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
     # A child guidance centre decides on protection quickly.
     "child_guidance": {HANDOFF_DECISION: {"due_hours": 8}},
     # Schools hold case meetings around the term; a plan action gets a week's notice.
-    "school": {
-        PLAN_ACTION: {"levels": plan_action_levels(notice_days=7)}
-    },
+    "school": {PLAN_ACTION: {"levels": plan_action_levels(notice_days=7)}},
 }
 
 
