@@ -23,20 +23,20 @@ pytestmark = pytest.mark.django_db
 SCOPE = "meetings:read"
 
 
-def detail(case: Case) -> str:
-    return f"/api/v1/meetings/{case.meeting.pk}/"
+def detail(of: Case) -> str:
+    return f"/api/v1/meetings/{of.meeting.pk}/"
 
 
-def recorded(case: Case) -> None:
+def recorded(of: Case) -> None:
     conferences.meeting_record(
-        staff=case.net.counselor,
-        meeting_id=case.meeting.pk,
+        staff=of.net.counselor,
+        meeting_id=of.meeting.pk,
         content={"goal": "週1回 通所", "grid": {"learning": {"problem": "授業に不安"}}},
     )
 
 
-def _withdraw(case: Case) -> None:
-    services.consent_withdraw(staff=case.net.counselor, record_id=case.consent.pk, via="保護者")
+def _withdraw(of: Case) -> None:
+    services.consent_withdraw(staff=of.net.counselor, record_id=of.consent.pk, via="保護者")
 
 
 # (who calls, how the case is changed first, expected status, problem slug or None)
