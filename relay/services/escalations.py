@@ -303,8 +303,8 @@ class HopClockKind:
                 mirror.append((hop.pk, firing.fired, firing.next_at))
             elif self.kind == clocks.HANDOFF_OUTCOME and firing.spec.get("notify") == "sender":
                 outcome_sender_told.append(hop.pk)
-        # The hop's own columns follow (screens, API, metrics read them): one UPDATE per
-        # (level, next time), not a CASE over the batch.
+        # The hop's own columns follow (screens, API, metrics read them): one UPDATE for the
+        # batch (the hops are locked above, so it waits for nobody).
         updated_at = timezone.now()
         _mirror(mirror, updated_at)
         if outcome_sender_told:
