@@ -14,6 +14,7 @@ class Scope(models.TextChoices):
     SHEETS_READ = "sheets:read", _("共有されたシートの閲覧")
     DIRECTORY_READ = "directory:read", _("機関名簿の閲覧")
     WEBHOOKS_MANAGE = "webhooks:manage", _("Webhookの設定")
+    MEETINGS_READ = "meetings:read", _("参加しているケース会議の記録の閲覧")
 
 
 ALL_SCOPES: frozenset[str] = frozenset(Scope.values)

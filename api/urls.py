@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from api import directory, handoffs, views, webhooks
+from api import directory, handoffs, meetings, views, webhooks
 from api.fhir import views as fhir
 
 app_name = "api"
@@ -32,6 +32,8 @@ urlpatterns = [
         name="handoff-send-update",
     ),
     path("sheets/<int:pk>/", handoffs.SheetDetailView.as_view(), name="sheet-detail"),
+    path("meetings/", meetings.MeetingListView.as_view(), name="meeting-list"),
+    path("meetings/<int:pk>/", meetings.MeetingDetailView.as_view(), name="meeting-detail"),
     path("agencies/", directory.AgencyListView.as_view(), name="agency-list"),
     path("agencies/<slug:slug>/", directory.AgencyDetailView.as_view(), name="agency-detail"),
     path(

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
+from django.db.models import F, Q
 
 from agencies.actors import Staff
 from agencies.errors import NotFound
@@ -14,6 +16,7 @@ from agencies.models import Agency
 from conferences.access import basis_holds
 from conferences.models import CaseMeeting, PlanAction
 from consent.councils import councils_in_force
+from consent.models import Council, CouncilMember
 from duework import policy as clocks
 from duework.models import Clock, ClockState
 
@@ -149,3 +152,43 @@ def plans_coordinated_by(*, staff: Staff, now: datetime) -> list[PlanState]:
     ):
         actions.setdefault(action.meeting_id, []).append(action)
     return [PlanState(meeting=m, actions=actions.get(m.pk, [])) for m in meetings]
+
+
+def _councils_visible(*, agency: Agency | None, is_admin: bool, now: datetime) -> Any:
+    query = Council.objects.select_related("coordinating_agency")
+    if is_admin:
+        return query
+    if agency is None:
+        return query.none()
+    seated = CouncilMember.objects.filter(agency=agency, valid_from__lte=now).filter(
+        Q(valid_until__isnull=True) | Q(valid_until__gt=now)
+    )
+    return query.filter(Q(coordinating_agency=agency) | Q(pk__in=seated.values("council_id")))
+
+
+def councils_for(*, agency: Agency | None, is_admin: bool, now: datetime) -> list[Council]:
+    """The councils a person sees: an administrator every council; an agency the ones it
+    coordinates or is a member of now (read-only for members)."""
+    visible = _councils_visible(agency=agency, is_admin=is_admin, now=now)
+    return list(visible.order_by("municipality", "kind", "name", "id")[:200])
+
+
+def council_for(
+    *, agency: Agency | None, is_admin: bool, council_id: int, now: datetime
+) -> Council:
+    """One council, for an administrator, its coordinating agency or a current member;
+    NotFound for anyone else (a former member, another council's member)."""
+    visible = _councils_visible(agency=agency, is_admin=is_admin, now=now)
+    council = visible.filter(pk=council_id).first()
+    if council is None:
+        raise NotFound()
+    return council
+
+
+def council_members(council: Council) -> list[CouncilMember]:
+    """Every membership of the council with its period, current ones first."""
+    return list(
+        CouncilMember.objects.filter(council=council)
+        .select_related("agency")
+        .order_by(F("valid_until").desc(nulls_first=True), "agency__name", "id")
+    )

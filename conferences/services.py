@@ -10,10 +10,12 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from agencies.actors import READERS, RECEIVERS, SENDERS, Staff
 from agencies.errors import IllegalTransition, InvalidInput, NotAllowed, NotFound
 from agencies.models import Agency, Role
+from audit.context import Actor, ActorKind
 from audit.models import AuditAction
 from audit.services import audit_record
 from conferences import access
@@ -38,77 +40,197 @@ from duework.services import clock_start, clock_stop
 # --- councils -------------------------------------------------------------------------------
 
 
-def _council_event(action: AuditAction, council: Council, staff: Staff, **detail: Any) -> None:
+@dataclass(frozen=True)
+class CouncilEditor:
+    """Who manages a council: a supervisor of its coordinating agency (調整機関), or an
+    administrator (a Django superuser, who may act for any coordinating agency). Members read
+    the council; nobody else sees it. API keys never manage councils."""
+
+    actor: Actor
+    agency: Agency | None
+    is_admin: bool
+
+    @classmethod
+    def of(cls, *, staff: Staff | None = None, admin: Any = None) -> CouncilEditor:
+        if admin is not None:
+            if not getattr(admin, "is_superuser", False):
+                raise NotAllowed()
+            membership = getattr(admin, "membership", None)
+            return cls(
+                actor=Actor(
+                    kind=ActorKind.USER,
+                    user_id=admin.pk,
+                    agency_id=membership.agency_id if membership else None,
+                    label=admin.get_username(),
+                ),
+                agency=None,
+                is_admin=True,
+            )
+        if staff is None:
+            raise NotAllowed()
+        staff.require_role(Role.SUPERVISOR)
+        return cls(actor=staff.audit_actor(), agency=staff.agency, is_admin=False)
+
+    def may_manage(self, council: Council) -> bool:
+        return self.is_admin or (
+            self.agency is not None and council.coordinating_agency_id == self.agency.pk
+        )
+
+
+def _council_event(council: Council, editor: CouncilEditor, change: str, **detail: Any) -> None:
     audit_record(
-        action=action,
-        actor=staff.audit_actor(),
+        action=AuditAction.COUNCIL_SAVED,
+        actor=editor.actor,
         object_type="council",
         object_id=council.pk,
-        detail={"kind": council.kind, **detail},
+        recipient_agency_id=council.coordinating_agency_id,
+        detail={"kind": council.kind, "change": change, "by_admin": editor.is_admin, **detail},
     )
+
+
+def _period(valid_from: datetime, valid_until: datetime | None) -> None:
+    if valid_until is not None and valid_until <= valid_from:
+        raise InvalidInput(_("終了日は開始日より後にしてください。"), field="valid_until")
+
+
+def _managed_council(editor: CouncilEditor, council_id: int) -> Council:
+    """The council, locked, if the editor manages it; anyone else: NotFound (a member who
+    reads it is answered NotAllowed by the screen, never here)."""
+    council = Council.objects.select_for_update().filter(pk=council_id).first()
+    if council is None or not editor.may_manage(council):
+        raise NotFound()
+    return council
 
 
 @transaction.atomic
 def council_create(
     *,
-    staff: Staff,
     kind: str,
     name: str,
     members: Iterable[Agency],
+    staff: Staff | None = None,
+    admin: Any = None,
+    coordinating_agency: Agency | None = None,
     valid_from: datetime | None = None,
     valid_until: datetime | None = None,
     purposes: Iterable[str] = (),
 ) -> Council:
-    """A supervisor of the coordinating agency (調整機関) records its council and members."""
-    staff.require_role(Role.SUPERVISOR)
+    """A supervisor of the coordinating agency (調整機関) records its council and members; an
+    administrator may record it for a named coordinating agency."""
+    editor = CouncilEditor.of(staff=staff, admin=admin)
+    coordinator = editor.agency if not editor.is_admin else coordinating_agency
+    if coordinator is None:
+        raise InvalidInput(_("調整機関を選んでください。"), field="coordinating_agency")
     if kind not in CouncilKind.values:
         raise InvalidInput(field="kind")
     if not name.strip():
-        raise InvalidInput("名称を入力してください。", field="name")
+        raise InvalidInput(_("名称を入力してください。"), field="name")
     purpose_list = sorted(set(purposes) or COUNCIL_PURPOSES)
     if not set(purpose_list) <= COUNCIL_PURPOSES:
         raise InvalidInput(field="purposes")
     start = valid_from or timezone.now()
-    if valid_until is not None and valid_until <= start:
-        raise InvalidInput("終了日は開始日より後にしてください。", field="valid_until")
+    _period(start, valid_until)
     council = Council.objects.create(
         kind=kind,
-        name=name.strip(),
-        municipality=staff.agency.municipality,
-        coordinating_agency=staff.agency,
+        name=name.strip()[:200],
+        municipality=coordinator.municipality,
+        coordinating_agency=coordinator,
         purposes=purpose_list,
         valid_from=start,
         valid_until=valid_until,
     )
-    member_ids = sorted({a.pk for a in members} - {staff.agency.pk})
+    member_ids = sorted({a.pk for a in members} - {coordinator.pk})
     CouncilMember.objects.bulk_create(
         [CouncilMember(council=council, agency_id=pk, valid_from=start) for pk in member_ids]
     )
-    _council_event(AuditAction.COUNCIL_SAVED, council, staff, member_ids=member_ids)
+    _council_event(council, editor, "created", member_ids=member_ids)
     return council
 
 
 @transaction.atomic
-def council_member_end(
-    *, staff: Staff, council_id: int, agency_id: int, at: datetime | None = None
+def council_member_add(
+    *,
+    council_id: int,
+    agency_id: int,
+    staff: Staff | None = None,
+    admin: Any = None,
+    valid_from: datetime | None = None,
+    valid_until: datetime | None = None,
 ) -> CouncilMember:
-    """The coordinating agency records that a member left the council (from `at`)."""
-    staff.require_role(Role.SUPERVISOR)
-    member = (
-        CouncilMember.objects.select_for_update()
-        .filter(
-            council_id=council_id,
-            agency_id=agency_id,
-            council__coordinating_agency=staff.agency,
-        )
-        .first()
+    """Add a member agency for a period (a former member joins again with a new period;
+    the earlier one stays in the audit trail)."""
+    editor = CouncilEditor.of(staff=staff, admin=admin)
+    council = _managed_council(editor, council_id)
+    agency = Agency.objects.filter(pk=agency_id).first()
+    if agency is None:
+        raise InvalidInput(_("機関を選んでください。"), field="agency")
+    if agency.pk == council.coordinating_agency_id:
+        raise InvalidInput(_("調整機関はいつも構成機関です。"), field="agency")
+    start = valid_from or timezone.now()
+    _period(start, valid_until)
+    member = CouncilMember.objects.select_for_update().filter(council=council, agency=agency)
+    existing = member.first()
+    if existing is not None and existing.in_force_at(timezone.now()):
+        raise InvalidInput(_("この機関はすでに構成機関です。"), field="agency")
+    previous = (
+        [existing.valid_from.isoformat(), existing.valid_until and existing.valid_until.isoformat()]
+        if existing
+        else None
     )
-    if member is None:
+    seat, _created = CouncilMember.objects.update_or_create(
+        council=council, agency=agency, defaults={"valid_from": start, "valid_until": valid_until}
+    )
+    _council_event(
+        council,
+        editor,
+        "member_added",
+        agency_id=agency.pk,
+        valid_from=start.isoformat(),
+        valid_until=valid_until.isoformat() if valid_until else None,
+        previous_period=previous,
+    )
+    return seat
+
+
+@transaction.atomic
+def council_member_end(
+    *,
+    council_id: int,
+    agency_id: int,
+    staff: Staff | None = None,
+    admin: Any = None,
+    at: datetime | None = None,
+) -> CouncilMember:
+    """The coordinating agency (or an administrator) records that a member left the council
+    (from `at`): from then a basis naming the council no longer covers it."""
+    editor = CouncilEditor.of(staff=staff, admin=admin)
+    council = _managed_council(editor, council_id)
+    member = CouncilMember.objects.select_for_update().filter(council=council, agency_id=agency_id)
+    seat = member.first()
+    if seat is None:
         raise NotFound()
-    member.valid_until = at or timezone.now()
-    member.save(update_fields=["valid_until"])
-    _council_event(AuditAction.COUNCIL_SAVED, member.council, staff, ended_agency_id=agency_id)
-    return member
+    end = at or timezone.now()
+    if end <= seat.valid_from:
+        raise InvalidInput(_("終了日は開始日より後にしてください。"), field="valid_until")
+    seat.valid_until = end
+    seat.save(update_fields=["valid_until"])
+    _council_event(council, editor, "member_ended", agency_id=agency_id, at=end.isoformat())
+    return seat
+
+
+@transaction.atomic
+def council_end(
+    *, council_id: int, staff: Staff | None = None, admin: Any = None, at: datetime | None = None
+) -> Council:
+    """The council stops (from `at`): no basis naming it covers anyone after that."""
+    editor = CouncilEditor.of(staff=staff, admin=admin)
+    council = _managed_council(editor, council_id)
+    end = at or timezone.now()
+    _period(council.valid_from, end)
+    council.valid_until = end
+    council.save(update_fields=["valid_until"])
+    _council_event(council, editor, "ended", at=end.isoformat())
+    return council
 
 
 # --- meetings -------------------------------------------------------------------------------
@@ -275,7 +397,7 @@ def agency_report_write(*, staff: Staff, meeting_id: int, text: str) -> AgencyRe
     cleaned = text.strip()
     if not cleaned:
         raise InvalidInput("内容を入力してください。", field="text")
-    report, _ = AgencyReport.objects.update_or_create(
+    report, _created = AgencyReport.objects.update_or_create(
         meeting=meeting,
         agency=staff.agency,
         defaults={"text": cleaned[:4000], "written_by": staff.person},

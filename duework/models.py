@@ -23,13 +23,24 @@ class Clock(models.Model):
     kind = models.CharField(_("種類"), max_length=40)
     # The subject: a row (content type + id) or a generic key; subject_key names either and
     # makes "one clock per (kind, subject)" one unique index.
+    # No single-column indexes on the foreign keys: clock_subject_idx and clock_owner_open_idx
+    # lead with them, and every index is written again when the sweep moves a clock on.
     subject_type = models.ForeignKey(
-        ContentType, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        ContentType,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     subject_id = models.PositiveBigIntegerField(null=True, blank=True)
     subject_key = models.CharField(max_length=120)
     owner_agency = models.ForeignKey(
-        Agency, on_delete=models.PROTECT, related_name="clocks", verbose_name=_("担当機関")
+        Agency,
+        on_delete=models.PROTECT,
+        related_name="clocks",
+        verbose_name=_("担当機関"),
+        db_index=False,
     )
     owner_role = models.CharField(_("担当の役割"), max_length=16, blank=True)
     owner_user = models.ForeignKey(
@@ -39,6 +50,7 @@ class Clock(models.Model):
         blank=True,
         related_name="+",
         verbose_name=_("担当者"),
+        db_index=False,
     )
     # Ids the notifications and the audit event need (a sheet id, the other agency): never
     # personal data.
@@ -74,6 +86,12 @@ class Clock(models.Model):
                 condition=models.Q(state="open"),
             ),
             models.Index(fields=["subject_type", "subject_id"], name="clock_subject_idx"),
+            # Few clocks name a person (the approval clock's approver): only those rows.
+            models.Index(
+                fields=["owner_user"],
+                name="clock_owner_user_idx",
+                condition=models.Q(owner_user__isnull=False),
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["kind", "subject_key"], name="clock_once_per_subject"),

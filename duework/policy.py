@@ -63,23 +63,35 @@ NOTIFY_LABELS = {
     "school_principal": _("学校の管理職"),
 }
 
+# A hop waiting for its receiver (to acknowledge it, then to decide on it) climbs one ladder:
+# the receiver's intake when due, its supervisors and the sender a business day later, the
+# ward coordinator a day after that. policy_for copies it into each policy it returns.
+RECEIVER_LADDER: list[dict[str, Any]] = [
+    {"level": 1, "after_hours": 0, "notify": "receiver_intake"},
+    {"level": 2, "after_hours": 8, "notify": "receiver_supervisors_and_sender"},
+    {"level": 3, "after_hours": 16, "notify": "coordinator"},
+]
+
+
+def plan_action_levels(*, notice_days: int) -> list[dict[str, Any]]:
+    """A plan action's ladder: the owner `notice_days` before the due date and on it, then
+    the owner's supervisors and the coordinating agency two business days late."""
+    return [
+        {"level": 1, "before_days": notice_days, "notify": "owner"},
+        {"level": 2, "due_hours": 0, "notify": "owner"},
+        {"level": 3, "after_hours": 16, "notify": "owner_supervisors_and_coordinator"},
+    ]
+
+
 DEFAULTS: dict[str, dict[str, Any]] = {
     HANDOFF_ACK: {
-        "levels": [
-            {"level": 1, "after_hours": 0, "notify": "receiver_intake"},
-            {"level": 2, "after_hours": 8, "notify": "receiver_supervisors_and_sender"},
-            {"level": 3, "after_hours": 16, "notify": "coordinator"},
-        ],
+        "levels": RECEIVER_LADDER,
         "repeat_hours": 16,
     },
     HANDOFF_DECISION: {
         # Acknowledged but neither accepted nor declined after this many business hours.
         "due_hours": 24,
-        "levels": [
-            {"level": 1, "after_hours": 0, "notify": "receiver_intake"},
-            {"level": 2, "after_hours": 8, "notify": "receiver_supervisors_and_sender"},
-            {"level": 3, "after_hours": 16, "notify": "coordinator"},
-        ],
+        "levels": RECEIVER_LADDER,
         "repeat_hours": 16,
     },
     HANDOFF_APPROVAL: {
@@ -107,11 +119,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "repeat_hours": None,
     },
     PLAN_ACTION: {
-        "levels": [
-            {"level": 1, "before_days": 3, "notify": "owner"},
-            {"level": 2, "due_hours": 0, "notify": "owner"},
-            {"level": 3, "after_hours": 16, "notify": "owner_supervisors_and_coordinator"},
-        ],
+        "levels": plan_action_levels(notice_days=3),
         "repeat_hours": 40,
     },
     MEETING_REVIEW: {
@@ -139,15 +147,7 @@ AGENCY_KIND_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
     # A child guidance centre decides on protection quickly.
     "child_guidance": {HANDOFF_DECISION: {"due_hours": 8}},
     # Schools hold case meetings around the term; a plan action gets a week's notice.
-    "school": {
-        PLAN_ACTION: {
-            "levels": [
-                {"level": 1, "before_days": 7, "notify": "owner"},
-                {"level": 2, "due_hours": 0, "notify": "owner"},
-                {"level": 3, "after_hours": 16, "notify": "owner_supervisors_and_coordinator"},
-            ]
-        }
-    },
+    "school": {PLAN_ACTION: {"levels": plan_action_levels(notice_days=7)}},
 }
 
 

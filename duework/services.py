@@ -175,9 +175,8 @@ def _next_time_memo(now: datetime) -> Callable[[Firing], datetime | None]:
     return compute
 
 
-def _fire_batch(ids: list[int], now: datetime) -> int:
-    """Fire the (locked) clocks `ids`; returns how many fired."""
-    clocks = list(Clock.objects.filter(pk__in=ids).order_by("next_fire_at", "id"))
+def _fire_batch(clocks: list[Clock], now: datetime) -> int:
+    """Fire the (locked) clocks; returns how many fired."""
     by_kind: dict[str, list[Firing]] = {}
     stop: list[int] = []
     next_for = _next_time_memo(now)
@@ -204,22 +203,9 @@ def _fire_batch(ids: list[int], now: datetime) -> int:
             elif firing.result == "stop":
                 stop.append(firing.clock.pk)
     updated_at = timezone.now()
-    # One UPDATE per (level, next time): clocks under one snapshot fired together share them.
-    groups: dict[tuple[int, datetime | None], list[int]] = {}
     for firing in fired:
-        clock = firing.clock
-        next_at = firing.next_at
-        clock.next_fire_at = next_at
-        clock.level = firing.level
-        groups.setdefault((firing.level, next_at), []).append(clock.pk)
-    for (level, next_at), pks in groups.items():
-        Clock.objects.filter(pk__in=pks).update(
-            level=level,
-            next_fire_at=next_at,
-            last_fired_at=now,
-            fired_count=models.F("fired_count") + 1,
-            updated_at=updated_at,
-        )
+        firing.clock.level, firing.clock.next_fire_at = firing.level, firing.next_at
+    _advance([(f.clock.pk, f.level, f.next_at) for f in fired], now=now, updated_at=updated_at)
     if stop:
         Clock.objects.filter(pk__in=stop).update(
             state=ClockState.STOPPED,
@@ -232,13 +218,47 @@ def _fire_batch(ids: list[int], now: datetime) -> int:
     return len(fired)
 
 
+_ADVANCE = """
+UPDATE duework_clock AS c
+SET level = v.level, next_fire_at = v.next_at, last_fired_at = %s,
+    fired_count = c.fired_count + 1, updated_at = %s
+FROM unnest(%s::bigint[], %s::smallint[], %s::timestamptz[]) AS v(id, level, next_at)
+WHERE c.id = v.id
+"""
+
+
+def _advance(
+    rows: list[tuple[int, int, datetime | None]], *, now: datetime, updated_at: datetime
+) -> None:
+    """Move the fired clocks on in one statement: (id, level fired, next time) each."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        groups: dict[tuple[int, datetime | None], list[int]] = {}
+        for pk, level, next_at in rows:
+            groups.setdefault((level, next_at), []).append(pk)
+        for (level, next_at), pks in groups.items():
+            Clock.objects.filter(pk__in=pks).update(
+                level=level,
+                next_fire_at=next_at,
+                last_fired_at=now,
+                fired_count=models.F("fired_count") + 1,
+                updated_at=updated_at,
+            )
+        return
+    ids, levels, times = (list(column) for column in zip(*rows, strict=True))
+    with connection.cursor() as cursor:
+        cursor.execute(_ADVANCE, [now, updated_at, ids, levels, times])
+
+
 def _sweep(
     *, now: datetime, batch: int, kinds: tuple[str, ...] | None, batches: int | None = None
 ) -> tuple[int, bool]:
     """Fire due clocks batch by batch (at most `batches`): (how many fired, whether the last
-    batch was full). Each batch starts after the last one (keyset on next time and id), so
-    the index entries of the rows just moved, and clocks skipped because their subject was
-    locked, are not scanned again in this sweep."""
+    batch was full). Each batch claims its clocks (whole rows, one query) and starts after
+    the last one (keyset on next time and id), so the index entries of the rows just moved,
+    and clocks skipped because their subject was locked, are not scanned again in this
+    sweep."""
     total = 0
     since: tuple[datetime, int] | None = None
     done = 0
@@ -255,24 +275,23 @@ def _sweep(
                     models.Q(next_fire_at__gt=since[0])
                     | models.Q(next_fire_at=since[0], id__gt=since[1])
                 )
-            claimed = list(
-                due.order_by("next_fire_at", "id").values_list("id", "next_fire_at")[:batch]
-            )
+            claimed = list(due.order_by("next_fire_at", "id")[:batch])
+            # The keyset of the claim, before the firings move the rows on.
+            last = (claimed[-1].next_fire_at, claimed[-1].pk) if claimed else None
             if claimed:
-                total += _fire_batch([pk for pk, _ in claimed], now)
+                total += _fire_batch(claimed, now)
         done += 1
         full = len(claimed) == batch
-        if not full:
+        if not full or last is None or last[0] is None:
             break
-        last_id, last_at = claimed[-1]
-        since = (last_at, last_id) if last_at is not None else None
+        since = (last[0], last[1])
     return total, full
 
 
 def sweep_due(
     *,
     now: datetime | None = None,
-    batch: int = 500,
+    batch: int = 1000,
     workers: int | None = None,
     kinds: tuple[str, ...] | None = None,
 ) -> int:

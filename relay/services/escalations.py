@@ -18,7 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import connection, transaction
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
@@ -95,8 +95,11 @@ class _Hop:
         return self.to_agency.pk
 
     @classmethod
-    def load(cls, ids: list[int]) -> dict[int, _Hop]:
-        rows = Handoff.objects.filter(pk__in=ids).values_list(
+    def lock(cls, ids: list[int]) -> dict[int, _Hop]:
+        """Lock the hops (SKIP LOCKED: one a workflow transaction holds is left out) and read
+        them, in one query."""
+        query = Handoff.objects.select_for_update(skip_locked=True, of=("self",))
+        rows = query.filter(pk__in=ids).values_list(
             "id",
             "sheet_id",
             "status",
@@ -253,14 +256,12 @@ class HopClockKind:
     def fire(self, firings: list[Firing], *, now: datetime, batch: Batch) -> None:
         ids = [f.clock.subject_id for f in firings if f.clock.subject_id is not None]
         # SKIP LOCKED: a hop a workflow transaction holds is decided at the next sweep.
-        locked = set(
-            Handoff.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(pk__in=ids)
-            .values_list("id", flat=True)
-        )
-        hops = _Hop.load(sorted(locked))
-        existing = locked | set(
-            Handoff.objects.filter(pk__in=set(ids) - locked).values_list("id", flat=True)
+        hops = _Hop.lock(ids)
+        missing = set(ids) - set(hops)
+        existing = set(hops) | (
+            set(Handoff.objects.filter(pk__in=missing).values_list("id", flat=True))
+            if missing
+            else set()
         )
         live = [f for f in firings if f.clock.subject_id in hops]
         for firing in firings:
@@ -286,7 +287,7 @@ class HopClockKind:
                 else {}
             ),
         )
-        mirror: dict[tuple[int, datetime | None], list[int]] = {}
+        mirror: list[tuple[int, int, datetime | None]] = []
         outcome_sender_told: list[int] = []
         for firing in live:
             hop = hops[firing.clock.subject_id]  # type: ignore[index]
@@ -299,20 +300,44 @@ class HopClockKind:
             firing.result = "fired"
             batch.audits.append(_hop_event(firing, hop))
             if self.kind == clocks.HANDOFF_ACK:
-                mirror.setdefault((firing.fired, firing.next_at), []).append(hop.pk)
+                mirror.append((hop.pk, firing.fired, firing.next_at))
             elif self.kind == clocks.HANDOFF_OUTCOME and firing.spec.get("notify") == "sender":
                 outcome_sender_told.append(hop.pk)
-        # The hop's own columns follow (screens, API, metrics read them): one UPDATE per
-        # (level, next time), not a CASE over the batch.
+        # The hop's own columns follow (screens, API, metrics read them): one UPDATE for the
+        # batch (the hops are locked above, so it waits for nobody).
         updated_at = timezone.now()
-        for (level, next_at), pks in mirror.items():
-            Handoff.objects.filter(pk__in=pks).update(
-                escalation_level=level, next_escalation_at=next_at, updated_at=updated_at
-            )
+        _mirror(mirror, updated_at)
         if outcome_sender_told:
             Handoff.objects.filter(pk__in=outcome_sender_told).update(
                 outcome_reminder_at=None, updated_at=updated_at
             )
+
+
+_MIRROR = """
+UPDATE relay_handoff AS h
+SET escalation_level = v.level, next_escalation_at = v.next_at, updated_at = %s
+FROM unnest(%s::bigint[], %s::smallint[], %s::timestamptz[]) AS v(id, level, next_at)
+WHERE h.id = v.id
+"""
+
+
+def _mirror(rows: list[tuple[int, int, datetime | None]], updated_at: datetime) -> None:
+    """The hops' escalation columns follow their acknowledgment clocks, in one statement:
+    (hop id, level fired, next time) each."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        groups: dict[tuple[int, datetime | None], list[int]] = {}
+        for pk, level, next_at in rows:
+            groups.setdefault((level, next_at), []).append(pk)
+        for (level, next_at), pks in groups.items():
+            Handoff.objects.filter(pk__in=pks).update(
+                escalation_level=level, next_escalation_at=next_at, updated_at=updated_at
+            )
+        return
+    ids, levels, times = (list(column) for column in zip(*rows, strict=True))
+    with connection.cursor() as cursor:
+        cursor.execute(_MIRROR, [updated_at, ids, levels, times])
 
 
 def _skip_unreachable_receiver(firing: Firing, hop: _Hop, now: datetime) -> None:
@@ -349,7 +374,7 @@ def register_kinds() -> None:
 
 
 def escalate_due(
-    *, now: datetime | None = None, batch: int = 500, workers: int | None = None
+    *, now: datetime | None = None, batch: int = 1000, workers: int | None = None
 ) -> int:
     """Escalate every hop whose acknowledgment clock's next level has come; returns how many.
 

@@ -129,3 +129,30 @@ def test_a_missing_meeting_and_a_forbidden_one_are_the_same_answer(case) -> None
     with pytest.raises(NotFound) as forbidden:
         view(case.net.welfare_intake, case.meeting.pk)
     assert str(missing.value) == str(forbidden.value)
+
+
+def test_plans_are_closed_to_strangers_and_to_former_participants(case, login) -> None:
+    """GIVEN a plan action of the NPO WHEN the welfare office (not a participant) posts
+    progress on it or opens the review, and the NPO does after the consent is withdrawn
+    THEN each is 404 and no progress is written."""
+    from django.urls import reverse
+
+    from conferences.models import ActionProgress
+
+    net = case.net
+    action = conferences.plan_action_add(
+        staff=net.counselor,
+        meeting_id=case.meeting.pk,
+        what="居場所の見学",
+        owner_agency=net.npo,
+        due_on=date(2026, 12, 18),
+        for_whom="person",
+    )
+    progress = reverse("conferences:action-progress", args=[action.pk])
+    review = reverse("conferences:review-new", args=[case.meeting.pk])
+    stranger = login(net.welfare_intake)
+    assert stranger.post(progress, {"text": "x"}).status_code == 404
+    assert stranger.get(review).status_code == 404
+    services.consent_withdraw(staff=net.counselor, record_id=case.consent.pk, via="保護者")
+    assert login(net.npo_intake).post(progress, {"text": "x"}).status_code == 404
+    assert not ActionProgress.objects.exists()

@@ -248,3 +248,32 @@ def test_two_concurrent_sweeps_fire_every_kind_exactly_once(net) -> None:
     assert sweep_due(now=at) == 0
     verified, broken = audit_verify()
     assert broken is None and verified == AuditEvent.objects.count()
+
+
+def test_a_sweep_in_batches_moves_every_clock_and_its_hop_on_once(net) -> None:
+    """GIVEN five hops sent on Friday 11-20 and never acknowledged WHEN sweeps run in batches
+    of two (the clocks moved on in one statement per batch) at each level's time across the
+    weekend and the 11-23 holiday THEN every clock climbs one level per sweep, its next time
+    is its own policy's, and the hop's escalation columns follow it."""
+    hops = [send_at(net, SENT_AT) for _ in range(5)]
+    first = clock("handoff.ack", hops[0].pk).next_fire_at
+    assert first is not None
+
+    with time_machine.travel(first, tick=False):
+        assert sweep_due(now=first, batch=2, workers=1) == 5
+    second = {clock("handoff.ack", h.pk).next_fire_at for h in hops}
+    assert len(second) == 1
+    (second_at,) = second
+    assert second_at is not None and second_at > first
+    for hop in hops:
+        hop.refresh_from_db()
+        row = clock("handoff.ack", hop.pk)
+        assert (row.level, row.fired_count) == (1, 1)
+        assert (hop.escalation_level, hop.next_escalation_at) == (1, row.next_fire_at)
+    assert sweep_due(now=second_at - timedelta(seconds=1), batch=2, workers=1) == 0
+
+    with time_machine.travel(second_at, tick=False):
+        assert sweep_due(now=second_at, batch=2, workers=1) == 5
+    levels = {(c.level, c.fired_count) for c in Clock.objects.filter(kind="handoff.ack")}
+    assert levels == {(2, 2)}
+    assert AuditEvent.objects.filter(action=AuditAction.HANDOFF_ESCALATED).count() == 10
