@@ -34,6 +34,7 @@ urlpatterns = [
     path("sheets/<int:pk>/", handoffs.SheetDetailView.as_view(), name="sheet-detail"),
     path("agencies/", directory.AgencyListView.as_view(), name="agency-list"),
     path("agencies/<slug:slug>/", directory.AgencyDetailView.as_view(), name="agency-detail"),
+    path("services/", directory.ServiceListView.as_view(), name="service-list"),
     path(
         "hsds/organizations/",
         directory.HSDSOrganizationsView.as_view(),
