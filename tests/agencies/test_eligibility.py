@@ -7,10 +7,19 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from django.utils import translation
 
 from agencies.eligibility import AgeRange, PersonFacts, describe, grade_labels, mismatches
 from agencies.models import Agency, Service
 from agencies.places import city_of, same_city
+
+
+@pytest.fixture(autouse=True)
+def _japanese():
+    """The messages are read in Japanese, whatever language an earlier test left active."""
+    with translation.override("ja"):
+        yield
+
 
 ON = date(2026, 12, 3)
 

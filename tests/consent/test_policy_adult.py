@@ -7,12 +7,20 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from agencies.models import Agency
 from consent.models import ConsentRecord
 from consent.policy import REASON_LABELS, decide, guardian_only
 from consent.vocabulary import Basis
+
+
+@pytest.fixture(autouse=True)
+def _japanese():
+    """The messages are read in Japanese, whatever language an earlier test left active."""
+    with translation.override("ja"):
+        yield
+
 
 NOW = timezone.now()
 
