@@ -52,6 +52,12 @@ class AgeRange:
         )
 
 
+def certainly_adult(*, birth_year: int | None, grade: str, on: date) -> bool:
+    """18 or older on `on` whatever the birthday: the consent policy's adult rule asks this."""
+    ages = AgeRange.of(birth_year=birth_year, grade=grade, on=on)
+    return ages is not None and ages.certainly_adult
+
+
 @dataclass(frozen=True)
 class PersonFacts:
     """What a sheet (and its consent records) say about the person, for eligibility."""

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from agencies.eligibility import AgeRange, Mismatch, PersonFacts, mismatches
+from agencies.eligibility import AgeRange, Mismatch, PersonFacts, certainly_adult, mismatches
 from agencies.models import Agency, Service
 from consent.models import ChildAssent, ConsentRecord, Decision, Grantor
 from consent.vocabulary import Section
@@ -26,8 +26,9 @@ def age_range(sheet: ReferralSheet, at: datetime) -> AgeRange | None:
 
 def is_adult(sheet: ReferralSheet, at: datetime) -> bool:
     """Certainly 18 or older at `at`: the consent policy's adult rule asks this."""
-    ages = age_range(sheet, at)
-    return ages is not None and ages.certainly_adult
+    return certainly_adult(
+        birth_year=sheet.birth_year, grade=sheet.grade, on=timezone.localdate(at)
+    )
 
 
 def _child_wish(records: Iterable[ConsentRecord], at: datetime) -> bool | None:
