@@ -59,6 +59,8 @@ def _screens() -> dict[str, list[str]]:
         "akashi-kodomo-center": "kodomo-intake",
         "akashi-free-space-torokko": "torokko-intake",
         "shinjuku-hikikomori-consultation": "shinjuku-intake",
+        "shinagawa-kodomo-wakamono-free-space": "freespace-intake",
+        "tokyo-developmental-disabilities-support-center": "tokyo-dd-intake",
     }
     # The receiving side of a hop from another agency and of the ward's own hop: each with its
     # home (half-width tables), its inbox and the hop's page.
