@@ -86,6 +86,19 @@ def postprocess_nullable_types(result: dict[str, Any], **kwargs: Any) -> dict[st
 
     def walk(node: Any) -> None:
         if isinstance(node, dict):
+            refs = node.get("allOf")
+            if (
+                node.get("nullable") is True
+                and isinstance(refs, list)
+                and len(refs) == 1
+                and "$ref" in refs[0]
+            ):
+                # A nullable nested object: drf-spectacular writes `allOf: [ref]` with
+                # `nullable`, which generated clients read as never null. Say it as one of the
+                # object or null, which they read as optional.
+                node["oneOf"] = [refs[0], {"type": "object", "nullable": True, "enum": [None]}]
+                for key in ("allOf", "nullable", "type"):
+                    node.pop(key, None)
             if node.get("nullable") is True and "type" not in node:
                 found = _component_type(node, components)
                 if found is not None:
