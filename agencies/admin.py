@@ -1,7 +1,9 @@
 """Django admin for the directory (Japanese first, like the rest of the UI)."""
 
+import re
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
@@ -13,6 +15,7 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from agencies import sessions, twofactor
+from agencies.grades import Grade
 from agencies.models import Agency, Category, Membership, Service
 from agencies.services import membership_remove, membership_set
 from audit.context import Actor, ActorKind
@@ -28,10 +31,56 @@ def _actor(request: HttpRequest) -> Actor:
     )
 
 
+class ServiceAdminForm(forms.ModelForm):
+    """Grades as checkboxes and places as one line, stored as the model's lists."""
+
+    grades = forms.MultipleChoiceField(
+        label=gettext_lazy("対象学年"),
+        choices=Grade.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=gettext_lazy("選ばなければ学年を問いません。"),
+    )
+    municipalities = forms.CharField(
+        label=gettext_lazy("対象の居住地"),
+        required=False,
+        help_text=gettext_lazy("市区町村名を「、」で区切って(例: 横浜市)。空欄ならどこでも。"),
+    )
+
+    class Meta:
+        model = Service
+        fields = (
+            "name", "slug", "active", "description", "schedule", "categories", "age_min",
+            "age_max", "grades", "municipalities", "requires_child_wish",
+            "apply_through_school", "eligibility",
+        )  # fmt: skip
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["municipalities"] = "、".join(self.instance.municipalities)
+
+    def clean_municipalities(self) -> list[str]:
+        raw = self.cleaned_data.get("municipalities") or ""
+        return [part.strip() for part in re.split(r"[、,，\s]+", raw) if part.strip()]
+
+
 class ServiceInline(admin.StackedInline):
     model = Service
+    form = ServiceAdminForm
     extra = 0
     filter_horizontal = ("categories",)
+    fields = (
+        ("name", "slug", "active"),
+        "description",
+        "schedule",
+        "categories",
+        ("age_min", "age_max"),
+        "grades",
+        "municipalities",
+        ("requires_child_wish", "apply_through_school"),
+        "eligibility",
+    )
 
 
 @admin.register(Agency)

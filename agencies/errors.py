@@ -66,6 +66,18 @@ class ConsentWithdrawn(ConsentDoesNotCover):
     default_message = _("同意が撤回されているため送付できません。")
 
 
+class EligibilityMismatch(WorkflowError):
+    """The person falls outside whom the program (or agency) serves; send only with a reason.
+
+    `mismatches` in the context: [{"field", "code", "message"}] (agencies.eligibility)."""
+
+    code = "eligibility-mismatch"
+    default_message = _(
+        "送付先の対象に当てはまらない点があります。内容を確認し、それでも送付する場合は"
+        "理由を記入してください。"
+    )
+
+
 class InvalidInput(WorkflowError):
     """A value a form or serializer should have caught; `field` names it."""
 

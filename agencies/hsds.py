@@ -27,6 +27,10 @@ KIND_TAXONOMY = "tsunagu-agency-kind"
 CATEGORY_TAXONOMY = "tsunagu-category"
 SERVICE_SLUG_TAXONOMY = "tsunagu-service-slug"
 SETTING_TAXONOMY = "tsunagu-setting"
+# A program's eligibility beyond HSDS's ages: grades, residence, the child's wish, the school.
+ELIGIBILITY_TAXONOMY = "tsunagu-eligibility"
+ELIGIBILITY_LISTS = ("grades", "municipalities")
+ELIGIBILITY_FLAGS = ("requires_child_wish", "apply_through_school")
 # Agency fields that only a Tsunagu installation uses, exported by the operator's command
 # (for a round trip) and not by the partner API.
 INTERNAL_SETTINGS = ("ack_sla_hours", "requires_supervisor_approval", "accepts_referrals")
@@ -70,13 +74,24 @@ def _service(agency: Agency, org_id: str, service: Service) -> dict[str, Any]:
         _attribute(service_id, "service", CATEGORY_TAXONOMY, c.code)
         for c in sorted(service.categories.all(), key=lambda c: c.code)
     ]
+    for name in ELIGIBILITY_LISTS:
+        values = getattr(service, name)
+        if values:
+            attributes.append(
+                _attribute(service_id, "service", ELIGIBILITY_TAXONOMY, name, ",".join(values))
+            )
+    for name in ELIGIBILITY_FLAGS:
+        if getattr(service, name):
+            attributes.append(_attribute(service_id, "service", ELIGIBILITY_TAXONOMY, name, "true"))
     return {
         "id": service_id,
         "organization_id": org_id,
         "name": service.name,
         "description": service.description or None,
         "eligibility_description": service.eligibility or None,
-        "status": "active",
+        "minimum_age": service.age_min,
+        "maximum_age": service.age_max,
+        "status": "active" if service.active else "inactive",
         "schedules": schedules,
         "phones": [],
         "attributes": attributes,
@@ -249,7 +264,15 @@ def _flatten_service(service: dict[str, Any]) -> dict[str, Any]:
         "eligibility": service.get("eligibility_description") or "",
         "schedule": schedule or "",
         "categories": [t["code"] for t in _terms(attributes, CATEGORY_TAXONOMY)],
+        "age_min": service.get("minimum_age"),
+        "age_max": service.get("maximum_age"),
+        "active": service.get("status", "active") != "inactive",
     }
+    rules = {t["code"]: t["value"] or "" for t in _terms(attributes, ELIGIBILITY_TAXONOMY)}
+    for name in ELIGIBILITY_LISTS:
+        flat[name] = [v for v in rules.get(name, "").split(",") if v]
+    for name in ELIGIBILITY_FLAGS:
+        flat[name] = rules.get(name) == "true"
     if slugs:
         flat["slug"] = slugs[0]["code"]
     return flat

@@ -115,6 +115,13 @@ def _service_from(value: Any, index: int) -> dict[str, Any]:
             "eligibility": str(value.get("eligibility", "")),
             "schedule": str(value.get("schedule", "")),
             "categories": _as_list(value.get("categories")),
+            "age_min": _as_int(value.get("age_min")),
+            "age_max": _as_int(value.get("age_max")),
+            "grades": _as_list(value.get("grades")),
+            "municipalities": _as_list(value.get("municipalities")),
+            "requires_child_wish": _as_bool(value.get("requires_child_wish"), False),
+            "apply_through_school": _as_bool(value.get("apply_through_school"), False),
+            "active": _as_bool(value.get("active"), True),
         }
     name = str(value).strip()
     return {
@@ -124,7 +131,29 @@ def _service_from(value: Any, index: int) -> dict[str, Any]:
         "eligibility": "",
         "schedule": "",
         "categories": [],
+        **SERVICE_ELIGIBILITY_DEFAULTS,
     }
+
+
+# A service named by text alone serves anyone, and takes people.
+SERVICE_ELIGIBILITY_DEFAULTS: dict[str, Any] = {
+    "age_min": None,
+    "age_max": None,
+    "grades": [],
+    "municipalities": [],
+    "requires_child_wish": False,
+    "apply_through_school": False,
+    "active": True,
+}
+
+
+def _service_eligibility_problem(service: dict[str, Any]) -> str:
+    """The model's own rules for a program's eligibility (Service.clean), as one message."""
+    try:
+        Service(**{k: service[k] for k in SERVICE_ELIGIBILITY_DEFAULTS}).clean()
+    except ValidationError as exc:
+        return "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
+    return ""
 
 
 def validate_row(raw: dict[str, Any], row_no: int) -> tuple[AgencyRecord | None, list[RowError]]:
@@ -198,6 +227,9 @@ def validate_row(raw: dict[str, Any], row_no: int) -> tuple[AgencyRecord | None,
             bad = [c for c in service["categories"] if c not in CATEGORY_CODES]
             if bad:
                 fail("services", f"service {service['slug']!r}: unknown categories {bad}")
+            problem = _service_eligibility_problem(service)
+            if problem:
+                fail("services", f"service {service['slug']!r}: {problem}")
     except ValueError as exc:
         fail("services", str(exc))
     slug = str(values["slug"] or "") or _derive_slug(

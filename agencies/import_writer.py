@@ -127,10 +127,32 @@ def _write_services(batch: list[AgencyRecord], ids: dict[str, int], result: Impo
         return
     current = {(s.agency_id, s.slug): s for s in Service.objects.filter(agency_id__in=ids.values())}
     text = ("name", "description", "eligibility", "schedule")
+    # The structured eligibility (agencies/eligibility.py), validated by Service.clean.
+    rules = (
+        "age_min",
+        "age_max",
+        "grades",
+        "municipalities",
+        "requires_child_wish",
+        "apply_through_school",
+        "active",
+    )
+    json_fields = {
+        f.name: f
+        for f in Service._meta.concrete_fields
+        if f.name in ("grades", "municipalities") and isinstance(f, Field)
+    }
+
+    def prepared(spec: dict[str, Any]) -> dict[str, Any]:
+        row = {k: spec[k] for k in (*text, *rules)}
+        for name, model_field in json_fields.items():
+            row[name] = model_field.get_db_prep_save(row[name], connection)
+        return row
+
     _insert(
         Service,
         [
-            {"agency_id": agency_id, "slug": slug, **{k: spec[k] for k in text}}
+            {"agency_id": agency_id, "slug": slug, **prepared(spec)}
             for (agency_id, slug), spec in specs.items()
             if (agency_id, slug) not in current
         ],
@@ -139,10 +161,10 @@ def _write_services(batch: list[AgencyRecord], ids: dict[str, int], result: Impo
     for key, spec in specs.items():
         service = current.get(key)
         if service is not None:
-            for name in text:
+            for name in (*text, *rules):
                 setattr(service, name, spec[name])
             changed.append(service)
-    Service.objects.bulk_update(changed, list(text))
+    Service.objects.bulk_update(changed, [*text, *rules])
     service_ids = {
         (s.agency_id, s.slug): s.pk for s in Service.objects.filter(agency_id__in=ids.values())
     }

@@ -6,10 +6,12 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from agencies.grades import Grade
 from security.validators import guard_text_fields
 
 
@@ -155,9 +157,33 @@ class Service(models.Model):
     slug = models.SlugField(max_length=80)
     name = models.CharField(_("名称"), max_length=200)
     description = models.TextField(_("説明"), blank=True)
-    eligibility = models.TextField(_("対象"), blank=True)
+    eligibility = models.TextField(
+        _("対象(補足)"), blank=True, help_text=_("下の条件で書ききれないことを文章で。")
+    )
     schedule = models.CharField(_("日時"), max_length=300, blank=True)
     categories = models.ManyToManyField(Category, blank=True, related_name="services")
+    # Structured eligibility (agencies/eligibility.py checks a sheet against it on send).
+    age_min = models.PositiveSmallIntegerField(
+        _("対象年齢(下限)"), null=True, blank=True, validators=[MaxValueValidator(120)]
+    )
+    age_max = models.PositiveSmallIntegerField(
+        _("対象年齢(上限)"), null=True, blank=True, validators=[MaxValueValidator(120)]
+    )
+    grades = models.JSONField(
+        _("対象学年"),
+        default=list,
+        blank=True,
+        help_text=_("学年コードのリスト(例: e1, j3)。空欄なら学年を問いません。"),
+    )
+    municipalities = models.JSONField(
+        _("対象の居住地"),
+        default=list,
+        blank=True,
+        help_text=_("市区町村名のリスト(例: 横浜市)。空欄ならどこに住む人も対象です。"),
+    )
+    requires_child_wish = models.BooleanField(_("本人の希望が必要"), default=False)
+    apply_through_school = models.BooleanField(_("申込は学校経由"), default=False)
+    active = models.BooleanField(_("受付中"), default=True)
 
     class Meta:
         ordering = ["agency", "name"]
@@ -166,11 +192,44 @@ class Service(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["agency", "slug"], name="service_slug_unique_per_agency"
-            )
+            ),
+            models.CheckConstraint(
+                condition=models.Q(age_min__isnull=True)
+                | models.Q(age_max__isnull=True)
+                | models.Q(age_min__lte=models.F("age_max")),
+                name="service_age_range_ordered",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        """The same rules for the admin, the importer and the API: known grades, a list of
+        place names, an ordered age range."""
+        errors: dict[str, Any] = {}
+        if not isinstance(self.grades, list) or not set(self.grades) <= set(Grade.values):
+            errors["grades"] = _("学年は次のコードのリストで入力してください: %(codes)s") % {
+                "codes": ", ".join(Grade.values)
+            }
+        if not isinstance(self.municipalities, list) or not all(
+            isinstance(m, str) and m.strip() and len(m) <= 60 for m in self.municipalities
+        ):
+            errors["municipalities"] = _("市区町村名のリストで入力してください。")
+        if self.age_min is not None and self.age_max is not None and self.age_min > self.age_max:
+            errors["age_max"] = _("上限は下限以上にしてください。")
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def has_eligibility(self) -> bool:
+        return bool(
+            self.age_min is not None
+            or self.age_max is not None
+            or self.grades
+            or self.municipalities
+            or self.requires_child_wish
+        )
 
 
 class Membership(models.Model):

@@ -15,6 +15,7 @@ from django.shortcuts import get_object_or_404, render
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from agencies import eligibility
 from agencies.categories import CATEGORIES
 from agencies.models import Agency, AgencyKind
 
@@ -117,7 +118,11 @@ def agency_detail(request: HttpRequest, slug: str) -> HttpResponse:
     agency = get_object_or_404(Agency.objects.prefetch_related("categories"), slug=slug)
     labels = dict(_category_choices())
     services = [
-        {"s": s, "categories": [labels.get(c.code, c.code) for c in s.categories.all()]}
+        {
+            "s": s,
+            "categories": [labels.get(c.code, c.code) for c in s.categories.all()],
+            "eligibility": eligibility.describe(s),
+        }
         for s in agency.services.prefetch_related("categories").order_by("name")
     ]
     return render(

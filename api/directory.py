@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agencies import hsds
+from agencies.grades import Grade
 from agencies.models import Agency, AgencyKind, Category, Service
 from api.fields import OutputModelSerializer
 from api.language import bilingual
@@ -118,12 +119,68 @@ class AgencySerializer(OutputModelSerializer):
 
 
 class ServiceSerializer(OutputModelSerializer):
+    """A program with whom it serves: ages, grades, places of residence (empty: any), whether
+    the child's own wish is needed and whether one applies through the school."""
+
     categories = CategoryCodesField(read_only=True)
+    grades = serializers.ListField(
+        child=serializers.ChoiceField(choices=Grade.choices),
+        read_only=True,
+        help_text="Grades served; empty: any grade.",
+    )
+    municipalities = serializers.ListField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="Places of residence served (a designated city covers its wards); empty: "
+        "anywhere.",
+    )
 
     class Meta:
         model = Service
-        fields = ["slug", "name", "description", "eligibility", "schedule", "categories"]
+        fields = [
+            "id",
+            "slug",
+            "name",
+            "description",
+            "eligibility",
+            "schedule",
+            "categories",
+            "age_min",
+            "age_max",
+            "grades",
+            "municipalities",
+            "requires_child_wish",
+            "apply_through_school",
+            "active",
+        ]
         read_only_fields = fields
+        extra_kwargs = {"eligibility": {"help_text": "Eligibility notes in words."}}
+
+
+class AgencyServiceSerializer(ServiceSerializer):
+    """A program in the directory-wide list, with the agency that runs it."""
+
+    agency = serializers.CharField(
+        source="agency.slug", read_only=True, help_text="The slug of the agency running it."
+    )
+
+    class Meta(ServiceSerializer.Meta):
+        fields = ["agency", *ServiceSerializer.Meta.fields]
+        read_only_fields = fields
+
+
+class ServiceFilter(django_filters.FilterSet):
+    agency = django_filters.CharFilter(
+        field_name="agency__slug", max_length=80, help_text="The agency's slug."
+    )
+    category = django_filters.CharFilter(
+        field_name="categories__code", max_length=40, help_text="A category code."
+    )
+    active = StrictBooleanFilter()
+
+    class Meta:
+        model = Service
+        fields = ["agency", "category", "active"]
 
 
 class AgencyDetailSerializer(AgencySerializer):
@@ -164,6 +221,37 @@ class AgencyListView(ListAPIView):
         operation_id="agencies_list",
         summary="Search the agency directory",
         responses={200: AgencySerializer(many=True), **problem_responses(*READ_PROBLEMS)},
+    )
+    def get(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        return super().get(request, *args, **kwargs)
+
+
+class ServiceListView(ListAPIView):
+    """Every program of the directory with its eligibility; shared by all agencies."""
+
+    permission_classes = [HasScope]
+    required_scopes = {"GET": "directory:read"}
+    serializer_class = AgencyServiceSerializer
+    pagination_class = KeysetPagination
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = ServiceFilter
+
+    def get_queryset(self) -> QuerySet[Service]:
+        return (
+            Service.objects.select_related("agency")
+            .prefetch_related(_CATEGORIES)
+            .order_by("agency_id", "id")
+            .distinct()
+        )
+
+    @extend_schema(
+        operation_id="services_list",
+        summary="The programs of the directory, with their eligibility",
+        description="Programs (services) of every agency: whom each serves (ages, grades, "
+        "places of residence, the child's own wish), whether one applies through the school, "
+        "and whether it takes people now (`active`). A handoff names one by id or slug in "
+        "`service`.",
+        responses={200: AgencyServiceSerializer(many=True), **problem_responses(*READ_PROBLEMS)},
     )
     def get(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         return super().get(request, *args, **kwargs)

@@ -20,7 +20,7 @@ from api.fields import (
     StrictCharField,
     StrictIntegerField,
 )
-from api.serializers import AgencyRefSerializer
+from api.serializers import AgencyRefSerializer, ServiceRefSerializer
 from consent.vocabulary import Purpose, Section
 from relay.choices import Grade
 from relay.models import Handoff, NoteKind, ReferralSheet
@@ -64,6 +64,11 @@ class HandoffSerializer(OutputModelSerializer):
 
     from_agency = AgencyRefSerializer(read_only=True)
     to_agency = AgencyRefSerializer(read_only=True)
+    service = ServiceRefSerializer(
+        read_only=True,
+        allow_null=True,
+        help_text="The receiver's program the hop asks for; null if none was named.",
+    )
     direction = serializers.SerializerMethodField(
         help_text="'received' when the caller's agency is the receiver, else 'sent'."
     )
@@ -78,6 +83,7 @@ class HandoffSerializer(OutputModelSerializer):
             "direction",
             "from_agency",
             "to_agency",
+            "service",
             "status",
             "sections",
             "purpose",
@@ -148,8 +154,15 @@ def _agency_ref(agency: Any) -> dict[str, str]:
     return {"slug": agency.slug, "name": agency.name}
 
 
+def _service_ref(service: Any) -> dict[str, Any] | None:
+    if service is None:
+        return None
+    return {"id": service.pk, "slug": service.slug, "name": service.name}
+
+
 _ATTNAMES = {"sheet": "sheet_id", "parent": "parent_id"}
 _SPECIAL: dict[str, Any] = {
+    "service": lambda s, h: _service_ref(h.service) if h.service_id is not None else None,
     "decline_reason": lambda s, h: h.decline_reason or None,
     "outcome": lambda s, h: h.outcome or None,
     "cancel_reason": lambda s, h: h.cancel_reason or None,
@@ -214,6 +227,13 @@ class ProvisionVersionSerializer(serializers.Serializer):
     )
 
 
+class EligibilityRuleSerializer(serializers.Serializer):
+    """One eligibility rule of the receiver (or its program) the person falls outside of."""
+
+    field = serializers.ChoiceField(choices=["age", "grade", "municipality", "child_wish"])
+    code = serializers.CharField(help_text="e.g. age-out-of-range, municipality-not-served.")
+
+
 class HandoffDetailSerializer(HandoffSerializer):
     """One hop with its message, its notes, its versions, and the content of one version of
     what it shares (the newest unless ?version= asks for another)."""
@@ -236,10 +256,17 @@ class HandoffDetailSerializer(HandoffSerializer):
     versions = serializers.SerializerMethodField(
         help_text="Every version sent, oldest first (the receiver's version history)."
     )
+    eligibility_overridden = EligibilityRuleSerializer(
+        many=True,
+        read_only=True,
+        help_text="The eligibility warnings the sender overrode when creating the hop (its "
+        "reason is the note of kind 'eligibility'); empty when there were none.",
+    )
 
     class Meta(HandoffSerializer.Meta):
         fields = [
             *HandoffSerializer.Meta.fields,
+            "eligibility_overridden",
             "message",
             "notes",
             "provision",
@@ -332,6 +359,21 @@ class AgencyRefField(serializers.Field):
         return value
 
 
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "pattern": SLUG_PATTERN, "maxLength": 80},
+            {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+        ],
+        "nullable": True,
+    }
+)
+class ServiceRefField(AgencyRefField):
+    """A program by slug (text) or by id (a JSON integer); looked up among the recipient's."""
+
+    default_error_messages = {"invalid": "Give the program's slug or its id."}
+
+
 class HandoffCreateSerializer(serializers.Serializer):
     """Relay a sheet the caller's agency holds onward to another agency."""
 
@@ -365,6 +407,23 @@ class HandoffCreateSerializer(serializers.Serializer):
         default=False,
         help_text="Send although the agency already has an open handoff of this sheet "
         "(otherwise 409 duplicate-handoff); recorded in the audit trail.",
+    )
+    service = ServiceRefField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="A program of `to_agency` (its slug, or its id) the hop asks for. A "
+        "program of another agency, or one not taking people now, is a 400.",
+    )
+    eligibility_override_reason = StrictCharField(
+        max_length=NOTE_MAX_LENGTH,
+        required=False,
+        default="",
+        allow_blank=True,
+        help_text="Why the hop is sent although the person falls outside whom the program "
+        "(or, without one, the agency) serves. Without it such a send answers 422 "
+        "`eligibility-mismatch` listing the `mismatches`; with it the send proceeds and the "
+        "override is audited.",
     )
 
 

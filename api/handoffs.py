@@ -30,7 +30,7 @@ from rest_framework.views import APIView
 
 from agencies.actors import Staff
 from agencies.errors import ConsentDoesNotCover
-from agencies.models import Agency
+from agencies.models import Agency, Service
 from api.etag import check_if_match, detail_etag_for, etag_for, not_modified
 from api.handoff_serializers import (
     CancelSerializer,
@@ -123,15 +123,40 @@ def _to_agency(value: str) -> Agency:
     return agency
 
 
+def _to_service(value: str | None, agency: Agency) -> Service | None:
+    """The recipient's program by slug or id; another agency's program is no program."""
+    if value is None:
+        return None
+    by_id = value.isascii() and value.isdigit() and len(value) <= 18
+    service = Service.objects.filter(
+        Q(slug=value) | Q(pk=int(value)) if by_id else Q(slug=value), agency=agency
+    ).first()
+    if service is None:
+        raise ValidationError(
+            {
+                "service": [
+                    bilingual(
+                        "送付先の機関に、該当する支援メニューがありません。",
+                        "The receiving agency has no such program.",
+                    )
+                ]
+            },
+            code="unknown_service",
+        )
+    return service
+
+
 def _list_columns(rows: QuerySet[Handoff]) -> QuerySet[Handoff]:
     """The selector's query, reading only what a list row shows: not the sheet's row (its
     content is never in a list, and loading it per row cost more than the query itself)."""
     agency_columns = [
-        f"{fk}__{name}" for fk in ("from_agency", "to_agency") for name in ("slug", "name")
+        f"{fk}__{name}"
+        for fk in ("from_agency", "to_agency", "service")
+        for name in ("slug", "name")
     ]
     return (
         rows.select_related(None)
-        .select_related("from_agency", "to_agency")
+        .select_related("from_agency", "to_agency", "service")
         .only(*HandoffSerializer.Meta.model_columns, *agency_columns)
     )
 
@@ -186,6 +211,7 @@ HANDOFF_EXAMPLE = {
     "direction": "received",
     "from_agency": {"slug": "adachi-fukushi-marugoto-soudan", "name": "足立区福祉まるごと相談課"},
     "to_agency": {"slug": "adachi-safety-net-adachi", "name": "NPO法人セーフティネットあだち"},
+    "service": None,
     "status": "acknowledged",
     "sections": ["basic", "consultation"],
     "purpose": "support",
@@ -280,7 +306,14 @@ class HandoffListCreateView(IdempotencyMixin, GenericAPIView):
         "gets the hop in `awaiting_approval`. A refusal by the consent gate answers 422 and "
         "leaves nothing behind (no draft, no hop id); the refusal is audited. An agency that "
         "already has an open hop of the sheet answers 409 `duplicate-handoff` (with that "
-        "hop's id if the caller takes part in it) unless `deliberate` is true.",
+        "hop's id if the caller takes part in it) unless `deliberate` is true. `service` "
+        "names a program of the receiving agency. If the person falls outside whom the "
+        "program (or the agency) serves — age, grade, place of residence, the child's own "
+        "wish — the answer is 422 `eligibility-mismatch` with the `mismatches`, and nothing "
+        "is created, unless `eligibility_override_reason` says why (then the hop is created "
+        "and the override audited). A consent given by a guardian alone does not cover a "
+        "person aged 18 or over (422 `consent-does-not-cover`, reason "
+        "`adult-needs-own-consent`).",
         request=HandoffCreateSerializer,
         parameters=[etag_header(201), location_header(201)],
         responses={
@@ -304,15 +337,18 @@ class HandoffListCreateView(IdempotencyMixin, GenericAPIView):
     def post(self, request: Request) -> Response:
         data = _valid(HandoffCreateSerializer, request.data)
         staff = principal_staff(request)
+        to_agency = _to_agency(data["to_agency"])
         handoff = services.handoff_relay(
             staff=staff,
             sheet_id=data["sheet"],
-            to_agency=_to_agency(data["to_agency"]),
+            to_agency=to_agency,
             sections=data["sections"],
             purpose=data["purpose"],
             message=data["message"],
             consent_id=data["consent"],
             deliberate=data["deliberate"],
+            service=_to_service(data["service"], to_agency),
+            eligibility_override_reason=data["eligibility_override_reason"],
         )
         response = _handoff_response(request, handoff, status.HTTP_201_CREATED)
         response["Location"] = reverse("api:handoff-detail", args=[handoff.pk], request=request)

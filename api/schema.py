@@ -86,6 +86,19 @@ def postprocess_nullable_types(result: dict[str, Any], **kwargs: Any) -> dict[st
 
     def walk(node: Any) -> None:
         if isinstance(node, dict):
+            refs = node.get("allOf")
+            if (
+                node.get("nullable") is True
+                and isinstance(refs, list)
+                and len(refs) == 1
+                and "$ref" in refs[0]
+            ):
+                # A nullable nested object: drf-spectacular writes `allOf: [ref]` with
+                # `nullable`, which generated clients read as never null. Say it as one of the
+                # object or null, which they read as optional.
+                node["oneOf"] = [refs[0], {"type": "object", "nullable": True, "enum": [None]}]
+                for key in ("allOf", "nullable", "type"):
+                    node.pop(key, None)
             if node.get("nullable") is True and "type" not in node:
                 found = _component_type(node, components)
                 if found is not None:
@@ -221,10 +234,29 @@ class FieldErrorSerializer(serializers.Serializer):
     code = serializers.CharField()
 
 
+class EligibilityMismatchSerializer(serializers.Serializer):
+    field = serializers.ChoiceField(
+        choices=["age", "grade", "municipality", "child_wish"],
+        help_text="The fact of the person that falls outside the rule.",
+    )
+    code = serializers.CharField(
+        help_text="age-out-of-range, grade-not-served, municipality-not-served, "
+        "child-wish-not-recorded, child-objected."
+    )
+    message = serializers.CharField(help_text="Japanese, for the counselor.")
+
+
 class ProblemSerializer(serializers.Serializer):
     """An RFC 9457 problem document (application/problem+json)."""
 
-    response_optional = ("errors", "reason", "missing_sections", "handoff_id", "current_status")
+    response_optional = (
+        "errors",
+        "reason",
+        "missing_sections",
+        "handoff_id",
+        "current_status",
+        "mismatches",
+    )
 
     type = serializers.URLField(help_text="Stable URI of the problem type; never translated.")
     title = serializers.CharField(help_text="Japanese, or English with Accept-Language: en.")
@@ -244,7 +276,7 @@ class ProblemSerializer(serializers.Serializer):
         help_text="consent-does-not-cover / consent-withdrawn: the policy's reason code "
         "(no-consent, withdrawn, expired, recipient-not-covered, purpose-not-covered, "
         "sections-not-covered, refused, basis-not-approved, basis-rejected, not-in-force, "
-        "not-council-member).",
+        "not-council-member, adult-needs-own-consent).",
     )
     missing_sections = serializers.ListField(
         child=serializers.CharField(),
@@ -256,6 +288,12 @@ class ProblemSerializer(serializers.Serializer):
     )
     current_status = serializers.CharField(
         required=False, help_text="illegal-transition: the status the hop is in."
+    )
+    mismatches = EligibilityMismatchSerializer(
+        many=True,
+        required=False,
+        help_text="eligibility-mismatch: each rule of the receiving program (or agency) the "
+        "person falls outside of.",
     )
 
 
@@ -395,6 +433,20 @@ PROBLEM_EXAMPLES: dict[int, list[Any]] = {
         ),
         _problem_example(
             422,
+            "eligibility-mismatch",
+            "Outside the receiver's eligibility",
+            "The person falls outside whom the receiving program or agency serves (see "
+            "mismatches); send `eligibility_override_reason` to send anyway.",
+            mismatches=[
+                {
+                    "field": "age",
+                    "code": "age-out-of-range",
+                    "message": "送付先の機関の対象年齢(0〜18歳)に当てはまりません。",
+                }
+            ],
+        ),
+        _problem_example(
+            422,
             "idempotency-key-reused",
             "Idempotency-Key reused",
             "This key was used for a different request. Use a new key.",
@@ -431,7 +483,8 @@ PROBLEM_DESCRIPTIONS = {
     "`idempotency-key-in-progress`.",
     412: "`precondition-failed`: If-Match names an older version (ETag) of the hop.",
     422: "`consent-does-not-cover` or `consent-withdrawn` (with `reason` and "
-    "`missing_sections`), `idempotency-key-reused`.",
+    "`missing_sections`), `eligibility-mismatch` (with `mismatches`), "
+    "`idempotency-key-reused`.",
     413: "The body is larger than the API accepts (`request-too-large`).",
     415: "The body is not `application/json` (`unsupported-media-type`).",
     429: "`rate-limited`; wait for Retry-After seconds.",

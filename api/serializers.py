@@ -10,6 +10,14 @@ class AgencyRefSerializer(serializers.Serializer):
     name = serializers.CharField()
 
 
+class ServiceRefSerializer(serializers.Serializer):
+    """A program of an agency, as a hop names it (the receiver's program it asks for)."""
+
+    id = serializers.IntegerField()
+    slug = serializers.SlugField()
+    name = serializers.CharField()
+
+
 class APIKeyRefSerializer(serializers.Serializer):
     prefix = serializers.CharField()
     name = serializers.CharField()

@@ -36,6 +36,7 @@ urlpatterns = [
     path("meetings/<int:pk>/", meetings.MeetingDetailView.as_view(), name="meeting-detail"),
     path("agencies/", directory.AgencyListView.as_view(), name="agency-list"),
     path("agencies/<slug:slug>/", directory.AgencyDetailView.as_view(), name="agency-detail"),
+    path("services/", directory.ServiceListView.as_view(), name="service-list"),
     path(
         "hsds/organizations/",
         directory.HSDSOrganizationsView.as_view(),

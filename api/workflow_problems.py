@@ -47,6 +47,13 @@ PROBLEMS: tuple[tuple[type[errors.WorkflowError], str, int, str, str], ...] = (
         "同意が撤回されています",
         "Consent withdrawn",
     ),
+    (
+        errors.EligibilityMismatch,
+        "eligibility-mismatch",
+        422,
+        "送付先の対象に当てはまらない点があります",
+        "Outside the receiver's eligibility",
+    ),
     (errors.InvalidInput, "invalid-input", 400, "入力内容に誤りがあります", "Invalid input"),
     (errors.SheetLocked, "sheet-locked", 409, "送付済みのシートです", "Sheet locked"),
     # Any other refusal of the workflow: a 409 that says nothing was changed.
@@ -66,6 +73,10 @@ REASONS_EN: dict[str, str] = {
     "recipient-not-covered": "No consent covers sharing with this agency.",
     "purpose-not-covered": "No consent covers sharing for this purpose.",
     "sections-not-covered": "No consent covers sharing these sections: see missing_sections.",
+    "adult-needs-own-consent": (
+        "The person is 18 or older: a consent given by a guardian alone does not cover the "
+        "send; record the person's own consent."
+    ),
     "not-council-member": (
         "The lawful basis names a council this agency is not a member of: a council's basis "
         "covers its member agencies only."
@@ -82,6 +93,9 @@ FIELDS_EN: dict[str, str] = {
     "reason": "Choose a reason from the list.",
     "outcome": "Choose an outcome from the list.",
     "note": "A note is required here (for example when the reason is 'other').",
+    "service": "Name an active program of the receiving agency.",
+    "grantors": "The person is 18 or older: record the person's own consent, not a "
+    "guardian's alone.",
 }
 
 CLASS_EN: dict[type[errors.WorkflowError], str] = {
@@ -92,6 +106,8 @@ CLASS_EN: dict[type[errors.WorkflowError], str] = {
     "handoff_id when your agency takes part in it); send `deliberate: true` to send another.",
     errors.ConsentDoesNotCover: "No consent record or approved lawful basis covers this sharing.",
     errors.ConsentWithdrawn: "The consent has been withdrawn.",
+    errors.EligibilityMismatch: "The person falls outside whom the receiving program or "
+    "agency serves (see mismatches); send `eligibility_override_reason` to send anyway.",
     errors.InvalidInput: "Some input is invalid.",
     errors.SheetLocked: "The sheet was already sent: a change needs a reason and is versioned.",
     errors.WorkflowError: "This action is not possible.",
@@ -130,6 +146,9 @@ def workflow_problem_members(exc: BaseException, language: str) -> dict[str, Any
     if isinstance(exc, errors.DuplicateHandoff) and "handoff_id" in exc.context:
         # The open hop, named only to an agency that takes part in it.
         members["handoff_id"] = exc.context["handoff_id"]
+    if isinstance(exc, errors.EligibilityMismatch):
+        found = exc.context.get("mismatches", [])
+        members["mismatches"] = list(found) if isinstance(found, list) else []
     if isinstance(exc, errors.IllegalTransition) and "current" in exc.context:
         members["current_status"] = str(exc.context["current"])
     if isinstance(exc, errors.InvalidInput | errors.SheetLocked):

@@ -6,9 +6,13 @@ a meeting that does not exist.
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from django.utils import timezone
 
 from agencies.actors import Staff
+from agencies.eligibility import certainly_adult
 from agencies.errors import NotFound
 from agencies.models import Agency
 from conferences.models import CaseMeeting, PlanAction
@@ -26,15 +30,24 @@ def basis_holds(meeting: CaseMeeting, agency: Agency) -> bool:
     consent record or council basis it names) covers it for a case conference, now."""
     if meeting.sheet.owner_agency_id == agency.pk:
         return True
+    now = timezone.now()
     return bool(
         decide(
             records=consent_records(sheet_id=meeting.sheet_id),
             recipient=agency,
             sections=MEETING_SECTIONS,
             purpose=Purpose.CASE_CONFERENCE,
-            at=timezone.now(),
+            at=now,
             record_id=meeting.basis_id,
+            adult=person_is_adult(meeting.sheet, now),
         )
+    )
+
+
+def person_is_adult(sheet: Any, at: datetime) -> bool:
+    """The consent policy's adult rule, for the sheet a meeting is about."""
+    return certainly_adult(
+        birth_year=sheet.birth_year, grade=sheet.grade, on=timezone.localdate(at)
     )
 
 

@@ -251,6 +251,7 @@ def _meeting_event(action: AuditAction, meeting: CaseMeeting, staff: Staff, **de
 def _covered(record: ConsentRecord, agencies: Iterable[Agency], at: datetime) -> list[Agency]:
     """The agencies the record does NOT cover for a case conference."""
     records = consent_records(sheet_id=record.sheet_id)
+    adult = access.person_is_adult(record.sheet, at)
     return [
         agency
         for agency in agencies
@@ -262,6 +263,7 @@ def _covered(record: ConsentRecord, agencies: Iterable[Agency], at: datetime) ->
             purpose=Purpose.CASE_CONFERENCE,
             at=at,
             record_id=record.pk,
+            adult=adult,
         )
     ]
 

@@ -17,7 +17,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from agencies.models import Agency
-from consent.models import COUNCIL_PURPOSES, Approval, ConsentRecord, ConsentStatus, Decision
+from consent.models import (
+    COUNCIL_PURPOSES,
+    Approval,
+    ConsentRecord,
+    ConsentStatus,
+    Decision,
+    Grantor,
+)
 from consent.vocabulary import Section
 
 # The reason codes of a refusal, as a short phrase for people (a timeline, an audit log): the
@@ -35,6 +42,7 @@ REASON_LABELS = {
     "recipient-not-covered": gettext_lazy("送付先への提供に同意がない"),
     "purpose-not-covered": gettext_lazy("この目的での提供に同意がない"),
     "sections-not-covered": gettext_lazy("一部の項目の提供に同意がない"),
+    "adult-needs-own-consent": gettext_lazy("成人の本人の同意がない(保護者の同意のみ)"),
 }
 
 
@@ -83,11 +91,13 @@ def permits(
     at: datetime,
     lock: bool = False,
     record_id: int | None = None,
+    adult: bool = False,
 ) -> PolicyDecision:
     """Decide whether `sections` of the sheet may be shared with `recipient` for `purpose`.
 
     With `record_id`, only that record may give permission (the sender named it); recorded
-    refusals still apply whichever record is named.
+    refusals still apply whichever record is named. `adult`: the person is 18 or older now
+    (see `decide`).
     """
     wanted = frozenset(sections)
     if not wanted:
@@ -99,7 +109,13 @@ def permits(
         purpose=purpose,
         at=at,
         record_id=record_id,
+        adult=adult,
     )
+
+
+def guardian_only(record: ConsentRecord) -> bool:
+    """A consent given by a guardian alone: not the person's, nor a legal representative's."""
+    return not record.is_lawful_basis and set(record.grantors) == {Grantor.GUARDIAN.value}
 
 
 def decide(
@@ -110,8 +126,14 @@ def decide(
     purpose: str,
     at: datetime,
     record_id: int | None = None,
+    adult: bool = False,
 ) -> PolicyDecision:
-    """The rule itself, over a sheet's records as `consent_records` loads them (no query)."""
+    """The rule itself, over a sheet's records as `consent_records` loads them (no query).
+
+    `adult`: the person is certainly 18 or older at `at` (the caller works it out from the
+    sheet once, not per question). An adult consents for themselves: a consent whose only
+    grantor is a guardian permits nothing for them (a recorded refusal still applies).
+    """
     wanted = frozenset(sections)
     if not wanted:
         return _refuse("no-sections", _("共有する項目が選ばれていません。"))
@@ -138,6 +160,7 @@ def decide(
         if r.decision == Decision.PERMIT and (record_id is None or r.pk == record_id)
     ]
     in_force = [r for r in permits_ if r.in_force_at(at)]
+    guardian_for_adult = None
     for record in in_force:
         if (
             record.covers_recipient(recipient, at)
@@ -145,7 +168,19 @@ def decide(
             and purpose in record.purposes
             and (record.council_id is None or purpose in COUNCIL_PURPOSES)
         ):
+            if adult and guardian_only(record):
+                guardian_for_adult = guardian_for_adult or record
+                continue
             return PolicyDecision(True, record)
+    if guardian_for_adult is not None:
+        return _refuse(
+            "adult-needs-own-consent",
+            _(
+                "本人は18歳以上のため、保護者の同意だけでは提供できません"
+                "(同意記録 #%(id)s)。本人の同意を記録してください。"
+            )
+            % {"id": guardian_for_adult.pk},
+        )
 
     # Refused: say why, as precisely as the records allow.
     if not permits_:

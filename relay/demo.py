@@ -39,6 +39,8 @@ DEMO_STAFF: list[tuple[str, str, Role]] = [
     ("torokko-intake", "akashi-free-space-torokko", Role.INTAKE),
     ("shinjuku-intake", "shinjuku-hikikomori-consultation", Role.INTAKE),
     ("shinjuku-supervisor", "shinjuku-hikikomori-consultation", Role.SUPERVISOR),
+    ("freespace-intake", "shinagawa-kodomo-wakamono-free-space", Role.INTAKE),
+    ("tokyo-dd-intake", "tokyo-developmental-disabilities-support-center", Role.INTAKE),
 ]
 ADMIN_USERNAME = "admin"
 # Fictional names (family, given), so that printed forms and the approval queue show a person.
@@ -57,6 +59,8 @@ DEMO_NAMES: dict[str, tuple[str, str]] = {
     "torokko-intake": ("井上", "陽子"),
     "shinjuku-intake": ("木村", "翔太"),
     "shinjuku-supervisor": ("林", "久美子"),
+    "freespace-intake": ("斎藤", "千尋"),
+    "tokyo-dd-intake": ("清水", "大輔"),
 }
 
 # Direct lines of the staff who send (shown to the receiving agency on the hop's page).
@@ -139,9 +143,7 @@ def display_width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
-def users_table(
-    users: list[tuple[str, str, str, str]], *, password: str = DEMO_PASSWORD
-) -> str:
+def users_table(users: list[tuple[str, str, str, str]], *, password: str = DEMO_PASSWORD) -> str:
     """The demo users as an aligned table (the agency names are Japanese: padded by width),
     with the TOTP secret of those who sign in with a second factor."""
     header = ("ユーザー名 user", "役割 role", "2段階認証の設定キー TOTP secret", "機関 agency")

@@ -21,6 +21,11 @@ from relay.services.demo import demo_handoff_backdate
 from relay.services.escalations import escalate_due
 
 WARD = "adachi-fukushi-marugoto-soudan"
+# The Adachi desk relays inside Tokyo: its ward's agencies and the metropolitan ones
+# (tests/agencies/test_demo_directory.py keeps every demo hop inside its prefecture).
+EDUCATION = "tokyo-education-counseling-center"
+FREE_SPACE = "shinagawa-kodomo-wakamono-free-space"
+DEVELOPMENTAL = "tokyo-developmental-disabilities-support-center"
 
 
 def _staff(username: str) -> Staff:
@@ -66,14 +71,21 @@ def _consent(
 
 
 def _send(
-    staff: Staff, sheet: ReferralSheet, to: str, sections: list[str], approver: Staff | None = None
+    staff: Staff,
+    sheet: ReferralSheet,
+    to: str,
+    sections: list[str],
+    approver: Staff | None = None,
+    program: str = "",
 ) -> Handoff:
+    agency = _agency(to)
     hop = services.handoff_create(
         staff=staff,
         sheet_id=sheet.pk,
-        to_agency=_agency(to),
+        to_agency=agency,
         sections=sections,
         purpose=Purpose.SUPPORT,
+        service=agency.services.get(slug=program) if program else None,
     )
     hop = services.handoff_submit(staff=staff, handoff_id=hop.pk)
     if approver is not None:
@@ -109,8 +121,8 @@ def build_demo_network() -> int:
             absence_reason="school_refusal",
             consultation="朝の腹痛で欠席が続く。",
         )
-        _consent(counselor, waiting, ["yokohama-education-support-center"], base)
-        _send(counselor, waiting, "yokohama-education-support-center", base)
+        _consent(counselor, waiting, [EDUCATION], base)
+        _send(counselor, waiting, EDUCATION, base)
 
         # 3-7. One sheet relayed to several agencies, each hop in another state.
         main = _sheet(
@@ -137,8 +149,14 @@ def build_demo_network() -> int:
             [*base, "home"],
         )
         _send(counselor, main, "sumida-sumika", base, approver=supervisor)
+        # To a program of the agency: its drop-in space (居場所).
         accepted = _send(
-            counselor, main, "adachi-safety-net-adachi", [*base, "home"], approver=supervisor
+            counselor,
+            main,
+            "adachi-safety-net-adachi",
+            [*base, "home"],
+            approver=supervisor,
+            program="ibasho",
         )
         services.handoff_acknowledge(staff=_staff("safetynet-intake"), handoff_id=accepted.pk)
         services.handoff_accept(
@@ -171,22 +189,20 @@ def build_demo_network() -> int:
             absence_reason="school_refusal",
             consultation="進路について相談したい。",
         )
-        _consent(counselor, done, ["akashi-free-space-torokko", "akashi-kodomo-center"], base)
-        completed = _send(counselor, done, "akashi-free-space-torokko", base, approver=supervisor)
-        torokko = _staff("torokko-intake")
-        services.handoff_accept(staff=torokko, handoff_id=completed.pk)
+        _consent(counselor, done, [FREE_SPACE, DEVELOPMENTAL], base)
+        completed = _send(counselor, done, FREE_SPACE, base, approver=supervisor)
+        free_space = _staff("freespace-intake")
+        services.handoff_accept(staff=free_space, handoff_id=completed.pk)
         services.handoff_complete(
-            staff=torokko,
+            staff=free_space,
             handoff_id=completed.pk,
             outcome="support_started",
             note="週2回の通所を開始",
         )
         # 9. Declined by the receiver.
-        no = _send(
-            counselor, done, "akashi-kodomo-center", ["basic", "consultation"], approver=supervisor
-        )
+        no = _send(counselor, done, DEVELOPMENTAL, ["basic", "consultation"], approver=supervisor)
         services.handoff_decline(
-            staff=_staff("kodomo-intake"),
+            staff=_staff("tokyo-dd-intake"),
             handoff_id=no.pk,
             reason="out_of_scope",
             note="教育相談の窓口をご案内ください",
@@ -194,8 +210,8 @@ def build_demo_network() -> int:
 
         # 10. Consent withdrawn after sending.
         withdrawn = _sheet(counselor, "M.H", grade="e6", consultation="家庭での様子について。")
-        record = _consent(counselor, withdrawn, ["yokohama-education-support-center"], base)
-        _send(counselor, withdrawn, "yokohama-education-support-center", base, approver=supervisor)
+        record = _consent(counselor, withdrawn, [EDUCATION], base)
+        _send(counselor, withdrawn, EDUCATION, base, approver=supervisor)
         services.consent_withdraw(
             staff=counselor, record_id=record.pk, via="保護者(電話)", reason="家庭で様子を見たい"
         )

@@ -337,6 +337,16 @@ class SendForm(forms.Form):
         widget=_textarea(3),
         help_text=_("通知には含まれません。相手がログインして読みます。"),
     )
+    eligibility_override_reason = forms.CharField(
+        label=_("対象に当てはまらない点があっても送付する理由"),
+        required=False,
+        max_length=2000,
+        widget=_textarea(2),
+        help_text=_(
+            "送付先の年齢・学年・居住地などの対象に当てはまらないと警告が出たときだけ記入します。"
+            "理由は引き継ぎのメモとして残り、監査ログに記録されます。"
+        ),
+    )
     deliberate = forms.BooleanField(
         label=_("進行中の引き継ぎがある機関にも、意図的に重ねて送付する"),
         required=False,

@@ -30,7 +30,7 @@ from relay.models import (
 from relay.search import fold
 from relay.states import NOT_YET_SENT, Status
 
-_HANDOFF_RELATED = ("sheet", "from_agency", "to_agency")
+_HANDOFF_RELATED = ("sheet", "from_agency", "to_agency", "service")
 
 
 def _latest_provision() -> QuerySet[Provision]:

@@ -92,7 +92,7 @@ class Network:
         return services.consent_record(
             staff=self.counselor,
             sheet_id=sheet.pk,
-            grantors=["guardian"],
+            grantors=kwargs.pop("grantors", ["guardian"]),
             method="written",
             recipients=to if to is not None else [self.npo],
             recipient_kinds=kinds or [],

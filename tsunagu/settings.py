@@ -363,6 +363,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "KindEnum": "agencies.models.AgencyKind",
         "NoteKindEnum": "relay.models.provisions.NoteKind",
+        "GradeEnum": "agencies.grades.Grade",
     },
     # Swagger UI and Redoc from our static files (drf-spectacular-sidecar), never from a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",

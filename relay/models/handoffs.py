@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -38,6 +39,19 @@ class Handoff(models.Model):
         related_name="onward",
         help_text=_("受け取った引き継ぎから、さらにつないだ場合の元の引き継ぎ"),
     )
+    # The receiver's program the hop asks for (optional); it belongs to to_agency (checked
+    # by the workflow and by clean()).
+    service = models.ForeignKey(
+        "agencies.Service",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="handoffs",
+        verbose_name=_("支援メニュー"),
+    )
+    # The eligibility warnings the sender saw and overrode with a reason (a note of kind
+    # "eligibility"): [{"field", "code"}], empty when there were none.
+    eligibility_overridden = models.JSONField(default=list, blank=True)
     sections = models.JSONField(_("共有する項目"))
     purpose = models.CharField(_("目的"), max_length=32, choices=Purpose.choices)
     message = models.TextField(_("送付先への連絡事項"), blank=True)
@@ -137,6 +151,15 @@ class Handoff(models.Model):
 
     def __str__(self) -> str:
         return f"引き継ぎ #{self.pk}"
+
+    def clean(self) -> None:
+        """A hop targets only a program of the agency it goes to."""
+        service = self.service if self.service_id is not None else None
+        if service is not None and service.agency_id != self.to_agency_id:
+            raise ValidationError(
+                {"service": _("送付先の機関の支援メニューを選んでください。")},
+                code="service_not_of_recipient",
+            )
 
     @property
     def etag(self) -> str:

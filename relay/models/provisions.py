@@ -91,6 +91,7 @@ class NoteKind(models.TextChoices):
     COMPLETE = "complete", _("結果の補足")
     CANCEL = "cancel", _("取り下げの補足")
     UPDATE = "update", _("更新の連絡事項")
+    ELIGIBILITY = "eligibility", _("対象外と知りつつ送付する理由")
 
 
 # Notes the receiver never sees: the sending agency's internal sign-off conversation.

@@ -36,7 +36,7 @@ from consent.models import (
 )
 from consent.vocabulary import Basis, Purpose
 from notifications.notify import handoff_payload, notify_agency
-from relay import access, escalation
+from relay import access, eligibility, escalation
 from relay.audit_events import handoff_event
 from relay.models import Handoff, Provision
 from relay.sections import normalise_sections
@@ -138,6 +138,18 @@ def consent_record(
         raise InvalidInput(field="child_assent")
     if decision not in Decision.values:
         raise InvalidInput(field="decision")
+    if (
+        decision == Decision.PERMIT
+        and grantor_list == [Grantor.GUARDIAN.value]
+        and eligibility.is_adult(sheet, obtained_at or now)
+    ):
+        # consent.policy.decide would never let it permit a send (guardian_only).
+        raise InvalidInput(
+            "本人は18歳以上です。保護者だけの同意は記録できません。"
+            "本人の同意(同意した人: 本人)を記録してください。",
+            field="grantors",
+            reason="adult-needs-own-consent",
+        )
     record = ConsentRecord(
         sheet=sheet,
         agency=staff.agency,

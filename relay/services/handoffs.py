@@ -16,18 +16,19 @@ from agencies.errors import (
     ConsentDoesNotCover,
     ConsentWithdrawn,
     DuplicateHandoff,
+    EligibilityMismatch,
     IllegalTransition,
     InvalidInput,
     NotFound,
 )
-from agencies.models import Agency, Role
+from agencies.models import Agency, Role, Service
 from audit.models import AuditAction
 from audit.services import audit_record
 from consent.models import ConsentRecord
-from consent.policy import PolicyDecision, permits
+from consent.policy import PolicyDecision, consent_records, permits
 from consent.vocabulary import SPECIAL_CARE_SECTIONS, Purpose
 from notifications.notify import handoff_payload, notify_agency
-from relay import access, escalation, snapshots
+from relay import access, eligibility, escalation, snapshots
 from relay.audit_events import handoff_event
 from relay.choices import Urgency
 from relay.models import Handoff, HandoffNote, NoteKind, Provision, ReferralSheet
@@ -149,6 +150,8 @@ def _create(
     parent_id: int | None,
     consent_id: int | None,
     deliberate: bool,
+    service: Service | None = None,
+    eligibility_override_reason: str = "",
 ) -> Handoff:
     """Draft a hop, inside the caller's transaction, with the sheet locked (step 1)."""
     staff.require_role(*SENDERS, api_scope="handoffs:write")
@@ -175,6 +178,20 @@ def _create(
         raise InvalidInput("自分の機関には送付できません。", field="to_agency")
     if not to_agency.accepts_referrals:
         raise InvalidInput("この機関は引き継ぎを受け付けていません。", field="to_agency")
+    if service is not None and (service.agency_id != to_agency.pk or not service.active):
+        # Another agency's program (or one that takes nobody now) is not a target; the
+        # wording does not say which, so an id probe learns nothing.
+        raise InvalidInput(
+            "送付先の機関の、受付中の支援メニューを選んでください。", field="service"
+        )
+    overridden = _eligibility_overridden(
+        staff=staff,
+        sheet=sheet,
+        readable=readable,
+        to_agency=to_agency,
+        service=service,
+        reason=eligibility_override_reason,
+    )
     existing = _open_hop_to(sheet, to_agency, staff.agency)
     if existing is not None and not deliberate:
         # The existing hop's id only to an agency that takes part in it.
@@ -206,10 +223,26 @@ def _create(
         created_by=staff.user,
         requested_consent=requested,
         deliberate_duplicate=existing is not None,
+        service=service,
+        eligibility_overridden=overridden,
     )
     access.grant_sender(handoff=handoff)
     note = _note(handoff, staff, kind=NoteKind.MESSAGE, transition="create", text=handoff.message)
     detail: dict[str, Any] = {**_note_detail(note)}
+    if service is not None:
+        detail["service_id"] = service.pk
+    if overridden:
+        # Sent although the person falls outside whom the receiver serves: which rules, and
+        # the note that says why (its text stays out of the trail, like every note).
+        reason_note = _note(
+            handoff,
+            staff,
+            kind=NoteKind.ELIGIBILITY,
+            transition="create",
+            text=eligibility_override_reason,
+        )
+        detail["eligibility_overridden"] = overridden
+        detail["eligibility_note_id"] = reason_note.pk if reason_note else None
     if parent:
         detail["parent_id"] = parent.pk
     if existing is not None:
@@ -217,6 +250,32 @@ def _create(
         detail.update(deliberate=True, open_handoff_id=existing.pk)
     handoff_event(AuditAction.HANDOFF_CREATED, handoff=handoff, actor=staff.audit_actor(), **detail)
     return handoff
+
+
+def _eligibility_overridden(
+    *,
+    staff: Staff,
+    sheet: ReferralSheet,
+    readable: set[str],
+    to_agency: Agency,
+    service: Service | None,
+    reason: str,
+) -> list[dict[str, str]]:
+    """The eligibility rules the person falls outside of, which the sender overrides with
+    `reason`; without a reason a mismatch refuses the send (EligibilityMismatch)."""
+    found = eligibility.check(
+        sheet=sheet,
+        records=consent_records(sheet_id=sheet.pk),
+        agency=to_agency,
+        service=service,
+        at=timezone.now(),
+        readable=readable,
+    )
+    if not found:
+        return []
+    if not reason.strip():
+        raise EligibilityMismatch(mismatches=[m.as_dict() for m in found])
+    return [{"field": m.field, "code": m.code} for m in found]
 
 
 @workflow_transaction
@@ -231,11 +290,17 @@ def handoff_create(
     parent_id: int | None = None,
     consent_id: int | None = None,
     deliberate: bool = False,
+    service: Service | None = None,
+    eligibility_override_reason: str = "",
 ) -> Handoff:
     """Draft a hop from the staff member's agency. A receiver relays onward the same way.
 
     A second open hop of the sheet to the same agency is refused (DuplicateHandoff, with the
-    open hop's id for its parties) unless `deliberate`, which the audit event records."""
+    open hop's id for its parties) unless `deliberate`, which the audit event records.
+    `service`: a program of `to_agency` the hop asks for. A person outside whom the program
+    (or, without one, the agency) serves is refused (EligibilityMismatch) unless
+    `eligibility_override_reason` says why; the reason is a note, and the audit event names
+    the rules overridden."""
     return _create(
         staff=staff,
         sheet_id=sheet_id,
@@ -246,6 +311,8 @@ def handoff_create(
         parent_id=parent_id,
         consent_id=consent_id,
         deliberate=deliberate,
+        service=service,
+        eligibility_override_reason=eligibility_override_reason,
     )
 
 
@@ -282,14 +349,16 @@ def _provision_detail(provision: Provision) -> dict[str, Any]:
 
 def _gate(handoff: Handoff, *, lock: bool) -> PolicyDecision:
     """The consent policy, asked about this hop now (step 2 of the lock order with `lock`)."""
+    now = timezone.now()
     return permits(
         sheet_id=handoff.sheet_id,
         recipient=handoff.to_agency,
         sections=handoff.sections,
         purpose=handoff.purpose,
-        at=timezone.now(),
+        at=now,
         record_id=handoff.requested_consent_id,
         lock=lock,
+        adult=eligibility.is_adult(handoff.sheet, now),
     )
 
 
@@ -340,6 +409,9 @@ def _send_locked(handoff: Handoff, staff: Staff, *, approved: bool) -> PolicyDec
 _GENERIC_REFUSALS = {
     "refused": _("本人・保護者が、この提供先へのこれらの項目の提供を拒否しています。"),
     "recipient-not-covered": _("この提供先への提供には同意がありません。"),
+    "adult-needs-own-consent": _(
+        "本人は18歳以上のため、保護者の同意だけでは提供できません。本人の同意が必要です。"
+    ),
 }
 
 
@@ -427,6 +499,8 @@ def _relay_locked(
     parent_id: int | None,
     consent_id: int | None,
     deliberate: bool,
+    service: Service | None,
+    eligibility_override_reason: str,
 ) -> tuple[Handoff | None, PolicyDecision, ReferralSheet]:
     lock_sheet(sheet_id)  # before the savepoint: the lock outlives a rolled-back draft
     savepoint = transaction.savepoint()
@@ -440,6 +514,8 @@ def _relay_locked(
         parent_id=parent_id,
         consent_id=consent_id,
         deliberate=deliberate,
+        service=service,
+        eligibility_override_reason=eligibility_override_reason,
     )
     sheet = handoff.sheet
     decision = _submit(handoff, staff, approving=False)
@@ -477,9 +553,12 @@ def handoff_relay(
     parent_id: int | None = None,
     consent_id: int | None = None,
     deliberate: bool = False,
+    service: Service | None = None,
+    eligibility_override_reason: str = "",
 ) -> Handoff:
     """Create and submit a hop in one transaction: sent (or awaiting approval), or refused
-    with nothing left behind but the audited refusal."""
+    with nothing left behind but the audited refusal (`handoff_create` says what `service`
+    and `eligibility_override_reason` do)."""
     _require(staff, "submit")
     handoff, decision, sheet = _relay_locked(
         staff=staff,
@@ -491,6 +570,8 @@ def handoff_relay(
         parent_id=parent_id,
         consent_id=consent_id,
         deliberate=deliberate,
+        service=service,
+        eligibility_override_reason=eligibility_override_reason,
     )
     if handoff is None or not decision:
         raise _refused(decision, None, staff=staff, sheet=sheet)

@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from agencies.actors import READERS, SENDERS, Staff
+from agencies.eligibility import ELIGIBILITY_FIELD_LABELS
 from agencies.errors import ConsentDoesNotCover, IllegalTransition, InvalidInput, NotAllowed
 from agencies.models import Agency, Membership
 from audit.models import AuditAction, AuditEvent
@@ -406,6 +407,10 @@ def _detail_context(
         or not view.versions
         or view.provision.version == view.versions[-1].version,
         "consent_expired": _consent_expired(handoff, now),
+        "eligibility_fields": "、".join(
+            str(ELIGIBILITY_FIELD_LABELS.get(rule.get("field", ""), rule.get("field", "")))
+            for rule in handoff.eligibility_overridden
+        ),
         "children": handoff.onward.select_related("to_agency").order_by("id")
         if view.as_sender or handoff.to_agency_id == staff.agency.pk
         else [],

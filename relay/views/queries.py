@@ -4,7 +4,6 @@ waiting for a supervisor, and recipient suggestions from the directory. Read-onl
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,29 +11,14 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from agencies.grades import GRADE_AGE
 from agencies.models import Agency
+from agencies.places import PREFECTURE_PREFIX, city_of, same_city
 from consent.models import Approval, ConsentRecord, Decision
 from consent.vocabulary import Basis
 from relay.models import Handoff, ReferralSheet
 from relay.states import TERMINAL
 from relay.views.display import category_label, join_labels
-
-# Approximate age by grade (the age reached during the school year), for matching agencies.
-GRADE_AGE = {
-    "preschool": 5,
-    "e1": 6,
-    "e2": 7,
-    "e3": 8,
-    "e4": 9,
-    "e5": 10,
-    "e6": 11,
-    "j1": 12,
-    "j2": 13,
-    "j3": 14,
-    "h1": 15,
-    "h2": 16,
-    "h3": 17,
-}
 
 
 def pending_lawful_bases_for(*, agency: Agency) -> QuerySet[ConsentRecord]:
@@ -117,11 +101,9 @@ def _age_of(content: dict[str, dict[str, Any]]) -> int | None:
 
 
 def _same_place(a: str, b: str) -> bool:
-    """「足立区」 and 「東京都足立区」 name the same place."""
-    return bool(a and b and (a in b or b in a))
-
-
-PREFECTURE_PREFIX = re.compile(r"^(東京都|北海道|京都府|大阪府|[^\s都道府県]{2,3}県)")
+    """「足立区」 and 「東京都足立区」 name the same place; so do a designated city's ward and
+    the city (「横浜市青葉区」 and 「横浜市」), or two of its wards: one city's agencies."""
+    return same_city(a, b)
 
 
 @dataclass(frozen=True)
@@ -145,9 +127,10 @@ class Place:
         elif sender is not None and _same_place(municipality, sender.municipality):
             prefecture = sender.prefecture
         else:
-            # 「足立区」 alone: the directory knows which prefecture it is in.
+            # 「足立区」 alone (or 「横浜市青葉区」, a ward of 横浜市): the directory knows which
+            # prefecture it is in.
             prefecture = (
-                Agency.objects.filter(municipality=municipality)
+                Agency.objects.filter(municipality__in={municipality, city_of(municipality)})
                 .exclude(prefecture="")
                 .values_list("prefecture", flat=True)
                 .first()

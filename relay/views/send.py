@@ -7,7 +7,7 @@ inside its transaction; the preview only informs, the send decides.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib import messages
@@ -19,11 +19,18 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from agencies.actors import SENDERS, Staff
-from agencies.errors import ConsentDoesNotCover, DuplicateHandoff, InvalidInput, WorkflowError
-from agencies.models import Agency, Role
+from agencies.eligibility import Mismatch
+from agencies.errors import (
+    ConsentDoesNotCover,
+    DuplicateHandoff,
+    EligibilityMismatch,
+    InvalidInput,
+    WorkflowError,
+)
+from agencies.models import Agency, Role, Service
 from consent.policy import PolicyDecision, consent_records, decide
 from consent.vocabulary import SPECIAL_CARE_SECTIONS, Purpose, Section
-from relay import access, services
+from relay import access, eligibility, services
 from relay.forms import SendForm, posted_list
 from relay.models import ReferralSheet
 from relay.services.sheets import SheetView
@@ -39,33 +46,90 @@ from relay.views.queries import (
 
 @dataclass(frozen=True)
 class Coverage:
-    """Whether consent covers one recipient: overall, and section by section."""
+    """Whether consent covers one recipient: overall, and section by section; the programs
+    the recipient offers, the one chosen, and how the person falls outside whom it serves."""
 
     agency: Agency
     allowed: bool
     message: str
     cells: list[tuple[str, bool]]
+    services: list[Service] = field(default_factory=list)
+    service: Service | None = None
+    warnings: list[Mismatch] = field(default_factory=list)
 
 
 def coverage_for(
-    *, sheet_id: int, recipients: list[Agency], sections: list[str], purpose: str
+    *,
+    sheet: ReferralSheet,
+    recipients: list[Agency],
+    sections: list[str],
+    purpose: str,
+    readable: list[str],
+    chosen: dict[int, Service] | None = None,
 ) -> list[Coverage]:
     """The policy's answer for each recipient and each section: the sheet's consent records
-    are loaded once, and every cell is decided in memory by the same rule as the send."""
+    are loaded once, and every cell is decided in memory by the same rule as the send (the
+    person's age once, for the adult rule). With it, each recipient's eligibility warnings
+    for the program chosen for it (`chosen`, by agency id), as the send will check them."""
     now = timezone.now()
-    records = consent_records(sheet_id=sheet_id)
+    records = consent_records(sheet_id=sheet.pk)
+    adult = eligibility.is_adult(sheet, now)
+    offered = _active_services([a.pk for a in recipients])
+    chosen = chosen or {}
 
     def ask(agency: Agency, wanted: list[str]) -> PolicyDecision:
-        return decide(records=records, recipient=agency, sections=wanted, purpose=purpose, at=now)
+        return decide(
+            records=records, recipient=agency, sections=wanted, purpose=purpose, at=now,
+            adult=adult,
+        )  # fmt: skip
 
     rows = []
     for agency in recipients:
         overall = ask(agency, sections)
         cells = [(section, bool(ask(agency, [section]))) for section in sections]
+        service = chosen.get(agency.pk)
+        warnings = eligibility.check(
+            sheet=sheet,
+            records=records,
+            agency=agency,
+            service=service,
+            at=now,
+            readable=readable,
+        )
         rows.append(
-            Coverage(agency=agency, allowed=bool(overall), message=overall.message, cells=cells)
+            Coverage(
+                agency=agency,
+                allowed=bool(overall),
+                message=overall.message,
+                cells=cells,
+                services=offered.get(agency.pk, []),
+                service=service,
+                warnings=warnings,
+            )
         )
     return rows
+
+
+def _active_services(agency_ids: list[int]) -> dict[int, list[Service]]:
+    """The programs taking people now, by agency: one query for all recipients."""
+    by_agency: dict[int, list[Service]] = {}
+    for service in Service.objects.filter(agency_id__in=agency_ids, active=True).order_by(
+        "name", "id"
+    ):
+        by_agency.setdefault(service.agency_id, []).append(service)
+    return by_agency
+
+
+def _chosen_services(request: HttpRequest, recipients: list[Agency]) -> dict[int, Service]:
+    """The program posted for each recipient (`service_<agency id>`); one not of that agency
+    or not taking people now is dropped here, and the send refuses it if it comes back."""
+    wanted = {}
+    for agency in recipients:
+        raw = request.POST.get(f"service_{agency.pk}", "")
+        if raw.isdigit():
+            wanted[int(raw)] = agency.pk
+    found = Service.objects.filter(pk__in=wanted, active=True)
+    return {s.agency_id: s for s in found if wanted.get(s.pk) == s.agency_id}
 
 
 def _recipients_queryset(staff: Staff) -> QuerySet[Agency]:
@@ -172,10 +236,17 @@ def send(request: HttpRequest, staff: Staff, sheet_id: int) -> HttpResponse:
         recipients = list(form.cleaned_data["recipients"])
         sections = form.cleaned_data["sections"]
         purpose = form.cleaned_data["purpose"]
+        chosen = _chosen_services(request, recipients)
         coverage = coverage_for(
-            sheet_id=view.sheet.pk, recipients=recipients, sections=sections, purpose=purpose
+            sheet=view.sheet,
+            recipients=recipients,
+            sections=sections,
+            purpose=purpose,
+            readable=readable,
+            chosen=chosen,
         )
         blocked = [c for c in coverage if not c.allowed]
+        warned = [c for c in coverage if c.warnings]
         if blocked:
             form.add_error(
                 None,
@@ -183,8 +254,18 @@ def send(request: HttpRequest, staff: Staff, sheet_id: int) -> HttpResponse:
                     "同意の範囲外の送付先があるため、送付できません。下の表で理由を確認してください。"
                 ),
             )
+        elif warned and not form.cleaned_data["eligibility_override_reason"].strip():
+            form.add_error(
+                "eligibility_override_reason",
+                _(
+                    "送付先の対象に当てはまらない点があります(下の表の警告)。"
+                    "それでも送付する場合は理由を記入してください。"
+                ),
+            )
         else:
-            return _submit_all(request, staff, view.sheet, form.cleaned_data, parent_id)
+            return _submit_all(
+                request, staff, view.sheet, {**form.cleaned_data, "services": chosen}, parent_id
+            )
     ctx = _send_context(
         staff=staff, view=view, form=form, readable=readable, coverage=coverage, parent_id=parent_id
     )
@@ -211,6 +292,8 @@ def _submit_all(
                 message=data["message"],
                 parent_id=parent_id,
                 deliberate=bool(data.get("deliberate")),
+                service=data["services"].get(agency.pk),
+                eligibility_override_reason=data.get("eligibility_override_reason", ""),
             )
         except DuplicateHandoff as exc:
             existing = exc.context.get("handoff_id")
@@ -225,6 +308,16 @@ def _submit_all(
                 request,
                 _("%(agency)s へは送付できませんでした: %(reason)s")
                 % {"agency": agency.name, "reason": exc},
+            )
+        except EligibilityMismatch as exc:
+            found = exc.context.get("mismatches")
+            details = [str(m["message"]) for m in found] if isinstance(found, list) else []
+            messages.error(
+                request,
+                _("%(agency)s へは送付できませんでした: %(reason)s")
+                % {"agency": agency.name, "reason": exc}
+                + " "
+                + " ".join(details),
             )
         except (InvalidInput, WorkflowError) as exc:
             messages.error(
@@ -255,12 +348,17 @@ def send_check(request: HttpRequest, staff: Staff, sheet_id: int) -> HttpRespons
     sheet, readable = _readable_sheet(staff, sheet_id)
     choice = _parse_choice(request, staff, readable)
     coverage = (
-        coverage_for(sheet_id=sheet.pk, **choice)
+        coverage_for(
+            sheet=sheet,
+            readable=readable,
+            chosen=_chosen_services(request, choice["recipients"]),
+            **choice,
+        )
         if choice["recipients"] and choice["sections"]
         else None
     )
     return render(
         request,
         "relay/send/_coverage.html",
-        {"coverage": coverage, "sections": choice["sections"], "checked": True},
+        {"coverage": coverage, "sections": choice["sections"], "checked": True, "sheet": sheet},
     )

@@ -135,6 +135,8 @@ ENDPOINTS = [
     Endpoint(
         "agencies-retrieve", "get", "/api/v1/agencies/npo/", "directory:read", "npo", other=200
     ),
+    # Programs are part of the shared directory too.
+    Endpoint("services-list", "get", "/api/v1/services/", "directory:read", "npo", other=200),
     # The webhook endpoint is always the caller's own: another agency has none (404), and
     # setting one creates its own.
     Endpoint(

@@ -27,6 +27,8 @@ INTAKE = {
     "akashi-kodomo-center": "kodomo-intake",
     "akashi-free-space-torokko": "torokko-intake",
     "shinjuku-hikikomori-consultation": "shinjuku-intake",
+    "shinagawa-kodomo-wakamono-free-space": "freespace-intake",
+    "tokyo-developmental-disabilities-support-center": "tokyo-dd-intake",
 }
 
 

@@ -27,7 +27,8 @@ from relay.states import Status
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 SAFETYNET = "adachi-safety-net-adachi"
-YOKOHAMA = "yokohama-education-support-center"
+# An Adachi pupil is relayed inside Tokyo (a Yokohama centre serves Yokohama, ages 6-15).
+EDUCATION = "tokyo-education-counseling-center"
 HEALTH_NOTE = "夜眠れないと本人が話している"
 CONSULTATION = (
     "半年ほど前から自宅にこもりがち。母親が窓口に来所し、本人に合う居場所を探したいと相談。"
@@ -99,7 +100,7 @@ def test_counselor_to_intake_and_back_with_approval_and_audit(
     counselor.check("input[name=grantors][value=guardian]")
     counselor.select_option("#id_child_assent", "assented")
     _check_agency(counselor, _pk(SAFETYNET))
-    _check_agency(counselor, _pk(YOKOHAMA))
+    _check_agency(counselor, _pk(EDUCATION))
     for section in ("basic", "consultation", "attendance", "home"):
         counselor.check(f"#sections-picker input[value={section}]")
     counselor.check("input[name=purposes][value=support]")
@@ -107,7 +108,7 @@ def test_counselor_to_intake_and_back_with_approval_and_audit(
     counselor.get_by_role("button", name="記録する").click()
     expect(counselor.locator(".messages")).to_contain_text("同意を記録しました")
     record = ConsentRecord.objects.filter(sheet=sheet).get()
-    assert {a.slug for a in record.recipient_agencies.all()} == {SAFETYNET, YOKOHAMA}
+    assert {a.slug for a in record.recipient_agencies.all()} == {SAFETYNET, EDUCATION}
     assert "health" not in record.sections
 
     # --- ... prints the consent form for the guardian to sign -------------------------------
@@ -130,7 +131,7 @@ def test_counselor_to_intake_and_back_with_approval_and_audit(
     expect(counselor.locator("#sections-picker input[value=health]")).not_to_be_checked()
     consented = counselor.locator("[data-testid=consented] input[name=recipients]")
     expect(consented).to_have_count(2)
-    for slug in (SAFETYNET, YOKOHAMA):
+    for slug in (SAFETYNET, EDUCATION):
         box = counselor.locator(f"[data-testid=consented] input[value='{_pk(slug)}']")
         expect(box).to_be_checked()
     counselor.locator("#sections-picker input[value=home]").uncheck()

@@ -47,9 +47,10 @@ def test_coverage_loads_the_records_once(net, django_assert_num_queries) -> None
     sheet = net.sheet()
     net.consent(sheet, to=[net.npo, net.guidance], sections=SIX[:4])
     recipients = [net.npo, net.guidance, net.welfare]
-    with django_assert_num_queries(2):  # the records, and their named recipients
+    # The records, their named recipients, and the recipients' programs: one query each.
+    with django_assert_num_queries(3):
         rows = coverage_for(
-            sheet_id=sheet.pk, recipients=recipients, sections=SIX, purpose="support"
+            sheet=sheet, recipients=recipients, sections=SIX, purpose="support", readable=SIX
         )
     assert [r.allowed for r in rows] == [False, False, False]
     assert rows[0].cells == [(s, s in SIX[:4]) for s in SIX]
