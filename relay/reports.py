@@ -40,6 +40,7 @@ _AFTER_SEND = frozenset(
         AuditAction.HANDOFF_COMPLETED,
         AuditAction.HANDOFF_WITHDRAWN,
         AuditAction.HANDOFF_ESCALATED,
+        AuditAction.HANDOFF_PROGRESS_POSTED,
     }
 )
 
@@ -128,6 +129,7 @@ RECEIVER_TIMELINE = frozenset(
         AuditAction.HANDOFF_COMPLETED,
         AuditAction.HANDOFF_CANCELLED,
         AuditAction.HANDOFF_WITHDRAWN,
+        AuditAction.HANDOFF_PROGRESS_POSTED,
     }
 )
 
