@@ -363,6 +363,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "KindEnum": "agencies.models.AgencyKind",
         "NoteKindEnum": "relay.models.provisions.NoteKind",
+        "ProgressStatusEnum": "relay.models.progress.ProgressStatus",
+        "StatusEnum": "relay.states.Status",
     },
     # Swagger UI and Redoc from our static files (drf-spectacular-sidecar), never from a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
