@@ -353,8 +353,10 @@ def connected_at_3_months(*, involved: Q, start: datetime, end: datetime) -> lis
             accepted_at__lt=min(end, now) - CONNECTED_AFTER,
         ).values_list("id", "accepted_at", "to_agency__kind")
     )
-    marks = {pk: accepted + CONNECTED_AFTER for pk, accepted, _kind in cohort}
-    connected = {
+    marks: dict[int, datetime] = {
+        pk: accepted + CONNECTED_AFTER for pk, accepted, _kind in cohort if accepted is not None
+    }
+    connected: set[int] = {
         pk
         for pk, at in ProgressUpdate.objects.filter(
             handoff_id__in=list(marks), status__in=list(CONNECTED)

@@ -398,9 +398,8 @@ def _detail_context(
         {"action": ACTIONS[name], "form": bound.get(name) or ACTIONS[name].form(prefix=name)}
         for name in names
     ]
-    for item in actions:
-        if item["action"].name == "post_progress":
-            _fit_progress_form(item["form"], handoff)
+    if "post_progress" in names:
+        _fit_progress_form(actions[names.index("post_progress")]["form"], handoff)
     now = timezone.now()
     return {
         "view": view,
@@ -432,7 +431,7 @@ def _detail_context(
     }
 
 
-def _fit_progress_form(form: forms.Form, handoff: Handoff) -> None:
+def _fit_progress_form(form: Any, handoff: Handoff) -> None:
     """Attendance days are an education support center's report: other receivers' forms
     leave those fields out."""
     if handoff.to_agency.kind not in ATTENDANCE_KINDS:
