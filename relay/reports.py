@@ -24,7 +24,12 @@ from relay.states import DeclineReason, Outcome, Status
 
 # Reads are an agency's own business: another agency never sees who read what over there.
 READ_ACTIONS = frozenset(
-    {AuditAction.SHEET_VIEWED, AuditAction.HANDOFF_VIEWED, AuditAction.ATTACHMENT_DOWNLOADED}
+    {
+        AuditAction.SHEET_VIEWED,
+        AuditAction.HANDOFF_VIEWED,
+        AuditAction.HANDOFF_PROGRESS_VIEWED,
+        AuditAction.ATTACHMENT_DOWNLOADED,
+    }
 )
 
 

@@ -49,6 +49,8 @@ def test_the_receiver_reports_and_the_sender_reads_it(net, login) -> None:
     sender = _page(login(net.counselor), hop).content.decode()
     assert WORDS in sender and "通所開始" in sender
     assert "経過を報告する" not in sender
+    # The timeline says that the receiver reported; the receiver's reads stay its own.
+    assert "受け入れ後の経過を報告" in sender and "受け入れ後の経過を閲覧" not in sender
 
 
 def test_without_consent_the_sender_page_shows_only_that_one_exists(net, login) -> None:
