@@ -90,3 +90,13 @@ def test_another_agency_gets_404_and_the_sender_cannot_post(net, login) -> None:
     assert _post(login(net.counselor), hop, status="started", text="x").status_code == 403
     assert _post(login(net.viewer), hop, status="started", text="x").status_code == 403
     assert ProgressUpdate.objects.count() == 0
+
+
+def test_the_consent_form_can_grant_progress_to_the_sender_itself(net, login) -> None:
+    """The consent screen offers the section 受け入れ後の経過 and lists the recording agency
+    among the recipients, so the person can agree that progress comes back to it."""
+    sheet = net.sheet()
+    page = login(net.counselor).get(reverse("relay:consent-new", args=[sheet.pk])).content
+    text = page.decode()
+    assert 'value="progress"' in text and "受け入れ後の経過" in text
+    assert f'value="{net.ward.pk}"' in text
