@@ -126,6 +126,18 @@ def test_completion_stops_the_clock_and_cancellation_too(net) -> None:
     assert mails() == []
 
 
+def test_withdrawn_consent_stops_the_clock(net) -> None:
+    with time_machine.travel(jst(2026, 10, 5, 10), tick=False):
+        sheet = net.sheet()
+        record = net.consent(sheet)
+        hop = net.send(sheet)
+        services.handoff_accept(staff=net.npo_intake, handoff_id=hop.pk)
+    with time_machine.travel(jst(2026, 10, 20, 10), tick=False):
+        services.consent_withdraw(staff=net.counselor, record_id=record.pk, via="保護者")
+    assert progress_clock(hop).state == ClockState.STOPPED
+    assert sweep_at(jst(2026, 11, 5, 10)) == 0
+
+
 def test_a_clock_left_open_on_a_hop_no_longer_accepted_stops_at_the_sweep(net) -> None:
     """The kind checks the hop still waits (a clock row out of step is stopped, not fired)."""
     hop = accept_at(net, jst(2026, 10, 5, 10))
