@@ -26,13 +26,13 @@ from relay.models import ProgressStatus
 from relay.models.progress import TEXT_MAX_LENGTH
 from relay.services.progress import ProgressEntry
 
-MONTH_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+MONTH_PATTERN = r"^20[0-9]{2}-(0[1-9]|1[0-2])$"
 
 
 class AttendanceSerializer(serializers.Serializer):
     """Attendance days in one month (education support centers only)."""
 
-    month = StrictRegexField(MONTH_PATTERN, help_text="The month, `YYYY-MM`.")
+    month = StrictRegexField(MONTH_PATTERN, help_text="The month, `YYYY-MM` (2000 to 2099).")
     days = StrictIntegerField(min_value=0, max_value=31)
 
 

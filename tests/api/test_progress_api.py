@@ -57,6 +57,7 @@ def test_the_wrong_state_is_a_409_with_the_state(net, sent, key_for) -> None:
         ({"status": "started", "text": 5}, "text"),
         ({"status": "started", "text": "あ" * 2001}, "text"),
         ({"status": "started", "attendance": {"month": "2026-13", "days": 3}}, "attendance"),
+        ({"status": "started", "attendance": {"month": "0000-01", "days": 0}}, "attendance"),
         ({"status": "started", "attendance": {"month": "2026-01", "days": 40}}, "attendance"),
         # An NPO is not an education support center: the service's rule, the same field.
         ({"status": "started", "attendance": {"month": "2026-01", "days": 3}}, "attendance"),
