@@ -85,3 +85,14 @@ def test_a_viewer_session_reads_but_cannot_post(net, key_for) -> None:
     assert client.get(_url(hop)).json()[0]["status"] == "started"
     response = client.post(_url(hop), {"status": "ended"}, format="json")
     assert_problem(response, status=403, slug="not-allowed")
+
+
+def test_a_retry_with_the_same_idempotency_key_posts_once(net, sent, key_for) -> None:
+    services.handoff_accept(staff=net.npo_intake, handoff_id=sent.pk)
+    client = APIClient()
+    npo = {**bearer(key_for(net.npo)), "HTTP_IDEMPOTENCY_KEY": "progress-2026-11"}
+    first = client.post(_url(sent), {"status": "started"}, format="json", **npo)
+    again = client.post(_url(sent), {"status": "started"}, format="json", **npo)
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json()
+    assert ProgressUpdate.objects.count() == 1
