@@ -12,6 +12,8 @@ class Scope(models.TextChoices):
     HANDOFFS_READ = "handoffs:read", _("引き継ぎの閲覧")
     HANDOFFS_WRITE = "handoffs:write", _("引き継ぎの操作(受領確認・受け入れ・辞退・結果記録)")
     SHEETS_READ = "sheets:read", _("共有されたシートの閲覧")
+    UPDATES_READ = "updates:read", _("受け入れ後の経過の閲覧(同意の範囲内)")
+    UPDATES_WRITE = "updates:write", _("受け入れ後の経過の報告")
     DIRECTORY_READ = "directory:read", _("機関名簿の閲覧")
     WEBHOOKS_MANAGE = "webhooks:manage", _("Webhookの設定")
     MEETINGS_READ = "meetings:read", _("参加しているケース会議の記録の閲覧")

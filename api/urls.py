@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from api import directory, handoffs, meetings, views, webhooks
+from api import directory, handoffs, meetings, progress, views, webhooks
 from api.fhir import views as fhir
 
 app_name = "api"
@@ -30,6 +30,11 @@ urlpatterns = [
         "handoffs/<int:pk>/send-update/",
         handoffs.HandoffSendUpdateView.as_view(),
         name="handoff-send-update",
+    ),
+    path(
+        "handoffs/<int:pk>/updates/",
+        progress.HandoffUpdatesView.as_view(),
+        name="handoff-updates",
     ),
     path("sheets/<int:pk>/", handoffs.SheetDetailView.as_view(), name="sheet-detail"),
     path("meetings/", meetings.MeetingListView.as_view(), name="meeting-list"),

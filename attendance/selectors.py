@@ -31,19 +31,14 @@ from attendance.models import (
     StaffPost,
 )
 from attendance.rules import THRESHOLDS, validate_config
+from relay.reports import suppress
 
-SUPPRESS_BELOW = 5
 THRESHOLD_LABELS = {
     "consecutive_3": "連続欠席3日以上",
     "total_7": "欠席7日以上",
     "total_10": "欠席10日以上",
     "total_30": "長期欠席(30日以上)",
 }
-
-
-def suppress(value: int) -> int | None:
-    """A count as published outside the school: None (shown as "5未満") under 5."""
-    return value if value >= SUPPRESS_BELOW else None
 
 
 @dataclass(frozen=True)

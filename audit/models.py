@@ -68,6 +68,8 @@ class AuditAction(models.TextChoices):
     HANDOFF_CANCELLED = "handoff.cancelled", _("取り下げ")
     HANDOFF_WITHDRAWN = "handoff.withdrawn", _("同意撤回により停止")
     HANDOFF_ESCALATED = "handoff.escalated", _("エスカレーション")
+    HANDOFF_PROGRESS_POSTED = "handoff.progress_posted", _("受け入れ後の経過を報告")
+    HANDOFF_PROGRESS_VIEWED = "handoff.progress_viewed", _("受け入れ後の経過を閲覧")
     # Object-level access
     ACCESS_GRANTED = "access.granted", _("閲覧権限を付与")
     ACCESS_REVOKED = "access.revoked", _("閲覧権限を取消")

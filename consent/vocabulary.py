@@ -20,11 +20,17 @@ class Section(models.TextChoices):
     CONNECTIONS = "connections", _("関係機関とのつながり")
     WISHES = "wishes", _("本人・保護者の希望")
     ATTACHMENTS = "attachments", _("添付資料")
+    # Not a part of the sheet: what a receiver reports back to the sender of an accepted hop
+    # (relay.ProgressUpdate: 通所開始, attendance days, ...). Consent names it like any
+    # section, with the sender as the recipient.
+    PROGRESS = "progress", _("受け入れ後の経過(通所状況など)")
 
 
 # 要配慮個人情報 (APPI Art. 2(3)): health, disability, abuse, juvenile proceedings.
 SPECIAL_CARE_SECTIONS = frozenset({Section.HEALTH, Section.SAFEGUARDING})
 ALL_SECTIONS = frozenset(Section.values)
+# The sections a sheet holds and a hop shares, in their order (every one but PROGRESS).
+SHEET_SECTIONS: tuple[str, ...] = tuple(s for s in Section.values if s != Section.PROGRESS)
 
 
 class Purpose(models.TextChoices):

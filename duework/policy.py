@@ -18,10 +18,12 @@ rewrite open clocks. Resolution order: ``DEFAULTS`` < ``AGENCY_KIND_DEFAULTS`` <
 from __future__ import annotations
 
 import copy
+from calendar import monthrange
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from agencies.models import Agency
@@ -31,6 +33,7 @@ HANDOFF_ACK = "handoff.ack"
 HANDOFF_DECISION = "handoff.decision"
 HANDOFF_APPROVAL = "handoff.approval"
 HANDOFF_OUTCOME = "handoff.outcome"
+HANDOFF_PROGRESS = "handoff.progress"
 CONSENT_EXPIRY = "consent.expiry"
 PLAN_ACTION = "plan.action"
 MEETING_REVIEW = "meeting.review"
@@ -41,6 +44,7 @@ KIND_LABELS = {
     HANDOFF_DECISION: _("受領後の受け入れ判断"),
     HANDOFF_APPROVAL: _("送付の承認待ち"),
     HANDOFF_OUTCOME: _("結果の記録"),
+    HANDOFF_PROGRESS: _("受け入れ後の経過の報告(毎月)"),
     CONSENT_EXPIRY: _("同意・法令上の根拠の有効期限"),
     PLAN_ACTION: _("支援計画の取り組みの期限"),
     MEETING_REVIEW: _("ケース会議の見直し日"),
@@ -50,6 +54,7 @@ KIND_LABELS = {
 NOTIFY_LABELS = {
     "receiver_intake": _("受け取った機関の受付担当"),
     "receiver_supervisors_and_sender": _("受け取った機関の管理職と送付元"),
+    "receiver_supervisors": _("受け取った機関の管理職"),
     "coordinator": _("区の調整担当(調整機関)"),
     "approver": _("承認を担当する管理職"),
     "other_supervisors": _("同じ機関のほかの管理職"),
@@ -110,6 +115,17 @@ DEFAULTS: dict[str, dict[str, Any]] = {
             {"level": 2, "start_hours": 80, "notify": "sender"},
         ],
         "repeat_hours": None,
+    },
+    HANDOFF_PROGRESS: {
+        # While a hop is accepted: an update is due a calendar month after acceptance or the
+        # last update (at the next opening if that is a closed day). The receiver is asked
+        # then, its supervisors a business week later, and again every ~business month.
+        "interval_months": 1,
+        "levels": [
+            {"level": 1, "due_hours": 0, "notify": "receiver_intake"},
+            {"level": 2, "after_hours": 40, "notify": "receiver_supervisors"},
+        ],
+        "repeat_hours": 160,
     },
     CONSENT_EXPIRY: {
         "levels": [
@@ -178,6 +194,16 @@ def calendar_for(snapshot: dict[str, Any]) -> BusinessCalendar:
         day_end=time.fromisoformat(snapshot.get("day_end", "17:00")),
         closed_days=frozenset(date.fromisoformat(d) for d in snapshot.get("closed_days", [])),
     )
+
+
+def monthly_due(snapshot: dict[str, Any], *, since: datetime) -> datetime:
+    """`interval_months` calendar months after `since` (local time; the 31st becomes the
+    month's last day), at the next opening of the snapshot's calendar if that is closed."""
+    local = timezone.localtime(since)
+    index = local.month - 1 + int(snapshot.get("interval_months") or 1)
+    year, month = local.year + index // 12, index % 12 + 1
+    day = min(local.day, monthrange(year, month)[1])
+    return calendar_for(snapshot).next_opening(local.replace(year=year, month=month, day=day))
 
 
 def _add(calendar: BusinessCalendar, at: datetime, hours: float) -> datetime:

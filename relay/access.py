@@ -28,7 +28,7 @@ from agencies.models import Agency, Role
 from audit.context import Actor
 from audit.models import AuditAction
 from consent.models import ConsentRecord
-from consent.vocabulary import SPECIAL_CARE_SECTIONS, Section
+from consent.vocabulary import SHEET_SECTIONS, SPECIAL_CARE_SECTIONS
 from relay.audit_events import access_event
 from relay.models import Handoff, ReferralSheet, SheetAccess
 from relay.states import Side as Side  # re-exported: handoff_for(side=access.Side.SENDER)
@@ -47,14 +47,14 @@ def grant_owner(*, sheet: ReferralSheet, actor: Actor) -> None:
         agency=sheet.owner_agency,
         sheet=sheet,
         handoff=None,
-        sections=list(Section.values),
+        sections=list(SHEET_SECTIONS),
         granted_at=timezone.now(),
     )
     access_event(
         AuditAction.ACCESS_GRANTED,
         sheet_id=sheet.pk,
         agency_id=sheet.owner_agency_id,
-        sections=list(Section.values),
+        sections=list(SHEET_SECTIONS),
         actor=actor,
     )
 

@@ -6,7 +6,7 @@ the policy in force, copied so a later policy change does not rewrite open hops)
 workflow's transitions then call `clocks_follow`, in their transaction, which starts and
 stops the hop's duework clocks for the state the hop entered: the approval queue while it
 awaits a supervisor, acknowledgment once sent, the receiver's decision once acknowledged,
-the outcome once accepted; none once it is closed.
+the outcome and the monthly progress update once accepted; none once it is closed.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ HOP_CLOCKS = (
     clocks.HANDOFF_ACK,
     clocks.HANDOFF_DECISION,
     clocks.HANDOFF_OUTCOME,
+    clocks.HANDOFF_PROGRESS,
 )
 
 __all__ = [
@@ -57,6 +58,7 @@ __all__ = [
     "consent_clock_start",
     "consent_clock_stop",
     "policy_for",
+    "progress_clock_start",
     "start_clock",
 ]
 
@@ -211,9 +213,28 @@ def clocks_follow(handoff: Handoff, *, at: datetime | None = None) -> None:
             kinds=(clocks.HANDOFF_ACK, clocks.HANDOFF_DECISION), subject=handoff, reason="accepted"
         )
         _start(clocks.HANDOFF_OUTCOME, handoff, agency=handoff.to_agency, now=now)
+        progress_clock_start(handoff, since=handoff.accepted_at or now)
     else:  # declined, completed, cancelled, withdrawn: nothing waits any more
         done = status in (Status.DECLINED, Status.COMPLETED)
         clock_stop(kinds=HOP_CLOCKS, subject=handoff, reason=str(status), done=done)
+
+
+def progress_clock_start(handoff: Handoff, *, since: datetime) -> None:
+    """Ask the receiver of an accepted hop for a progress update a month after `since` (the
+    acceptance, or the update just posted: posting restarts the clock at level 0)."""
+    receiver = handoff.to_agency
+    policy = clocks.policy_for(clocks.HANDOFF_PROGRESS, agency=receiver)
+    clock_start(
+        kind=clocks.HANDOFF_PROGRESS,
+        subject=handoff,
+        owner_agency=receiver,
+        owner_role=Role.INTAKE,
+        due_at=clocks.monthly_due(policy, since=since),
+        policy=policy,
+        started_at=since,
+        sheet_id=handoff.sheet_id,
+        context=_context(handoff, None),
+    )
 
 
 # --- consent records and lawful bases nearing expiry ---------------------------------------

@@ -18,7 +18,8 @@ from audit.models import AuditAction
 from consent.models import ChildAssent, Council, Decision, Grantor, Method
 from consent.vocabulary import Basis, Purpose
 from relay.choices import Connection, Grade, PreferredConsultee, Urgency
-from relay.models import ReferralSheet
+from relay.models import ProgressStatus, ReferralSheet
+from relay.models.progress import TEXT_MAX_LENGTH as PROGRESS_TEXT_MAX_LENGTH
 from relay.sections import CONTENT_FIELDS
 from relay.services.sheets import (
     ALLOWED_ATTACHMENT_TYPES,
@@ -555,3 +556,37 @@ class HandoffFilterForm(forms.Form):
             return {}
         self.is_valid()
         return {k: v for k, v in self.cleaned_data.items() if v not in ("", None)}
+
+
+class MonthInput(forms.DateInput):
+    input_type = "month"
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(format="%Y-%m", **kwargs)
+
+
+class ProgressForm(forms.Form):
+    """The receiver's progress update on an accepted hop (relay.services.progress)."""
+
+    status = forms.ChoiceField(
+        label=_("状況"), choices=[("", _("選択してください")), *ProgressStatus.choices]
+    )
+    text = forms.CharField(
+        label=_("経過(短く)"),
+        required=False,
+        max_length=PROGRESS_TEXT_MAX_LENGTH,
+        widget=_textarea(3),
+        help_text=_(
+            "本人・保護者が同意している場合にだけ、送付元に共有されます。"
+            "通知には含まれません。"
+        ),
+    )
+    attendance_month = forms.DateField(
+        label=_("通所日数の対象月"),
+        required=False,
+        input_formats=["%Y-%m", "%Y-%m-%d"],
+        widget=MonthInput(),
+    )
+    attendance_days = forms.IntegerField(
+        label=_("その月の通所日数"), required=False, min_value=0, max_value=31
+    )

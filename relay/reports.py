@@ -9,19 +9,27 @@ import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.db.models.fields.json import KeyTextTransform
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from agencies.models import Agency
+from agencies.models import Agency, AgencyKind
 from audit.models import AuditAction, AuditEvent
-from relay.models import Handoff, ReferralSheet
-from relay.states import DeclineReason, Status
+from relay.models import Handoff, ProgressUpdate, ReferralSheet
+from relay.models.progress import CONNECTED
+from relay.states import DeclineReason, Outcome, Status
 
 # Reads are an agency's own business: another agency never sees who read what over there.
 READ_ACTIONS = frozenset(
-    {AuditAction.SHEET_VIEWED, AuditAction.HANDOFF_VIEWED, AuditAction.ATTACHMENT_DOWNLOADED}
+    {
+        AuditAction.SHEET_VIEWED,
+        AuditAction.HANDOFF_VIEWED,
+        AuditAction.HANDOFF_PROGRESS_VIEWED,
+        AuditAction.ATTACHMENT_DOWNLOADED,
+    }
 )
 
 
@@ -40,6 +48,7 @@ _AFTER_SEND = frozenset(
         AuditAction.HANDOFF_COMPLETED,
         AuditAction.HANDOFF_WITHDRAWN,
         AuditAction.HANDOFF_ESCALATED,
+        AuditAction.HANDOFF_PROGRESS_POSTED,
     }
 )
 
@@ -128,6 +137,7 @@ RECEIVER_TIMELINE = frozenset(
         AuditAction.HANDOFF_COMPLETED,
         AuditAction.HANDOFF_CANCELLED,
         AuditAction.HANDOFF_WITHDRAWN,
+        AuditAction.HANDOFF_PROGRESS_POSTED,
     }
 )
 
@@ -174,6 +184,47 @@ def median(values: list[float]) -> float | None:
     return (ordered[mid - 1] + ordered[mid]) / 2
 
 
+# Small numbers are not published: a count under 5 could point at a person (the same rule as
+# the ward's attendance counts, attendance.selectors, which imports it from here).
+SUPPRESS_BELOW = 5
+
+
+def suppress(value: int) -> int | None:
+    """A count as published outside the caseload: None (shown as "5未満") under 5."""
+    return value if value >= SUPPRESS_BELOW else None
+
+
+# "Still connected at 3 months": an update saying the person keeps coming, this long (or
+# more) after acceptance.
+CONNECTED_AFTER = timedelta(days=90)
+# The outcome columns: hops still accepted, each recorded outcome, declined.
+OUTCOME_COLUMNS: list[tuple[str, Any]] = [
+    ("accepted", Status.ACCEPTED.label),
+    *Outcome.choices,
+    ("declined", Status.DECLINED.label),
+]
+
+
+@dataclass(frozen=True)
+class OutcomeRow:
+    """Outcomes of the hops received by one agency, or by one kind of agency (suppressed)."""
+
+    label: str
+    cells: list[int | None]
+    total: int | None
+
+
+@dataclass(frozen=True)
+class ConnectedRow:
+    """Of the accepted hops whose 3-month mark fell in the period, how many were still
+    connected (an update 通所開始/継続中 at or after 90 days); None where suppressed."""
+
+    label: str
+    eligible: int | None
+    connected: int | None
+    percent: float | None
+
+
 @dataclass(frozen=True)
 class AckTime:
     agency: str
@@ -193,6 +244,9 @@ class Metrics:
     escalations_per_week: list[tuple[date, int]] = field(default_factory=list)
     declines_by_reason: list[tuple[str, int]] = field(default_factory=list)
     total: int = 0
+    outcomes_by_kind: list[OutcomeRow] = field(default_factory=list)
+    outcomes_by_agency: list[OutcomeRow] = field(default_factory=list)
+    connected_by_kind: list[ConnectedRow] = field(default_factory=list)
 
 
 def _week_start(moment: datetime) -> date:
@@ -211,7 +265,9 @@ def metrics(*, agency: Agency, start: datetime, end: datetime) -> Metrics:
             "sent_at",
             "acknowledged_at",
             "decline_reason",
+            "outcome",
             "to_agency__name",
+            "to_agency__kind",
             "from_agency_id",
             "to_agency_id",
         )
@@ -254,4 +310,81 @@ def metrics(*, agency: Agency, start: datetime, end: datetime) -> Metrics:
     while week <= last:
         result.escalations_per_week.append((week, weeks[week]))
         week += timedelta(days=7)
+    result.outcomes_by_kind = _outcome_rows(hops, key=_kind_label)
+    result.outcomes_by_agency = _outcome_rows(hops, key=lambda hop: hop.to_agency.name)
+    result.connected_by_kind = connected_at_3_months(involved=involved, start=start, end=end)
     return result
+
+
+def _kind_label(hop: Handoff) -> str:
+    kind = hop.to_agency.kind
+    return str(AgencyKind(kind).label) if kind in AgencyKind.values else kind
+
+
+def _outcome_column(hop: Handoff) -> str | None:
+    if hop.status == Status.COMPLETED:
+        return hop.outcome or None
+    if hop.status in (Status.ACCEPTED, Status.DECLINED):
+        return str(hop.status)
+    return None
+
+
+def _outcome_rows(hops: list[Handoff], *, key: Any) -> list[OutcomeRow]:
+    """Hops that reached an answer, per receiving agency (or kind): suppressed counts."""
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    for hop in hops:
+        column = _outcome_column(hop)
+        if column is not None:
+            counts[key(hop)][column] += 1
+    return [
+        OutcomeRow(
+            label=label,
+            cells=[suppress(by[code]) for code, _label in OUTCOME_COLUMNS],
+            total=suppress(sum(by.values())),
+        )
+        for label, by in sorted(counts.items())
+    ]
+
+
+def connected_at_3_months(*, involved: Q, start: datetime, end: datetime) -> list[ConnectedRow]:
+    """Per receiving agency kind (and 合計 last): the accepted hops whose 3-month mark
+    (acceptance + 90 days) fell in [start, end) and has passed, and how many of them had an
+    update saying 通所開始 or 継続中 at or after that mark. Suppressed under 5."""
+    now = timezone.now()
+    cohort = list(
+        Handoff.objects.filter(
+            involved,
+            accepted_at__gte=start - CONNECTED_AFTER,
+            accepted_at__lt=min(end, now) - CONNECTED_AFTER,
+        ).values_list("id", "accepted_at", "to_agency__kind")
+    )
+    marks: dict[int, datetime] = {
+        pk: accepted + CONNECTED_AFTER for pk, accepted, _kind in cohort if accepted is not None
+    }
+    connected: set[int] = {
+        pk
+        for pk, at in ProgressUpdate.objects.filter(
+            handoff_id__in=list(marks), status__in=list(CONNECTED)
+        ).values_list("handoff_id", "created_at")
+        if at >= marks[pk]
+    }
+    groups: dict[str, list[int]] = defaultdict(list)
+    for pk, _accepted, kind in cohort:
+        label = str(AgencyKind(kind).label) if kind in AgencyKind.values else kind
+        groups[label].append(pk)
+    rows = [_connected_row(label, ids, connected) for label, ids in sorted(groups.items())]
+    if cohort:
+        rows.append(_connected_row(_("合計"), [pk for pk, _a, _k in cohort], connected))
+    return rows
+
+
+def _connected_row(label: str, ids: list[int], connected: set[int]) -> ConnectedRow:
+    eligible = len(ids)
+    still = sum(1 for pk in ids if pk in connected)
+    shown = suppress(eligible) is not None and suppress(still) is not None
+    return ConnectedRow(
+        label=label,
+        eligible=suppress(eligible),
+        connected=suppress(still),
+        percent=round(100 * still / eligible, 1) if shown else None,
+    )

@@ -53,6 +53,8 @@ SECTION_FIELDS: dict[Section, tuple[str, ...]] = {
         "preferred_consultee",
     ),
     Section.ATTACHMENTS: (),
+    # Not held by the sheet: reported back by a receiver (relay.ProgressUpdate).
+    Section.PROGRESS: (),
 }
 FIELD_SECTION: dict[str, Section] = {
     name: section for section, names in SECTION_FIELDS.items() for name in names

@@ -98,9 +98,19 @@ ALLOWED_TRANSITIONS: dict[Status, frozenset[Status]] = {
 }
 
 # Commands that keep the hop's status: the sender sends an update (a new provision version)
-# while the receiver still works on the hop. Same shape as a transition (source == target).
-COMMANDS: tuple[Transition, ...] = tuple(
-    Transition("send_update", source, source, Side.SENDER, SENDERS) for source in _OPEN
+# while the receiver still works on the hop; the receiver posts progress once it accepted.
+# Same shape as a transition (source == target).
+COMMANDS: tuple[Transition, ...] = (
+    *(Transition("send_update", source, source, Side.SENDER, SENDERS) for source in _OPEN),
+    # The receiver of an accepted hop reports progress back (relay.services.progress).
+    Transition(
+        "post_progress",
+        Status.ACCEPTED,
+        Status.ACCEPTED,
+        Side.RECEIVER,
+        RECEIVERS,
+        "updates:write",
+    ),
 )
 
 

@@ -364,6 +364,8 @@ SPECTACULAR_SETTINGS = {
         "KindEnum": "agencies.models.AgencyKind",
         "NoteKindEnum": "relay.models.provisions.NoteKind",
         "GradeEnum": "agencies.grades.Grade",
+        "ProgressStatusEnum": "relay.models.progress.ProgressStatus",
+        "StatusEnum": "relay.states.Status",
     },
     # Swagger UI and Redoc from our static files (drf-spectacular-sidecar), never from a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",

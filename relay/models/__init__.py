@@ -9,6 +9,7 @@ from relay.models.access import (
 )
 from relay.models.filters import ListScreen, SavedFilter
 from relay.models.handoffs import Handoff
+from relay.models.progress import ProgressStatus, ProgressUpdate
 from relay.models.provisions import HandoffNote, NoteKind, Provision
 from relay.models.sheets import Attachment, ReferralSheet, SheetVersion
 
@@ -20,6 +21,8 @@ __all__ = [
     "HandoffUserObjectPermission",
     "ListScreen",
     "NoteKind",
+    "ProgressStatus",
+    "ProgressUpdate",
     "Provision",
     "ReferralSheet",
     "SavedFilter",

@@ -26,6 +26,7 @@ from relay.services.handoffs import (
     handoff_submit,
     handoff_view,
 )
+from relay.services.progress import handoff_progress_list, handoff_progress_post
 from relay.services.sheets import (
     attachment_add,
     attachment_open,
@@ -49,6 +50,8 @@ __all__ = [
     "handoff_complete",
     "handoff_create",
     "handoff_decline",
+    "handoff_progress_list",
+    "handoff_progress_post",
     "handoff_relay",
     "handoff_return_to_draft",
     "handoff_send_update",

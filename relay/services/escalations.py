@@ -1,6 +1,6 @@
 """The hop clocks on the due-work engine (duework/): acknowledgment escalation, the
-receiver's decision, the supervisors' approval queue and the outcome; and the daily overdue
-digest.
+receiver's decision, the supervisors' approval queue, the outcome and the monthly progress
+update of an accepted hop; and the daily overdue digest.
 
 Each hop clock is a duework Clock row (started and stopped by relay.escalation.clocks_follow
 in the workflow's transactions); the one sweep (duework.services.sweep_due) claims due clocks
@@ -48,6 +48,7 @@ EVENTS = {
     clocks.HANDOFF_ACK: "handoff.escalated",
     clocks.HANDOFF_DECISION: "handoff.decision_overdue",
     clocks.HANDOFF_APPROVAL: "handoff.approval_waiting",
+    clocks.HANDOFF_PROGRESS: "handoff.progress_due",
 }
 OUTCOME_DUE_EVENT = "handoff.outcome_due"  # to the receiver, who records the outcome
 OUTCOME_REMINDER_EVENT = "handoff.outcome_reminder"  # to the sender, when it is late
@@ -57,6 +58,7 @@ WAITING = {
     clocks.HANDOFF_DECISION: Status.ACKNOWLEDGED,
     clocks.HANDOFF_APPROVAL: Status.AWAITING_APPROVAL,
     clocks.HANDOFF_OUTCOME: Status.ACCEPTED,
+    clocks.HANDOFF_PROGRESS: Status.ACCEPTED,
 }
 
 
@@ -179,6 +181,9 @@ def _notify_level(
             tell(receiver, _emails(receiver.intake_email, *known.of(receiver))),
             tell(sender, _emails(hop.sent_by_email, *known.of(sender)), email_only=True),
         ]
+    if notify == "receiver_supervisors":
+        to = _emails(*known.of(receiver)) or _emails(receiver.intake_email)
+        return [tell(receiver, to, email_only=True)]
     if notify == "sender":
         return [tell(sender, _emails(hop.sent_by_email, sender.intake_email), email_only=True)]
     if notify == "approver":

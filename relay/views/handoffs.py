@@ -33,12 +33,14 @@ from relay.forms import (
     DeclineForm,
     HandoffFilterForm,
     NoteForm,
+    ProgressForm,
     ReturnForm,
     UpdateForm,
 )
 from relay.models import Handoff, HandoffNote, ListScreen
 from relay.reports import READ_ACTIONS, handoff_timeline
 from relay.selectors import handoffs_inbox_for, handoffs_outbox_for, saved_filters_for
+from relay.services.progress import ATTENDANCE_KINDS, ProgressList
 from relay.states import ACTIONS as ACTION_RULES
 from relay.states import (
     NOT_YET_SENT,
@@ -182,6 +184,20 @@ ACTIONS: dict[str, Action] = {
             lambda staff, pk, d: services.handoff_send_update(
                 staff=staff, handoff_id=pk, note=d["note"]
             ),
+        ),
+        Action(
+            "post_progress",
+            gettext_lazy("経過を報告する"),
+            ProgressForm,
+            lambda staff, pk, d: services.handoff_progress_post(
+                staff=staff,
+                handoff_id=pk,
+                status=d["status"],
+                text=d["text"],
+                attendance_month=d.get("attendance_month"),
+                attendance_days=d.get("attendance_days"),
+            ).handoff,
+            style="ok",
         ),
         Action(
             "cancel",
@@ -383,6 +399,8 @@ def _detail_context(
         {"action": ACTIONS[name], "form": bound.get(name) or ACTIONS[name].form(prefix=name)}
         for name in names
     ]
+    if "post_progress" in names:
+        _fit_progress_form(actions[names.index("post_progress")]["form"], handoff)
     now = timezone.now()
     return {
         "view": view,
@@ -411,10 +429,26 @@ def _detail_context(
             str(ELIGIBILITY_FIELD_LABELS.get(rule.get("field", ""), rule.get("field", "")))
             for rule in handoff.eligibility_overridden
         ),
+        "progress": _progress(staff, handoff),
         "children": handoff.onward.select_related("to_agency").order_by("id")
         if view.as_sender or handoff.to_agency_id == staff.agency.pk
         else [],
     }
+
+
+def _fit_progress_form(form: Any, handoff: Handoff) -> None:
+    """Attendance days are an education support center's report: other receivers' forms
+    leave those fields out."""
+    if handoff.to_agency.kind not in ATTENDANCE_KINDS:
+        for name in ("attendance_month", "attendance_days"):
+            form.fields.pop(name, None)
+
+
+def _progress(staff: Staff, handoff: Handoff) -> ProgressList | None:
+    """The updates timeline (relay.services.progress decides what this reader sees)."""
+    if handoff.accepted_at is None:
+        return None
+    return services.handoff_progress_list(staff=staff, handoff_id=handoff.pk)
 
 
 @staff_view(*READERS)
@@ -446,6 +480,7 @@ def _done_message(name: str, hop: Handoff) -> str:
         "approve": _("承認して送付しました。"),
         "return": _("下書きに差し戻しました。"),
         "cancel": _("引き継ぎを取り下げました。"),
+        "post_progress": _("経過を記録しました。"),
     }
     return str(done.get(name, _("記録しました。")))
 

@@ -20,6 +20,8 @@ EVENT_TEXT = {
     "handoff.withdrawn": _("同意の撤回により引き継ぎが停止されました"),
     "handoff.escalated": _("受領確認の期限を過ぎた引き継ぎがあります"),
     "handoff.outcome_reminder": _("結果が未記録の引き継ぎがあります"),
+    "handoff.progress_posted": _("受け入れ後の経過が報告されました"),
+    "handoff.progress_due": _("受け入れ後の経過の報告をお願いします(毎月)"),
     "digest.overdue": _("期限を過ぎた引き継ぎのまとめ"),
     "webhook.disabled": _("Webhook送信先を停止しました"),
     "webhook.failing": _("Webhookの配信に失敗しています"),

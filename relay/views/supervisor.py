@@ -30,7 +30,12 @@ from csvexport import csv_response
 from relay import services
 from relay.forms import AuditFilterForm, BasisDecisionForm, PeriodForm, ProvisionFilterForm
 from relay.provision import ProvisionQuery, basis_text, provision_records
-from relay.reports import audit_event_branches, audit_events_visible_to, metrics
+from relay.reports import (
+    OUTCOME_COLUMNS,
+    audit_event_branches,
+    audit_events_visible_to,
+    metrics,
+)
 from relay.services.exports import audit_log_export, provision_records_export
 from relay.states import DeclineReason, Status
 from relay.views.base import Branches, keyset_page, query_without_page, staff_view
@@ -312,5 +317,7 @@ def metrics_page(request: HttpRequest, staff: Staff) -> HttpResponse:
             ),
             "status_labels": status_labels,
             "decline_labels": decline_labels,
+            "outcome_columns": OUTCOME_COLUMNS,
+            "outcome_tables": [figures.outcomes_by_kind, figures.outcomes_by_agency],
         },
     )

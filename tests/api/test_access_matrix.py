@@ -27,6 +27,11 @@ def _accept(net: Network, hop: Handoff) -> None:
     services.handoff_accept(staff=net.npo_intake, handoff_id=hop.pk)
 
 
+def _accept_and_report(net: Network, hop: Handoff) -> None:
+    services.handoff_accept(staff=net.npo_intake, handoff_id=hop.pk)
+    services.handoff_progress_post(staff=net.npo_intake, handoff_id=hop.pk, status="started")
+
+
 def _edit(net: Network, hop: Handoff) -> None:
     services.sheet_update(
         staff=net.counselor,
@@ -128,6 +133,26 @@ ENDPOINTS = [
         "handoffs:write",
         "ward",
         body={"reason": "no_longer_needed"},
+    ),
+    # Progress updates: the receiver posts and reads them; the sender's rows are below
+    # (test_the_sender_reads_updates_under_consent_only and tests/api/test_progress_api.py).
+    Endpoint(
+        "handoffs-updates-list",
+        "get",
+        "/api/v1/handoffs/{hop}/updates/",
+        "updates:read",
+        "npo",
+        setup=_accept_and_report,
+    ),
+    Endpoint(
+        "handoffs-updates-create",
+        "post",
+        "/api/v1/handoffs/{hop}/updates/",
+        "updates:write",
+        "npo",
+        body={"status": "continuing", "text": "週2回通所"},
+        setup=_accept,
+        ok=201,
     ),
     Endpoint("sheets-retrieve", "get", "/api/v1/sheets/{sheet}/", "sheets:read", "npo"),
     # The directory is shared by all agencies: another agency's key sees it too.
@@ -308,3 +333,30 @@ def test_a_draft_is_invisible_to_its_receiver(net, key_for) -> None:
     acknowledge = client.post(f"/api/v1/handoffs/{draft.pk}/acknowledge/", {}, format="json", **npo)
     assert_problem(acknowledge, status=404, slug="not-found")
     assert client.get("/api/v1/handoffs/", **npo).json()["results"] == []
+
+
+@pytest.mark.parametrize("consented", [True, False], ids=["with consent", "without consent"])
+def test_the_sender_reads_updates_under_consent_only(net, key_for, consented) -> None:
+    """The sending agency's key (updates:read) lists the hop's updates: with consent to
+    report progress to it, the content; without, only that one was posted. It cannot post."""
+    sheet = net.sheet()
+    net.consent(sheet)
+    if consented:
+        net.consent(sheet, to=[net.ward], sections=["progress"])
+    hop = net.send(sheet)
+    _accept(net, hop)
+    services.handoff_progress_post(
+        staff=net.npo_intake, handoff_id=hop.pk, status="started", text="通所を始めた"
+    )
+    client = APIClient()
+    ward = bearer(key_for(net.ward))
+    response = client.get(f"/api/v1/handoffs/{hop.pk}/updates/", **ward)
+    assert response.status_code == 200
+    (entry,) = response.json()
+    assert entry["readable"] is consented
+    assert entry["text"] == ("通所を始めた" if consented else None)
+    assert entry["status"] == ("started" if consented else None)
+    post = client.post(
+        f"/api/v1/handoffs/{hop.pk}/updates/", {"status": "started"}, format="json", **ward
+    )
+    assert_problem(post, status=403, slug="not-allowed")

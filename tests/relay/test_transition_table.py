@@ -57,6 +57,8 @@ def _expected(status: Status, side: Side | None, role: Role) -> list[str]:
             names += ["accept", "decline"]
         elif status == S.ACCEPTED:
             names.append("complete")
+            # Added with progress updates (issue 17): the receiver reports back.
+            names.append("post_progress")
     return names
 
 
