@@ -12,6 +12,7 @@ class Scope(models.TextChoices):
     HANDOFFS_READ = "handoffs:read", _("引き継ぎの閲覧")
     HANDOFFS_WRITE = "handoffs:write", _("引き継ぎの操作(受領確認・受け入れ・辞退・結果記録)")
     SHEETS_READ = "sheets:read", _("共有されたシートの閲覧")
+    CONSENTS_WRITE = "consents:write", _("同意の記録と撤回(自機関が保有するシート)")
     DIRECTORY_READ = "directory:read", _("機関名簿の閲覧")
     WEBHOOKS_MANAGE = "webhooks:manage", _("Webhookの設定")
 

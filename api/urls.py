@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from api import directory, handoffs, views, webhooks
+from api import consents, directory, handoffs, views, webhooks
 from api.fhir import views as fhir
 
 app_name = "api"
@@ -32,6 +32,16 @@ urlpatterns = [
         name="handoff-send-update",
     ),
     path("sheets/<int:pk>/", handoffs.SheetDetailView.as_view(), name="sheet-detail"),
+    path(
+        "sheets/<int:pk>/consents/",
+        consents.SheetConsentCreateView.as_view(),
+        name="sheet-consent-create",
+    ),
+    path(
+        "consents/<int:pk>/withdraw/",
+        consents.ConsentWithdrawView.as_view(),
+        name="consent-withdraw",
+    ),
     path("agencies/", directory.AgencyListView.as_view(), name="agency-list"),
     path("agencies/<slug:slug>/", directory.AgencyDetailView.as_view(), name="agency-detail"),
     path(

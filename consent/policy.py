@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.db.models import F
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -65,6 +66,7 @@ def consent_records(*, sheet_id: int, lock: bool = False) -> list[ConsentRecord]
     order `decide` prefers them (newest first). `lock` holds them until the transaction ends."""
     query = (
         ConsentRecord.objects.filter(sheet_id=sheet_id)
+        .annotate(sheet_owner_id=F("sheet__owner_agency_id"))
         .select_related("council")
         .prefetch_related("recipient_agencies", "council__members")
         .order_by("-valid_from", "-id")
@@ -74,9 +76,24 @@ def consent_records(*, sheet_id: int, lock: bool = False) -> list[ConsentRecord]
     return list(query)
 
 
+def usable_by(record: ConsentRecord, sender: Agency | None) -> bool:
+    """Whose sends a record covers. The sheet's owner records consent for the whole relay: its
+    records cover a send by any agency holding the sheet (hop by hop, as the Adachi sheet is
+    passed on). A record made by another agency, where the person was met later, covers only
+    that agency's own sends: the person agreed to what that agency passes on. `sender` None is
+    not a send by an agency (a meeting's named basis): every record is considered."""
+    if sender is None:
+        return True
+    owner_id = getattr(record, "sheet_owner_id", None)
+    if owner_id is None:
+        owner_id = record.sheet.owner_agency_id
+    return record.agency_id in (sender.pk, owner_id)
+
+
 def permits(
     *,
     sheet_id: int,
+    sender: Agency | None,
     recipient: Agency,
     sections: Iterable[str],
     purpose: str,
@@ -84,7 +101,8 @@ def permits(
     lock: bool = False,
     record_id: int | None = None,
 ) -> PolicyDecision:
-    """Decide whether `sections` of the sheet may be shared with `recipient` for `purpose`.
+    """Decide whether `sections` of the sheet may be shared by `sender` with `recipient` for
+    `purpose`.
 
     With `record_id`, only that record may give permission (the sender named it); recorded
     refusals still apply whichever record is named.
@@ -94,6 +112,7 @@ def permits(
         return _refuse("no-sections", _("共有する項目が選ばれていません。"))
     return decide(
         records=consent_records(sheet_id=sheet_id, lock=lock),
+        sender=sender,
         recipient=recipient,
         sections=wanted,
         purpose=purpose,
@@ -105,13 +124,17 @@ def permits(
 def decide(
     *,
     records: list[ConsentRecord],
+    sender: Agency | None,
     recipient: Agency,
     sections: Iterable[str],
     purpose: str,
     at: datetime,
     record_id: int | None = None,
 ) -> PolicyDecision:
-    """The rule itself, over a sheet's records as `consent_records` loads them (no query)."""
+    """The rule itself, over a sheet's records as `consent_records` loads them (no query).
+
+    A recorded refusal applies whoever recorded it and whoever sends; a permission only to the
+    senders it covers (`usable_by`)."""
     wanted = frozenset(sections)
     if not wanted:
         return _refuse("no-sections", _("共有する項目が選ばれていません。"))
@@ -135,7 +158,9 @@ def decide(
     permits_ = [
         r
         for r in records
-        if r.decision == Decision.PERMIT and (record_id is None or r.pk == record_id)
+        if r.decision == Decision.PERMIT
+        and (record_id is None or r.pk == record_id)
+        and usable_by(r, sender)
     ]
     in_force = [r for r in permits_ if r.in_force_at(at)]
     for record in in_force:

@@ -263,6 +263,7 @@ def _snapshot(handoff: Handoff, staff: Staff, decision: PolicyDecision, at: Any)
         content=content,
         content_hash=content_hash(content),
         consent=decision.record,
+        consent_agency_id=decision.record.agency_id if decision.record is not None else None,
         created_by=staff.user,
         created_at=at,
         changed_sections=snapshots.changed_sections(
@@ -284,6 +285,7 @@ def _gate(handoff: Handoff, *, lock: bool) -> PolicyDecision:
     """The consent policy, asked about this hop now (step 2 of the lock order with `lock`)."""
     return permits(
         sheet_id=handoff.sheet_id,
+        sender=handoff.from_agency,
         recipient=handoff.to_agency,
         sections=handoff.sections,
         purpose=handoff.purpose,

@@ -48,12 +48,17 @@ def pending_lawful_bases_for(*, agency: Agency) -> QuerySet[ConsentRecord]:
     )
 
 
-def consents_of_sheet(*, sheet: ReferralSheet) -> QuerySet[ConsentRecord]:
-    """Every consent record and lawful basis of a sheet (for its owner), newest first."""
+def consents_of_sheet(
+    *, sheet: ReferralSheet, agency: Agency | None = None
+) -> QuerySet[ConsentRecord]:
+    """Every consent record and lawful basis of a sheet (for its owner), or only those `agency`
+    recorded (for an agency holding the sheet), newest first."""
+    records = ConsentRecord.objects.filter(sheet=sheet)
+    if agency is not None:
+        records = records.filter(agency=agency)
     return (
-        ConsentRecord.objects.filter(sheet=sheet)
-        .prefetch_related("recipient_agencies")
-        .select_related("obtained_by", "approved_by", "withdrawn_by")
+        records.prefetch_related("recipient_agencies")
+        .select_related("agency", "obtained_by", "approved_by", "withdrawn_by")
         .order_by("-created_at", "-id")
     )
 

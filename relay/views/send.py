@@ -48,7 +48,12 @@ class Coverage:
 
 
 def coverage_for(
-    *, sheet_id: int, recipients: list[Agency], sections: list[str], purpose: str
+    *,
+    sheet_id: int,
+    sender: Agency,
+    recipients: list[Agency],
+    sections: list[str],
+    purpose: str,
 ) -> list[Coverage]:
     """The policy's answer for each recipient and each section: the sheet's consent records
     are loaded once, and every cell is decided in memory by the same rule as the send."""
@@ -56,7 +61,14 @@ def coverage_for(
     records = consent_records(sheet_id=sheet_id)
 
     def ask(agency: Agency, wanted: list[str]) -> PolicyDecision:
-        return decide(records=records, recipient=agency, sections=wanted, purpose=purpose, at=now)
+        return decide(
+            records=records,
+            sender=sender,
+            recipient=agency,
+            sections=wanted,
+            purpose=purpose,
+            at=now,
+        )
 
     rows = []
     for agency in recipients:
@@ -173,7 +185,11 @@ def send(request: HttpRequest, staff: Staff, sheet_id: int) -> HttpResponse:
         sections = form.cleaned_data["sections"]
         purpose = form.cleaned_data["purpose"]
         coverage = coverage_for(
-            sheet_id=view.sheet.pk, recipients=recipients, sections=sections, purpose=purpose
+            sheet_id=view.sheet.pk,
+            sender=staff.agency,
+            recipients=recipients,
+            sections=sections,
+            purpose=purpose,
         )
         blocked = [c for c in coverage if not c.allowed]
         if blocked:
@@ -255,7 +271,7 @@ def send_check(request: HttpRequest, staff: Staff, sheet_id: int) -> HttpRespons
     sheet, readable = _readable_sheet(staff, sheet_id)
     choice = _parse_choice(request, staff, readable)
     coverage = (
-        coverage_for(sheet_id=sheet.pk, **choice)
+        coverage_for(sheet_id=sheet.pk, sender=staff.agency, **choice)
         if choice["recipients"] and choice["sections"]
         else None
     )
