@@ -11,7 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from django.db.models import Q
 from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -20,8 +22,8 @@ from rest_framework.views import APIView
 
 from agencies.models import Agency, AgencyKind
 from api.fields import StrictCharField
+from api.language import bilingual
 from api.handoff_serializers import AgencyRefField
-from api.handoffs import _to_agency
 from api.idempotency import IdempotencyMixin
 from api.parsers import BoundedJSONParser
 from api.permissions import HasScope
@@ -145,7 +147,16 @@ def _consent_response(record: ConsentRecord, **context: Any) -> dict[str, Any]:
 
 
 def _recipients(refs: list[str]) -> list[Agency]:
-    return [_to_agency(ref) for ref in refs]
+    """The named agencies, by slug or id; an unknown one is a 400 naming `recipients`."""
+    ids = [int(r) for r in refs if r.isascii() and r.isdigit() and len(r) <= 18]
+    found = list(Agency.objects.filter(Q(slug__in=refs) | Q(pk__in=ids)))
+    known = {a.slug for a in found} | {str(a.pk) for a in found}
+    if set(refs) - known:
+        raise ValidationError(
+            {"recipients": [bilingual("該当する機関がありません。", "No such agency.")]},
+            code="unknown_agency",
+        )
+    return found
 
 
 CONSENT_EXAMPLE = {

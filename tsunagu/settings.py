@@ -363,6 +363,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "KindEnum": "agencies.models.AgencyKind",
         "NoteKindEnum": "relay.models.provisions.NoteKind",
+        "PurposeEnum": "consent.vocabulary.Purpose",
+        "ConsentStatusEnum": "consent.models.ConsentStatus",
+        "StatusEnum": "relay.states.Status",
     },
     # Swagger UI and Redoc from our static files (drf-spectacular-sidecar), never from a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -196,6 +196,37 @@ ENDPOINTS += [
     ),
 ]
 
+# Consent where the person is: the NPO, holding the sheet once it accepted the hop, records
+# the consent it obtained; only the recording agency withdraws a record (here the ward's).
+ENDPOINTS += [
+    Endpoint(
+        "sheets-consents-create",
+        "post",
+        "/api/v1/sheets/{sheet}/consents/",
+        "consents:write",
+        "npo",
+        body={
+            "grantors": ["person"],
+            "method": "written",
+            "recipients": ["guidance"],
+            "sections": ["basic"],
+            "purposes": ["support"],
+            "valid_until": "2099-12-31T23:59:59+09:00",
+            "obtained_by": "NPO staff 12",
+        },
+        setup=_accept,
+        ok=201,
+    ),
+    Endpoint(
+        "consents-withdraw",
+        "post",
+        "/api/v1/consents/{consent}/withdraw/",
+        "consents:write",
+        "ward",
+        body={"via": "保護者から電話で"},
+    ),
+]
+
 # (case, expected status for an endpoint, problem slug or None)
 CASES: dict[str, Callable[[Endpoint], tuple[int, str | None]]] = {
     "own agency": lambda e: (e.ok, None),
@@ -210,6 +241,8 @@ def _fill(value: Any, hop: Handoff) -> Any:
     if isinstance(value, str):
         filled = value.format(hop=hop.pk, sheet=hop.sheet_id, consent=hop.consent_id)
         return int(filled) if value == "{sheet}" else filled
+    if isinstance(value, list):
+        return [_fill(v, hop) for v in value]
     if isinstance(value, dict):
         return {k: _fill(v, hop) for k, v in value.items()}
     return value
