@@ -112,7 +112,7 @@ def _send_context(
     parent_id: int | None,
 ) -> dict[str, Any]:
     agencies = _recipients_queryset(staff)
-    consented = consented_recipients(sheet_id=view.sheet.pk)
+    consented = consented_recipients(sheet_id=view.sheet.pk, sender=staff.agency)
     open_hops = open_hops_to(sheet_id=view.sheet.pk, from_agency=staff.agency)
     if form.is_bound:
         selected = {int(v) for v in posted_list(form, "recipients") if v.isdigit()}
@@ -171,7 +171,8 @@ def send(request: HttpRequest, staff: Staff, sheet_id: int) -> HttpResponse:
     parent_id = int(parent) if parent.isdigit() else None
     agencies = _recipients_queryset(staff)
     if request.method != "POST":
-        defaults = [s for s in consented_sections(sheet_id=view.sheet.pk) if s in readable]
+        consented = consented_sections(sheet_id=view.sheet.pk, sender=staff.agency)
+        defaults = [s for s in consented if s in readable]
         form = SendForm(agencies=agencies, readable=readable, initial={"sections": defaults})
         ctx = _send_context(
             staff=staff, view=view, form=form, readable=readable, coverage=None, parent_id=parent_id
