@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from django.db.models import Q
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import MultiPartParser
@@ -22,9 +22,9 @@ from rest_framework.views import APIView
 
 from agencies.models import Agency, AgencyKind
 from api.fields import StrictCharField
-from api.language import bilingual
 from api.handoff_serializers import AgencyRefField
 from api.idempotency import IdempotencyMixin
+from api.language import bilingual
 from api.parsers import BoundedJSONParser
 from api.permissions import HasScope
 from api.principal import principal_staff
@@ -90,7 +90,9 @@ class ConsentCreateFormSerializer(ConsentCreateSerializer):
 
 class ConsentWithdrawSerializer(serializers.Serializer):
     via = StrictCharField(
-        min_length=1, max_length=100, help_text="Who asked for the withdrawal (e.g. 本人から電話で)."
+        min_length=1,
+        max_length=100,
+        help_text="Who asked for the withdrawal (e.g. 本人から電話で).",
     )
     reason = StrictCharField(
         max_length=TEXT_MAX_LENGTH, required=False, default="", allow_blank=True
@@ -198,7 +200,9 @@ class SheetConsentCreateView(IdempotencyMixin, APIView):
             201: OpenApiResponse(ConsentSerializer),
             **problem_responses(*WRITE_PROBLEMS),
         },
-        examples=[OpenApiExample("consent at the second agency", CONSENT_EXAMPLE, request_only=True)],
+        examples=[
+            OpenApiExample("consent at the second agency", CONSENT_EXAMPLE, request_only=True)
+        ],
     )
     def post(self, request: Request, pk: int) -> Response:
         serializer = ConsentCreateFormSerializer(data=request.data)

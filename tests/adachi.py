@@ -123,7 +123,9 @@ class Adachi:
 
 
 def build_adachi() -> Adachi:
-    ward = AgencyFactory(slug="adachi-ward", name="足立区福祉まるごと相談課", kind=AgencyKind.WARD_DESK)
+    ward = AgencyFactory(
+        slug="adachi-ward", name="足立区福祉まるごと相談課", kind=AgencyKind.WARD_DESK
+    )
     center = AgencyFactory(
         slug="adachi-center", name="足立区教育支援センター", kind=AgencyKind.EDUCATION_SUPPORT
     )

@@ -6,21 +6,26 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('consent', '0003_councils'),
+        ("consent", "0003_councils"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='consentrecord',
-            name='obtained_by_label',
-            field=models.CharField(blank=True, max_length=150, verbose_name='同意を取得した職員'),
+            model_name="consentrecord",
+            name="obtained_by_label",
+            field=models.CharField(blank=True, max_length=150, verbose_name="同意を取得した職員"),
         ),
         migrations.AlterField(
-            model_name='consentrecord',
-            name='obtained_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="consentrecord",
+            name="obtained_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
     ]

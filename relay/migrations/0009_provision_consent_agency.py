@@ -5,17 +5,22 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('agencies', '0006_membership_phone'),
-        ('relay', '0008_provision_basic_columns'),
+        ("agencies", "0006_membership_phone"),
+        ("relay", "0008_provision_basic_columns"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='provision',
-            name='consent_agency',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='agencies.agency'),
+            model_name="provision",
+            name="consent_agency",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="agencies.agency",
+            ),
         ),
     ]
 

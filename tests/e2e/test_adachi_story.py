@@ -123,9 +123,7 @@ def test_consent_at_the_center_relay_onward_and_withdrawal(
 
     # --- The family withdraws at the center: only the onward hop stops ---------------------
     intake.goto(f"{live_server.url}/sheets/{sheet.pk}/")
-    intake.locator(f"tr[data-consent='{record.pk}']").get_by_role(
-        "link", name="撤回を記録"
-    ).click()
+    intake.locator(f"tr[data-consent='{record.pk}']").get_by_role("link", name="撤回を記録").click()
     intake.fill("#id_via", "本人が来所して")
     intake.get_by_role("button", name="撤回を記録する").click()
     expect(intake.locator(".messages")).to_contain_text("同意の撤回を記録しました")

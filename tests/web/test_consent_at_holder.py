@@ -97,9 +97,10 @@ def test_the_owner_sees_the_centers_record_read_only(adachi: Adachi, held, login
     assert 'data-testid="consent-read-only"' in detail
     assert reverse("relay:consent-withdraw", args=[record.pk]) not in detail
     assert reverse("relay:consent-print", args=[record.pk]) not in detail
-    assert client.post(
-        reverse("relay:consent-withdraw", args=[record.pk]), {"via": "x"}
-    ).status_code == 404
+    assert (
+        client.post(reverse("relay:consent-withdraw", args=[record.pk]), {"via": "x"}).status_code
+        == 404
+    )
     record.refresh_from_db()
     assert record.status == ConsentStatus.ACTIVE
 

@@ -71,7 +71,13 @@ def test_the_grid_and_the_send_give_the_same_answer(net) -> None:
     for agency in (net.npo, net.guidance, net.welfare):
         for purpose in ("support", "case_conference"):
             for sections in (["basic"], ["basic", "consultation"], ["health"], SIX, []):
-                ask = {"sender": net.ward, "recipient": agency, "sections": sections, "purpose": purpose, "at": now}
+                ask = {
+                    "sender": net.ward,
+                    "recipient": agency,
+                    "sections": sections,
+                    "purpose": purpose,
+                    "at": now,
+                }
                 mine = decide(records=records, **ask)
                 sent = permits(sheet_id=sheet.pk, **ask)
                 assert (mine.allowed, mine.reason, mine.message, mine.missing_sections) == (
