@@ -259,7 +259,9 @@ def handoff_for(
     sender, or the sender as receiver, is NotAllowed (it sees the hop, it may not do that).
     With `for_update`, the hop's row is locked until the transaction ends.
     """
-    hops = Handoff.objects.select_related("sheet", "from_agency", "to_agency", "consent")
+    hops = Handoff.objects.select_related(
+        "sheet", "from_agency", "to_agency", "consent", "consent__agency"
+    )
     if for_update:
         hops = hops.select_for_update(of=("self",))
     handoff = hops.filter(pk=handoff_id).first()

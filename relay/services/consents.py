@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -74,6 +74,7 @@ def _consent_event(action: AuditAction, record: ConsentRecord, staff: Staff, **d
 
 
 CONSENTS_WRITE = "consents:write"  # the API scope of recording and withdrawing consent
+MAX_VALIDITY = timedelta(days=3653)  # ten years
 
 
 def _held_scope(held: access.ReadableSheet, sections: list[str]) -> None:
@@ -115,6 +116,10 @@ def _validated_scope(
         raise InvalidInput(field="valid_until")
     if valid_until <= valid_from:
         raise InvalidInput("有効期限は開始日より後にしてください。", field="valid_until")
+    if valid_until > valid_from + MAX_VALIDITY:
+        # A consent is reviewed at least this often; and a date in year 9999 would overflow
+        # the reminders computed from it.
+        raise InvalidInput("有効期限は10年以内にしてください。", field="valid_until")
     return agencies, kinds, section_list, purpose_list
 
 

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from api.keys import api_key_revoke
@@ -21,6 +23,8 @@ from tests.api.helpers import assert_problem, bearer
 from tests.fixtures import Network
 
 pytestmark = pytest.mark.django_db
+
+IN_A_YEAR = (timezone.now() + timedelta(days=365)).isoformat()
 
 
 def _accept(net: Network, hop: Handoff) -> None:
@@ -211,7 +215,7 @@ ENDPOINTS += [
             "recipients": ["guidance"],
             "sections": ["basic"],
             "purposes": ["support"],
-            "valid_until": "2099-12-31T23:59:59+09:00",
+            "valid_until": IN_A_YEAR,
             "obtained_by": "NPO staff 12",
         },
         setup=_accept,

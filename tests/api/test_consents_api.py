@@ -4,9 +4,11 @@ problem documents of bad input, and the refusals an attacker meets."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.utils import timezone
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
@@ -19,6 +21,8 @@ from tests.adachi import Adachi, build_adachi
 from tests.api.helpers import assert_problem, bearer
 
 pytestmark = pytest.mark.django_db
+
+IN_A_YEAR = (timezone.now() + timedelta(days=365)).isoformat()
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
@@ -47,7 +51,7 @@ def _consent_body(adachi: Adachi, **overrides: Any) -> dict[str, Any]:
         "recipients": [adachi.free_school.slug],
         "sections": ["basic", "attendance"],
         "purposes": ["support"],
-        "valid_until": "2099-03-31T23:59:59+09:00",
+        "valid_until": IN_A_YEAR,
         "obtained_by": "教育支援センター 相談員12",
         **overrides,
     }
@@ -152,6 +156,7 @@ def test_withdrawal_by_the_center_stops_its_onward_hop_only(adachi: Adachi, held
         ({"obtained_by": "職員\x07"}, "obtained_by"),
         ({"grantors": ["neighbour"]}, "grantors"),
         ({"valid_until": "2020-01-01T00:00:00+09:00"}, "valid_until"),
+        ({"valid_until": "9999-12-31T23:59:59+09:00"}, "valid_until"),
         ({"recipients": [], "recipient_kinds": []}, "recipients"),
         ({"recipients": ["no-such-agency"]}, "recipients"),
         ({"purposes": []}, "purposes"),

@@ -176,3 +176,19 @@ def test_the_first_sender_sees_the_chain_and_whose_consent(adachi: Adachi, held,
     detail = client.get(reverse("relay:sheet-detail", args=[sheet.pk])).content.decode()
     assert f'data-hop-consent="{record.pk}"' in detail
     assert f"#{draft.pk}<" not in detail and adachi.outsider.name not in detail
+
+
+def test_the_onward_hop_page_names_the_recorder_and_offers_its_withdrawal(
+    adachi: Adachi, held, login
+) -> None:
+    """The center's intake, on the hop it sent under the center's consent, reads who recorded
+    the consent and may record its withdrawal (the consent was obtained at its counter)."""
+    sheet, _first = held
+    record, onward = _onward(adachi, sheet)
+    page = (
+        login(adachi.center_intake)
+        .get(reverse("relay:handoff-detail", args=[onward.pk]))
+        .content.decode()
+    )
+    assert f"({adachi.center.name}で記録)" in page
+    assert reverse("relay:consent-withdraw", args=[record.pk]) in page
