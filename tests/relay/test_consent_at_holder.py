@@ -303,3 +303,51 @@ def test_a_withdrawn_record_cannot_be_withdrawn_twice(adachi: Adachi) -> None:
     services.consent_withdraw(staff=adachi.center_counselor, record_id=record.pk, via="本人")
     with pytest.raises(IllegalTransition):
         services.consent_withdraw(staff=adachi.center_counselor, record_id=record.pk, via="本人")
+
+
+def test_withdrawing_the_ward_consent_also_stops_onward_hops_sent_under_it(
+    adachi: Adachi,
+) -> None:
+    """GIVEN the ward's consent names the center and the free school, and the center relayed
+    onward under it (no consent of its own) WHEN the guardian withdraws it THEN both hops stop:
+    the onward one went under the withdrawn record too."""
+    sheet = adachi.sheet()
+    ward_record = adachi.ward_consent(sheet, recipients=[adachi.center, adachi.free_school])
+    first = adachi.first_hop(sheet)
+    onward = adachi.onward_hop(sheet)
+    assert onward.consent_id == ward_record.pk
+
+    stopped = services.consent_withdraw(
+        staff=adachi.ward_counselor, record_id=ward_record.pk, via="保護者から電話で"
+    )
+
+    assert sorted(h.pk for h in stopped) == [first.pk, onward.pk]
+    assert not SheetAccess.objects.filter(handoff__in=[first, onward]).exists()
+
+
+def test_an_approved_basis_at_the_center_carries_the_onward_hop(adachi: Adachi) -> None:
+    """A lawful basis the center's counselor records and the center's supervisor approves
+    covers the center's onward send like its consent would; the provision names it."""
+    sheet = adachi.sheet()
+    adachi.ward_consent(sheet)
+    adachi.first_hop(sheet)
+    basis = services.lawful_basis_record(
+        staff=adachi.center_counselor,
+        sheet_id=sheet.pk,
+        basis="life_or_body",
+        reason="本人の安全確認が急がれ、保護者と連絡が取れない",
+        recipients=[adachi.free_school],
+        sections=["basic"],
+        purposes=[Purpose.PROTECTION],
+        valid_until=timezone.now() + timedelta(days=14),
+    )
+    services.lawful_basis_decide(staff=adachi.center_supervisor, record_id=basis.pk, approve=True)
+    onward = services.handoff_relay(
+        staff=adachi.center_supervisor,
+        sheet_id=sheet.pk,
+        to_agency=adachi.free_school,
+        sections=["basic"],
+        purpose=Purpose.PROTECTION,
+    )
+    provision = Provision.objects.get(handoff=onward)
+    assert (provision.consent_id, provision.consent_agency_id) == (basis.pk, adachi.center.pk)
