@@ -78,3 +78,8 @@ class Staff:
 SENDERS = (Role.COUNSELOR, Role.SUPERVISOR)
 RECEIVERS = (Role.INTAKE, Role.COUNSELOR, Role.SUPERVISOR)
 READERS = (Role.COUNSELOR, Role.SUPERVISOR, Role.INTAKE, Role.VIEWER)
+# Who may record a consent obtained from the person, or a withdrawal of it: whoever meets the
+# person, the counter's intake staff included (the Adachi つなぐシート: the department that
+# takes the consultation records it and obtains the consent). A lawful basis and a send stay
+# with SENDERS.
+CONSENT_RECORDERS = (Role.INTAKE, Role.COUNSELOR, Role.SUPERVISOR)

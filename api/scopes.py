@@ -14,6 +14,7 @@ class Scope(models.TextChoices):
     SHEETS_READ = "sheets:read", _("共有されたシートの閲覧")
     UPDATES_READ = "updates:read", _("受け入れ後の経過の閲覧(同意の範囲内)")
     UPDATES_WRITE = "updates:write", _("受け入れ後の経過の報告")
+    CONSENTS_WRITE = "consents:write", _("同意の記録と撤回(自機関が保有するシート)")
     DIRECTORY_READ = "directory:read", _("機関名簿の閲覧")
     WEBHOOKS_MANAGE = "webhooks:manage", _("Webhookの設定")
     MEETINGS_READ = "meetings:read", _("参加しているケース会議の記録の閲覧")

@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from api import directory, handoffs, meetings, progress, views, webhooks
+from api import consents, directory, handoffs, meetings, progress, views, webhooks
 from api.fhir import views as fhir
 
 app_name = "api"
@@ -39,6 +39,16 @@ urlpatterns = [
     path("sheets/<int:pk>/", handoffs.SheetDetailView.as_view(), name="sheet-detail"),
     path("meetings/", meetings.MeetingListView.as_view(), name="meeting-list"),
     path("meetings/<int:pk>/", meetings.MeetingDetailView.as_view(), name="meeting-detail"),
+    path(
+        "sheets/<int:pk>/consents/",
+        consents.SheetConsentCreateView.as_view(),
+        name="sheet-consent-create",
+    ),
+    path(
+        "consents/<int:pk>/withdraw/",
+        consents.ConsentWithdrawView.as_view(),
+        name="consent-withdraw",
+    ),
     path("agencies/", directory.AgencyListView.as_view(), name="agency-list"),
     path("agencies/<slug:slug>/", directory.AgencyDetailView.as_view(), name="agency-detail"),
     path("services/", directory.ServiceListView.as_view(), name="service-list"),

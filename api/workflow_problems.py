@@ -94,8 +94,17 @@ FIELDS_EN: dict[str, str] = {
     "outcome": "Choose an outcome from the list.",
     "note": "A note is required here (for example when the reason is 'other').",
     "service": "Name an active program of the receiving agency.",
-    "grantors": "The person is 18 or older: record the person's own consent, not a "
-    "guardian's alone.",
+    "obtained_by": "Name the staff member who obtained the consent (up to 150 characters, no "
+    "control characters).",
+    "scanned_form": "The scanned form must be a PDF, PNG or JPEG whose content matches its "
+    "type, up to 10 MB.",
+    "grantors": "Choose who consented: person, guardian or legal_representative. For a person "
+    "18 or older, record the person's own consent, not a guardian's alone.",
+    "method": "Choose how consent was given: written, verbal or electronic.",
+    "recipients": "Name one or more recipient agencies or agency kinds.",
+    "purposes": "Choose one or more purposes from the list.",
+    "valid_until": "The end of validity must be a time with a zone, after its start.",
+    "via": "Say who asked for the withdrawal.",
 }
 
 CLASS_EN: dict[type[errors.WorkflowError], str] = {

@@ -34,6 +34,7 @@ def basis_holds(meeting: CaseMeeting, agency: Agency) -> bool:
     return bool(
         decide(
             records=consent_records(sheet_id=meeting.sheet_id),
+            sender=None,  # a meeting's named basis, not a send
             recipient=agency,
             sections=MEETING_SECTIONS,
             purpose=Purpose.CASE_CONFERENCE,

@@ -258,6 +258,7 @@ def _covered(record: ConsentRecord, agencies: Iterable[Agency], at: datetime) ->
         if agency.pk != record.sheet.owner_agency_id
         and not decide(
             records=records,
+            sender=None,  # a meeting's named basis, not a send
             recipient=agency,
             sections=access.MEETING_SECTIONS,
             purpose=Purpose.CASE_CONFERENCE,

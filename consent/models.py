@@ -169,9 +169,13 @@ class ConsentRecord(models.Model):
     status = models.CharField(
         max_length=20, choices=ConsentStatus.choices, default=ConsentStatus.ACTIVE
     )
+    # A staff member who recorded it on screen; empty when a partner system recorded it through
+    # the API, which names its own staff member in `obtained_by_label` (and the audit event
+    # names the API key).
     obtained_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    obtained_by_label = models.CharField(_("同意を取得した職員"), max_length=150, blank=True)
     obtained_at = models.DateTimeField(_("取得日時"))
     scanned_form = models.FileField(upload_to=scanned_form_path, blank=True)
     approval = models.CharField(

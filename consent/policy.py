@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.db.models import F
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -73,6 +74,7 @@ def consent_records(*, sheet_id: int, lock: bool = False) -> list[ConsentRecord]
     order `decide` prefers them (newest first). `lock` holds them until the transaction ends."""
     query = (
         ConsentRecord.objects.filter(sheet_id=sheet_id)
+        .annotate(sheet_owner_id=F("sheet__owner_agency_id"))
         .select_related("council")
         .prefetch_related("recipient_agencies", "council__members")
         .order_by("-valid_from", "-id")
@@ -82,9 +84,24 @@ def consent_records(*, sheet_id: int, lock: bool = False) -> list[ConsentRecord]
     return list(query)
 
 
+def usable_by(record: ConsentRecord, sender: Agency | None) -> bool:
+    """Whose sends a record covers. The sheet's owner records consent for the whole relay: its
+    records cover a send by any agency holding the sheet (hop by hop, as the Adachi sheet is
+    passed on). A record made by another agency, where the person was met later, covers only
+    that agency's own sends: the person agreed to what that agency passes on. `sender` None is
+    not a send by an agency (a meeting's named basis): every record is considered."""
+    if sender is None:
+        return True
+    owner_id = getattr(record, "sheet_owner_id", None)
+    if owner_id is None:
+        owner_id = record.sheet.owner_agency_id
+    return record.agency_id in (sender.pk, owner_id)
+
+
 def permits(
     *,
     sheet_id: int,
+    sender: Agency | None,
     recipient: Agency,
     sections: Iterable[str],
     purpose: str,
@@ -93,7 +110,8 @@ def permits(
     record_id: int | None = None,
     adult: bool = False,
 ) -> PolicyDecision:
-    """Decide whether `sections` of the sheet may be shared with `recipient` for `purpose`.
+    """Decide whether `sections` of the sheet may be shared by `sender` with `recipient` for
+    `purpose`.
 
     With `record_id`, only that record may give permission (the sender named it); recorded
     refusals still apply whichever record is named. `adult`: the person is 18 or older now
@@ -104,6 +122,7 @@ def permits(
         return _refuse("no-sections", _("共有する項目が選ばれていません。"))
     return decide(
         records=consent_records(sheet_id=sheet_id, lock=lock),
+        sender=sender,
         recipient=recipient,
         sections=wanted,
         purpose=purpose,
@@ -121,6 +140,7 @@ def guardian_only(record: ConsentRecord) -> bool:
 def decide(
     *,
     records: list[ConsentRecord],
+    sender: Agency | None,
     recipient: Agency,
     sections: Iterable[str],
     purpose: str,
@@ -133,6 +153,9 @@ def decide(
     `adult`: the person is certainly 18 or older at `at` (the caller works it out from the
     sheet once, not per question). An adult consents for themselves: a consent whose only
     grantor is a guardian permits nothing for them (a recorded refusal still applies).
+
+    A recorded refusal applies whoever recorded it and whoever sends; a permission only to the
+    senders it covers (`usable_by`).
     """
     wanted = frozenset(sections)
     if not wanted:
@@ -157,7 +180,9 @@ def decide(
     permits_ = [
         r
         for r in records
-        if r.decision == Decision.PERMIT and (record_id is None or r.pk == record_id)
+        if r.decision == Decision.PERMIT
+        and (record_id is None or r.pk == record_id)
+        and usable_by(r, sender)
     ]
     in_force = [r for r in permits_ if r.in_force_at(at)]
     guardian_for_adult = None

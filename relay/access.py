@@ -28,9 +28,10 @@ from agencies.models import Agency, Role
 from audit.context import Actor
 from audit.models import AuditAction
 from consent.models import ConsentRecord
-from consent.vocabulary import SHEET_SECTIONS, SPECIAL_CARE_SECTIONS
+from consent.vocabulary import SHEET_SECTIONS, SPECIAL_CARE_SECTIONS, Section
 from relay.audit_events import access_event
 from relay.models import Handoff, ReferralSheet, SheetAccess
+from relay.states import RELAY_ONWARD_FROM
 from relay.states import Side as Side  # re-exported: handoff_for(side=access.Side.SENDER)
 
 VIEW_SHEET = "relay.view_referralsheet"
@@ -214,6 +215,40 @@ def sheet_owned_by(*, staff: Staff, sheet_id: int, for_update: bool = False) -> 
     return sheet
 
 
+def held_sections(*, agency: Agency, sheet_id: int) -> set[str]:
+    """The sections an agency holds of another agency's sheet through the hops it received
+    and took up (acknowledged, accepted or completed; `RELAY_ONWARD_FROM`, the same states it
+    may relay onward from): what its access rows of those hops still give it. A hop merely
+    sent, or declined, cancelled or withdrawn (its access row is gone), holds nothing."""
+    sections: set[str] = set()
+    for row in SheetAccess.objects.filter(
+        agency=agency,
+        sheet_id=sheet_id,
+        handoff__to_agency=agency,
+        handoff__status__in=list(RELAY_ONWARD_FROM),
+    ).values_list("sections", flat=True):
+        sections.update(row)
+    return sections
+
+
+def sheet_held_by(*, staff: Staff, sheet_id: int, for_update: bool = False) -> ReadableSheet:
+    """A sheet on which the staff member's agency may record consent: its own (every
+    section), or one it holds through a hop (`held_sections`). Anything else is NotFound,
+    as for a sheet that does not exist."""
+    sheets: QuerySet[ReferralSheet] = ReferralSheet.objects.select_related("owner_agency")
+    if for_update:
+        sheets = sheets.select_for_update(of=("self",))
+    sheet = sheets.filter(pk=sheet_id).first()
+    if sheet is None:
+        raise NotFound()
+    if sheet.owner_agency_id == staff.agency.pk:
+        return ReadableSheet(sheet=sheet, sections=set(Section.values))
+    sections = held_sections(agency=staff.agency, sheet_id=sheet.pk)
+    if not sections or not can_view_sheet(agency=staff.agency, sheet=sheet):
+        raise NotFound()
+    return ReadableSheet(sheet=sheet, sections=sections)
+
+
 def handoff_for(
     *, staff: Staff, handoff_id: int, for_update: bool = False, side: Side | None = None
 ) -> Handoff:
@@ -224,7 +259,9 @@ def handoff_for(
     sender, or the sender as receiver, is NotAllowed (it sees the hop, it may not do that).
     With `for_update`, the hop's row is locked until the transaction ends.
     """
-    hops = Handoff.objects.select_related("sheet", "from_agency", "to_agency", "consent")
+    hops = Handoff.objects.select_related(
+        "sheet", "from_agency", "to_agency", "consent", "consent__agency"
+    )
     if for_update:
         hops = hops.select_for_update(of=("self",))
     handoff = hops.filter(pk=handoff_id).first()

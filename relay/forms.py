@@ -254,9 +254,15 @@ class ConsentForm(forms.Form):
         help_text=_("PDFまたは画像、10MBまで。後から紙で保管する場合は空欄で構いません。"),
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, sections: set[str] | None = None, **kwargs: Any) -> None:
+        """`sections`: what the recording agency holds (a holder records consent for those
+        only); None for every section."""
         super().__init__(*args, **kwargs)
-        declared_field(self, "sections", forms.MultipleChoiceField).choices = section_choices()
+        declared_field(self, "sections", forms.MultipleChoiceField).choices = [
+            (value, label)
+            for value, label in section_choices()
+            if sections is None or value in sections
+        ]
         self.fields["valid_until"].initial = timezone.localdate() + timedelta(days=365)
         self.fields["obtained_on"].initial = timezone.localdate()
 

@@ -144,10 +144,16 @@ def handoffs_awaiting_approval_for(*, agency: Agency) -> QuerySet[Handoff]:
 
 
 def handoffs_of_sheet_for(*, agency: Agency, sheet: ReferralSheet) -> QuerySet[Handoff]:
-    """The hops of one sheet that the agency took part in (as sender or receiver)."""
-    qs = Handoff.objects.filter(sheet=sheet).select_related(*_HANDOFF_RELATED).order_by("id")
+    """The hops of one sheet that the agency took part in (as sender or receiver); for the
+    sheet's owner also the hops relayed onward by others once they were sent (never another
+    agency's drafts), each with the consent record it went under and who recorded it."""
+    qs = (
+        Handoff.objects.filter(sheet=sheet)
+        .select_related(*_HANDOFF_RELATED, "consent__agency")
+        .order_by("id")
+    )
     if sheet.owner_agency_id == agency.pk:
-        return qs
+        return qs.exclude(Q(status__in=list(NOT_YET_SENT)) & ~Q(from_agency=agency))
     received = qs.filter(to_agency=agency).exclude(status__in=list(NOT_YET_SENT))
     return received | qs.filter(from_agency=agency)
 
@@ -216,12 +222,13 @@ def counselors_of(agency: Agency) -> list[tuple[int, str]]:
 
 def hop_chains_for(*, agency: Agency, sheets: Iterable[ReferralSheet]) -> dict[int, list[Handoff]]:
     """Closing the loop: for each of the agency's own sheets, every hop sent from it and onward
-    (agency names, states and outcomes; no content), each hop followed by the hops relayed
-    from it, so the first sender sees where the person landed. One query."""
+    (agency names, states, outcomes and whose consent each went under; no content), each hop
+    followed by the hops relayed from it, so the first sender sees where the person landed.
+    One query."""
     owned = [s.pk for s in sheets if s.owner_agency_id == agency.pk]
     hops = list(
         Handoff.objects.filter(sheet_id__in=owned, sent_at__isnull=False)
-        .select_related("from_agency", "to_agency")
+        .select_related("from_agency", "to_agency", "consent__agency")
         .order_by("sheet_id", "sent_at", "id")
     )
     children: dict[int | None, list[Handoff]] = {}

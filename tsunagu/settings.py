@@ -365,6 +365,8 @@ SPECTACULAR_SETTINGS = {
         "NoteKindEnum": "relay.models.provisions.NoteKind",
         "GradeEnum": "agencies.grades.Grade",
         "ProgressStatusEnum": "relay.models.progress.ProgressStatus",
+        "PurposeEnum": "consent.vocabulary.Purpose",
+        "ConsentStatusEnum": "consent.models.ConsentStatus",
         "StatusEnum": "relay.states.Status",
     },
     # Swagger UI and Redoc from our static files (drf-spectacular-sidecar), never from a CDN.

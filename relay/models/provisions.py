@@ -43,6 +43,11 @@ class Provision(models.Model):
     consent = models.ForeignKey(
         "consent.ConsentRecord", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # Who recorded that consent: the sheet's owner, or an agency that held the sheet and met
+    # the person (relay onward under its own consent). Kept with the snapshot, like the rest.
+    consent_agency = models.ForeignKey(
+        "agencies.Agency", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )

@@ -1,5 +1,11 @@
 """Recording consent or a lawful basis, approving a basis, and withdrawing consent.
 
+Consent is recorded where the person is: by the sheet's owner, or by an agency that holds the
+sheet through a hop it took up (`relay.access.sheet_held_by`), for the sections it holds only.
+The record names its agency; only that agency prints, withdraws or voids it, and a lawful basis
+it records waits for that agency's supervisor. Whose sends a record covers is the policy's
+question (`consent.policy.usable_by`).
+
 Withdrawal reaches into the relay: hops not yet sent can no longer be sent (the policy sees the
 withdrawal), hops already sent under the record are stopped, their receivers lose access and
 are told.
@@ -9,15 +15,16 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from agencies.actors import READERS, SENDERS, Staff
+from agencies.actors import CONSENT_RECORDERS, READERS, SENDERS, Staff
 from agencies.errors import IllegalTransition, InvalidInput, NotAllowed
 from agencies.models import Agency, AgencyKind, Role
 from audit.context import Actor
@@ -66,6 +73,21 @@ def _consent_event(action: AuditAction, record: ConsentRecord, staff: Staff, **d
     )
 
 
+CONSENTS_WRITE = "consents:write"  # the API scope of recording and withdrawing consent
+MAX_VALIDITY = timedelta(days=3653)  # ten years
+
+
+def _held_scope(held: access.ReadableSheet, sections: list[str]) -> None:
+    """An agency records consent only for the sections it holds (the owner holds them all)."""
+    not_held = sorted(set(sections) - held.sections)
+    if not_held:
+        raise InvalidInput(
+            str(_("この機関が保有していない項目は選べません。")),
+            field="sections",
+            not_held=not_held,
+        )
+
+
 def _validated_scope(
     *,
     recipients: Iterable[Agency],
@@ -94,6 +116,10 @@ def _validated_scope(
         raise InvalidInput(field="valid_until")
     if valid_until <= valid_from:
         raise InvalidInput("有効期限は開始日より後にしてください。", field="valid_until")
+    if valid_until > valid_from + MAX_VALIDITY:
+        # A consent is reviewed at least this often; and a date in year 9999 would overflow
+        # the reminders computed from it.
+        raise InvalidInput("有効期限は10年以内にしてください。", field="valid_until")
     return agencies, kinds, section_list, purpose_list
 
 
@@ -115,10 +141,21 @@ def consent_record(
     child_assent: str = "",
     explanation_version: str = "",
     scanned_form: UploadedFile | None = None,
+    obtained_by_label: str = "",
 ) -> ConsentRecord:
-    """Record the person's or guardian's consent (or refusal) to share sections with recipients."""
-    staff.require_role(*SENDERS)
-    sheet = access.sheet_owned_by(staff=staff, sheet_id=sheet_id, for_update=True)
+    """Record the person's or guardian's consent (or refusal) to share sections with recipients,
+    on a sheet the agency owns or holds (then only for the sections it holds). A partner
+    system names the staff member who obtained it (`obtained_by_label`)."""
+    staff.require_role(*CONSENT_RECORDERS, api_scope=CONSENTS_WRITE)
+    held = access.sheet_held_by(staff=staff, sheet_id=sheet_id, for_update=True)
+    sheet = held.sheet
+    label = obtained_by_label.strip()
+    if staff.is_api and not label:
+        raise InvalidInput("同意を取得した職員を記入してください。", field="obtained_by")
+    try:
+        ConsentRecord._meta.get_field("obtained_by_label").clean(label, None)
+    except ValidationError as exc:
+        raise InvalidInput(field="obtained_by") from exc
     now = timezone.now()
     valid_from = valid_from or now
     agencies, kinds, section_list, purpose_list = _validated_scope(
@@ -129,6 +166,7 @@ def consent_record(
         valid_from=valid_from,
         valid_until=valid_until,
     )
+    _held_scope(held, section_list)
     grantor_list = sorted(set(grantors))
     if not grantor_list or not set(grantor_list) <= set(Grantor.values):
         raise InvalidInput("同意した人を選んでください。", field="grantors")
@@ -164,7 +202,8 @@ def consent_record(
         purposes=purpose_list,
         valid_from=valid_from,
         valid_until=valid_until,
-        obtained_by=staff.person,
+        obtained_by=staff.user,
+        obtained_by_label=label or staff.label[:150],
         obtained_at=obtained_at or now,
     )
     upload_detail = _checked_scanned_form(scanned_form) if scanned_form is not None else None
@@ -245,14 +284,16 @@ def lawful_basis_record(
     valid_until: datetime,
     council: Council | None = None,
 ) -> ConsentRecord:
-    """Record a lawful basis that stands in for consent; it waits for a supervisor's approval.
-    A council's basis names the council, and covers only its members (consent.councils)."""
+    """Record a lawful basis that stands in for consent; it waits for a supervisor's approval
+    (of the recording agency). A council's basis names the council, and covers only its
+    members (consent.councils). A holder records one only for the sections it holds."""
     staff.require_role(*SENDERS)
     if basis == Basis.CONSENT or basis not in Basis.values:
         raise InvalidInput(field="basis")
     if not reason.strip():
         raise InvalidInput("理由を具体的に記入してください。", field="reason")
-    sheet = access.sheet_owned_by(staff=staff, sheet_id=sheet_id, for_update=True)
+    held = access.sheet_held_by(staff=staff, sheet_id=sheet_id, for_update=True)
+    sheet = held.sheet
     now = timezone.now()
     agencies, kinds, section_list, purpose_list = _validated_scope(
         recipients=recipients,
@@ -262,6 +303,7 @@ def lawful_basis_record(
         valid_from=now,
         valid_until=valid_until,
     )
+    _held_scope(held, section_list)
     council_basis_check(
         basis=basis,
         council=council,
@@ -282,6 +324,7 @@ def lawful_basis_record(
         valid_from=now,
         valid_until=valid_until,
         obtained_by=staff.person,
+        obtained_by_label=staff.label[:150],
         obtained_at=now,
         approval=Approval.PENDING,
         council=council,
@@ -370,8 +413,12 @@ def _stop_hops_under(record: ConsentRecord, staff: Staff, *, status: Status) -> 
 def consent_withdraw(
     *, staff: Staff, record_id: int, via: str, reason: str = "", at: datetime | None = None
 ) -> list[Handoff]:
-    """The person or guardian withdraws consent: record it and stop every hop it carried."""
-    staff.require_role(*SENDERS)
+    """The person or guardian withdraws consent: record it and stop every hop it carried.
+
+    Only the recording agency withdraws its record (the owner cannot withdraw a holder's, nor
+    a holder the owner's), and it acts only on the hops sent under that record: the hops
+    another agency sent under its own consent go on."""
+    staff.require_role(*CONSENT_RECORDERS, api_scope=CONSENTS_WRITE)
     record = access.consent_record_for(staff=staff, record_id=record_id)
     # The lock order of relay.services.transactions: sheet, consent record, then hops.
     lock_sheet(record.sheet_id)

@@ -330,6 +330,7 @@ def _snapshot(handoff: Handoff, staff: Staff, decision: PolicyDecision, at: Any)
         content=content,
         content_hash=content_hash(content),
         consent=decision.record,
+        consent_agency_id=decision.record.agency_id if decision.record is not None else None,
         created_by=staff.user,
         created_at=at,
         changed_sections=snapshots.changed_sections(
@@ -352,6 +353,7 @@ def _gate(handoff: Handoff, *, lock: bool) -> PolicyDecision:
     now = timezone.now()
     return permits(
         sheet_id=handoff.sheet_id,
+        sender=handoff.from_agency,
         recipient=handoff.to_agency,
         sections=handoff.sections,
         purpose=handoff.purpose,

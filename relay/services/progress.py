@@ -42,6 +42,7 @@ def _decision(handoff: Handoff, *, at: datetime, lock: bool) -> PolicyDecision:
     """May the hop's progress go back to its sender, for the hop's purpose, at `at`?"""
     return permits(
         sheet_id=handoff.sheet_id,
+        sender=handoff.to_agency,
         recipient=handoff.from_agency,
         sections=[Section.PROGRESS],
         purpose=handoff.purpose,

@@ -1,4 +1,9 @@
-"""Consent: record it (or a lawful basis), print the form a family signs, withdraw it."""
+"""Consent: record it (or a lawful basis), print the form a family signs, withdraw it.
+
+The sheet's owner records consent, and so does an agency that holds the sheet through a hop
+(for the sections it holds): the person may be met, and consent, at the second agency. Each
+record is printed, withdrawn or voided only by the agency that recorded it.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +16,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from agencies.actors import SENDERS, Staff
-from agencies.errors import IllegalTransition, InvalidInput, NotFound
+from agencies.actors import CONSENT_RECORDERS, Staff
+from agencies.errors import IllegalTransition, InvalidInput, NotAllowed
 from agencies.models import Agency, AgencyKind, Role
 from consent.models import ConsentRecord, Council, Grantor
 from consent.vocabulary import SPECIAL_CARE_SECTIONS, Purpose, Section
@@ -49,11 +54,13 @@ def _selected_ids(form: ConsentForm) -> set[int]:
     return {int(v) for v in raw if v.isdigit()}
 
 
-def _consent_context(form: ConsentForm, view: SheetView) -> dict[str, Any]:
+def _consent_context(
+    form: ConsentForm, view: SheetView, staff: Staff, held: set[str]
+) -> dict[str, Any]:
     suggestions = suggest_recipients(
-        agencies=Agency.objects.exclude(pk=view.sheet.owner_agency_id),
+        agencies=Agency.objects.exclude(pk=staff.agency.pk),
         content=view.content,
-        sender=view.sheet.owner_agency,
+        sender=staff.agency,
     )
     suggested = {s.agency.pk for s in suggestions}
     selected = _selected_ids(form)
@@ -61,6 +68,7 @@ def _consent_context(form: ConsentForm, view: SheetView) -> dict[str, Any]:
     return {
         "form": form,
         "sheet": view.sheet,
+        "is_owner": view.is_owner,
         "suggestions": [{"s": s, "checked": s.agency.pk in selected} for s in suggestions],
         "agency_groups": _agency_groups(selected, suggested),
         "section_options": [
@@ -71,16 +79,17 @@ def _consent_context(form: ConsentForm, view: SheetView) -> dict[str, Any]:
                 "checked": value in sections,
             }
             for value, label in Section.choices
+            if value in held
         ],
     }
 
 
-@staff_view(*SENDERS)
+@staff_view(*CONSENT_RECORDERS)
 def consent_new(request: HttpRequest, staff: Staff, sheet_id: int) -> HttpResponse:
+    """Record consent on a sheet the agency owns or holds (then for the sections it holds)."""
+    held = access.sheet_held_by(staff=staff, sheet_id=sheet_id).sections
     view = services.sheet_view(staff=staff, sheet_id=sheet_id, purpose="consent")
-    if not view.is_owner:
-        raise NotFound()
-    form = ConsentForm(request.POST or None, request.FILES or None)
+    form = ConsentForm(request.POST or None, request.FILES or None, sections=held)
     form.fields["council"].queryset = Council.objects.filter(  # type: ignore[attr-defined]
         municipality=staff.agency.municipality
     ).order_by("kind", "name")
@@ -113,6 +122,10 @@ def consent_new(request: HttpRequest, staff: Staff, sheet_id: int) -> HttpRespon
                 )
         except InvalidInput as exc:
             form.add_error(exc.field if exc.field in form.fields else None, str(exc))
+        except NotAllowed:
+            # Intake staff record the consent obtained at the counter; a lawful basis is a
+            # counselor's or supervisor's.
+            form.add_error("basis", _("法令上の根拠は相談員または管理職が記録します。"))
         else:
             if form.is_lawful_basis:
                 messages.warning(
@@ -128,7 +141,7 @@ def consent_new(request: HttpRequest, staff: Staff, sheet_id: int) -> HttpRespon
     return render(
         request,
         "relay/consents/form.html",
-        _consent_context(form, view),
+        _consent_context(form, view, staff, held),
         status=400 if form.errors else 200,
     )
 
@@ -165,7 +178,7 @@ def _print_context(
     }
 
 
-@staff_view(*SENDERS)
+@staff_view(*CONSENT_RECORDERS)
 def consent_print(request: HttpRequest, staff: Staff, record_id: int) -> HttpResponse:
     """The consent form of a recorded consent, for the person or guardian to read and sign."""
     record = access.consent_record_for(staff=staff, record_id=record_id)
@@ -183,11 +196,11 @@ def consent_print(request: HttpRequest, staff: Staff, record_id: int) -> HttpRes
 
 
 @require_POST
-@staff_view(*SENDERS)
+@staff_view(*CONSENT_RECORDERS)
 def consent_print_draft(request: HttpRequest, staff: Staff, sheet_id: int) -> HttpResponse:
     """The same form, pre-filled from the consent screen before anything is recorded."""
-    access.sheet_owned_by(staff=staff, sheet_id=sheet_id)
-    form = ConsentForm(request.POST)
+    held = access.sheet_held_by(staff=staff, sheet_id=sheet_id).sections
+    form = ConsentForm(request.POST, sections=held)
     form.is_valid()  # only to parse what was chosen; nothing is saved
     data = form.cleaned_data
     recipient_ids = _selected_ids(form)
@@ -196,7 +209,7 @@ def consent_print_draft(request: HttpRequest, staff: Staff, sheet_id: int) -> Ht
         sheet_id=sheet_id,
         recipients=list(Agency.objects.filter(pk__in=recipient_ids).order_by("name")),
         kinds=request.POST.getlist("recipient_kinds"),
-        sections=request.POST.getlist("sections"),
+        sections=[s for s in request.POST.getlist("sections") if s in held],
         purposes=request.POST.getlist("purposes"),
         valid_until=data.get("valid_until"),
         record=None,
@@ -204,7 +217,7 @@ def consent_print_draft(request: HttpRequest, staff: Staff, sheet_id: int) -> Ht
     return render(request, "relay/consents/print.html", context)
 
 
-@staff_view(*SENDERS)
+@staff_view(*CONSENT_RECORDERS)
 def consent_withdraw(request: HttpRequest, staff: Staff, record_id: int) -> HttpResponse:
     record = access.consent_record_for(staff=staff, record_id=record_id)
     form = WithdrawConsentForm(request.POST or None)

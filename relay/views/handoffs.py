@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from agencies.actors import READERS, SENDERS, Staff
+from agencies.actors import CONSENT_RECORDERS, READERS, Staff
 from agencies.eligibility import ELIGIBILITY_FIELD_LABELS
 from agencies.errors import ConsentDoesNotCover, IllegalTransition, InvalidInput, NotAllowed
 from agencies.models import Agency, Membership
@@ -232,7 +232,7 @@ def _withdrawable_consent(handoff: Handoff, staff: Staff) -> Any:
         and consent.agency_id == staff.agency.pk
         and consent.basis == Basis.CONSENT
         and consent.status == ConsentStatus.ACTIVE
-        and staff.role in SENDERS
+        and staff.role in CONSENT_RECORDERS
     ):
         return consent
     return None

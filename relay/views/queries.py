@@ -15,6 +15,7 @@ from agencies.grades import GRADE_AGE
 from agencies.models import Agency
 from agencies.places import PREFECTURE_PREFIX, city_of, same_city
 from consent.models import Approval, ConsentRecord, Decision
+from consent.policy import consent_records, usable_by
 from consent.vocabulary import Basis
 from relay.models import Handoff, ReferralSheet
 from relay.states import TERMINAL
@@ -32,36 +33,47 @@ def pending_lawful_bases_for(*, agency: Agency) -> QuerySet[ConsentRecord]:
     )
 
 
-def consents_of_sheet(*, sheet: ReferralSheet) -> QuerySet[ConsentRecord]:
-    """Every consent record and lawful basis of a sheet (for its owner), newest first."""
+def consents_of_sheet(
+    *, sheet: ReferralSheet, agency: Agency | None = None
+) -> QuerySet[ConsentRecord]:
+    """Every consent record and lawful basis of a sheet (for its owner), or only those `agency`
+    recorded (for an agency holding the sheet), newest first."""
+    records = ConsentRecord.objects.filter(sheet=sheet)
+    if agency is not None:
+        records = records.filter(agency=agency)
     return (
-        ConsentRecord.objects.filter(sheet=sheet)
-        .prefetch_related("recipient_agencies")
-        .select_related("obtained_by", "approved_by", "withdrawn_by")
+        records.prefetch_related("recipient_agencies")
+        .select_related("agency", "obtained_by", "approved_by", "withdrawn_by")
         .order_by("-created_at", "-id")
     )
 
 
-def consented_sections(*, sheet_id: int) -> list[str]:
-    """Sections some permit in force now covers: the send screen's default choice."""
+def _permits_for(*, sheet_id: int, sender: Agency) -> list[ConsentRecord]:
+    """The permits in force now that the policy would let `sender` send under."""
     now = timezone.now()
+    return [
+        record
+        for record in consent_records(sheet_id=sheet_id)
+        if record.decision == Decision.PERMIT
+        and record.in_force_at(now)
+        and usable_by(record, sender)
+    ]
+
+
+def consented_sections(*, sheet_id: int, sender: Agency) -> list[str]:
+    """Sections some permit in force now covers for this sender: the send screen's default."""
     sections: set[str] = set()
-    for record in ConsentRecord.objects.filter(sheet_id=sheet_id, decision=Decision.PERMIT):
-        if record.in_force_at(now):
-            sections.update(record.sections)
+    for record in _permits_for(sheet_id=sheet_id, sender=sender):
+        sections.update(record.sections)
     return sorted(sections)
 
 
-def consented_recipients(*, sheet_id: int) -> set[int]:
-    """Agencies some permit in force now names (not by kind): the send screen's default."""
-    now = timezone.now()
+def consented_recipients(*, sheet_id: int, sender: Agency) -> set[int]:
+    """Agencies some permit in force now names (not by kind) for this sender: the send
+    screen's default (a holder's own consent, or the owner's)."""
     named: set[int] = set()
-    records = ConsentRecord.objects.filter(
-        sheet_id=sheet_id, decision=Decision.PERMIT
-    ).prefetch_related("recipient_agencies")
-    for record in records:
-        if record.in_force_at(now):
-            named.update(a.pk for a in record.recipient_agencies.all())
+    for record in _permits_for(sheet_id=sheet_id, sender=sender):
+        named.update(a.pk for a in record.recipient_agencies.all())
     return named
 
 

@@ -61,6 +61,7 @@ class Coverage:
 def coverage_for(
     *,
     sheet: ReferralSheet,
+    sender: Agency,
     recipients: list[Agency],
     sections: list[str],
     purpose: str,
@@ -79,9 +80,14 @@ def coverage_for(
 
     def ask(agency: Agency, wanted: list[str]) -> PolicyDecision:
         return decide(
-            records=records, recipient=agency, sections=wanted, purpose=purpose, at=now,
+            records=records,
+            sender=sender,
+            recipient=agency,
+            sections=wanted,
+            purpose=purpose,
+            at=now,
             adult=adult,
-        )  # fmt: skip
+        )
 
     rows = []
     for agency in recipients:
@@ -164,7 +170,7 @@ def _send_context(
     parent_id: int | None,
 ) -> dict[str, Any]:
     agencies = _recipients_queryset(staff)
-    consented = consented_recipients(sheet_id=view.sheet.pk)
+    consented = consented_recipients(sheet_id=view.sheet.pk, sender=staff.agency)
     open_hops = open_hops_to(sheet_id=view.sheet.pk, from_agency=staff.agency)
     if form.is_bound:
         selected = {int(v) for v in posted_list(form, "recipients") if v.isdigit()}
@@ -223,7 +229,8 @@ def send(request: HttpRequest, staff: Staff, sheet_id: int) -> HttpResponse:
     parent_id = int(parent) if parent.isdigit() else None
     agencies = _recipients_queryset(staff)
     if request.method != "POST":
-        defaults = [s for s in consented_sections(sheet_id=view.sheet.pk) if s in readable]
+        consented = consented_sections(sheet_id=view.sheet.pk, sender=staff.agency)
+        defaults = [s for s in consented if s in readable]
         form = SendForm(agencies=agencies, readable=readable, initial={"sections": defaults})
         ctx = _send_context(
             staff=staff, view=view, form=form, readable=readable, coverage=None, parent_id=parent_id
@@ -239,6 +246,7 @@ def send(request: HttpRequest, staff: Staff, sheet_id: int) -> HttpResponse:
         chosen = _chosen_services(request, recipients)
         coverage = coverage_for(
             sheet=view.sheet,
+            sender=staff.agency,
             recipients=recipients,
             sections=sections,
             purpose=purpose,
@@ -350,6 +358,7 @@ def send_check(request: HttpRequest, staff: Staff, sheet_id: int) -> HttpRespons
     coverage = (
         coverage_for(
             sheet=sheet,
+            sender=staff.agency,
             readable=readable,
             chosen=_chosen_services(request, choice["recipients"]),
             **choice,

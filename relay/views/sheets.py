@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from agencies.actors import READERS, SENDERS, Staff
+from agencies.actors import CONSENT_RECORDERS, READERS, SENDERS, Staff
 from agencies.errors import InvalidInput, NotFound, SheetLocked
 from agencies.models import Role
 from consent.vocabulary import SPECIAL_CARE_SECTIONS, Section
@@ -143,8 +143,14 @@ def sheet_detail(request: HttpRequest, staff: Staff, sheet_id: int) -> HttpRespo
         "handoffs": handoffs_of_sheet_for(agency=staff.agency, sheet=sheet),
         "can_send": staff.role in SENDERS,
         "can_edit": view.is_owner and staff.role in SENDERS,
-        "is_supervisor": view.is_owner and staff.role == Role.SUPERVISOR,
-        "consents": consents_of_sheet(sheet=sheet) if view.is_owner else [],
+        "is_supervisor": staff.role == Role.SUPERVISOR,
+        # The owner sees every record of its sheet (a holder's read-only); a holder sees the
+        # records it made itself, never the owner's (they name who consented, and to whom).
+        "consents": consents_of_sheet(sheet=sheet, agency=None if view.is_owner else staff.agency),
+        "can_record_consent": staff.role in CONSENT_RECORDERS
+        and (view.is_owner or bool(access.held_sections(agency=staff.agency, sheet_id=sheet.pk))),
+        "my_agency_id": staff.agency.pk,
+        "is_recorder": staff.role in CONSENT_RECORDERS,
         "versions": sheet.versions.all() if view.is_owner else [],
         "special_care": special_care_readers(sheet=sheet) if view.is_owner else None,
         "sees_special_care": access.sees_special_care(staff),

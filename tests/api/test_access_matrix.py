@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from api.keys import api_key_revoke
@@ -21,6 +23,8 @@ from tests.api.helpers import assert_problem, bearer
 from tests.fixtures import Network
 
 pytestmark = pytest.mark.django_db
+
+IN_A_YEAR = (timezone.now() + timedelta(days=365)).isoformat()
 
 
 def _accept(net: Network, hop: Handoff) -> None:
@@ -223,6 +227,37 @@ ENDPOINTS += [
     ),
 ]
 
+# Consent where the person is: the NPO, holding the sheet once it accepted the hop, records
+# the consent it obtained; only the recording agency withdraws a record (here the ward's).
+ENDPOINTS += [
+    Endpoint(
+        "sheets-consents-create",
+        "post",
+        "/api/v1/sheets/{sheet}/consents/",
+        "consents:write",
+        "npo",
+        body={
+            "grantors": ["person"],
+            "method": "written",
+            "recipients": ["guidance"],
+            "sections": ["basic"],
+            "purposes": ["support"],
+            "valid_until": IN_A_YEAR,
+            "obtained_by": "NPO staff 12",
+        },
+        setup=_accept,
+        ok=201,
+    ),
+    Endpoint(
+        "consents-withdraw",
+        "post",
+        "/api/v1/consents/{consent}/withdraw/",
+        "consents:write",
+        "ward",
+        body={"via": "保護者から電話で"},
+    ),
+]
+
 # (case, expected status for an endpoint, problem slug or None)
 CASES: dict[str, Callable[[Endpoint], tuple[int, str | None]]] = {
     "own agency": lambda e: (e.ok, None),
@@ -237,6 +272,8 @@ def _fill(value: Any, hop: Handoff) -> Any:
     if isinstance(value, str):
         filled = value.format(hop=hop.pk, sheet=hop.sheet_id, consent=hop.consent_id)
         return int(filled) if value == "{sheet}" else filled
+    if isinstance(value, list):
+        return [_fill(v, hop) for v in value]
     if isinstance(value, dict):
         return {k: _fill(v, hop) for k, v in value.items()}
     return value

@@ -45,6 +45,7 @@ NPO = Agency(pk=1, name="NPO", kind="npo_free_school")
 def _ask(records: list[ConsentRecord], *, adult: bool):
     return decide(
         records=records,
+        sender=None,
         recipient=NPO,
         sections=["basic"],
         purpose="support",

@@ -179,7 +179,7 @@ def test_send_page_at_768_px_reads_with_every_section_chosen(open_as, live_serve
     sheet_id = next(
         sheet.pk
         for sheet in ReferralSheet.objects.filter(owner_agency=ward).order_by("id")
-        if consented_recipients(sheet_id=sheet.pk)
+        if consented_recipients(sheet_id=sheet.pk, sender=ward)
         - set(open_hops_to(sheet_id=sheet.pk, from_agency=ward))
     )
     page = open_as("adachi-counselor")

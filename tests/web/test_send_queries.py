@@ -50,7 +50,12 @@ def test_coverage_loads_the_records_once(net, django_assert_num_queries) -> None
     # The records, their named recipients, and the recipients' programs: one query each.
     with django_assert_num_queries(3):
         rows = coverage_for(
-            sheet=sheet, recipients=recipients, sections=SIX, purpose="support", readable=SIX
+            sheet=sheet,
+            sender=net.ward,
+            recipients=recipients,
+            sections=SIX,
+            purpose="support",
+            readable=SIX,
         )
     assert [r.allowed for r in rows] == [False, False, False]
     assert rows[0].cells == [(s, s in SIX[:4]) for s in SIX]
@@ -68,7 +73,13 @@ def test_the_grid_and_the_send_give_the_same_answer(net) -> None:
     for agency in (net.npo, net.guidance, net.welfare):
         for purpose in ("support", "case_conference"):
             for sections in (["basic"], ["basic", "consultation"], ["health"], SIX, []):
-                ask = {"recipient": agency, "sections": sections, "purpose": purpose, "at": now}
+                ask = {
+                    "sender": net.ward,
+                    "recipient": agency,
+                    "sections": sections,
+                    "purpose": purpose,
+                    "at": now,
+                }
                 mine = decide(records=records, **ask)
                 sent = permits(sheet_id=sheet.pk, **ask)
                 assert (mine.allowed, mine.reason, mine.message, mine.missing_sections) == (
