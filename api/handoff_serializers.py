@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import tzinfo
 from typing import Any
 
 from django.utils import timezone
@@ -143,33 +144,40 @@ Row = dict[str, Any]
 
 
 @dataclass(frozen=True)
+class Reading:
+    """Who reads (the agency's id, for what depends on it) and in which time zone."""
+
+    reader: int | None
+    tz: tzinfo
+
+
+@dataclass(frozen=True)
 class Field:
-    """A field of the document: its name, the columns it reads, and its value from a row
-    (`reader` is the reading agency's id, for what depends on who reads)."""
+    """A field of the document: its name, the columns it reads, and its value from a row."""
 
     name: str
     columns: tuple[str, ...]
-    value: Callable[[Row, int | None], Any]
+    value: Callable[[Row, Reading], Any]
 
 
 def _plain(name: str, column: str | None = None) -> Field:
     key = column or name
-    return Field(name, (key,), lambda row, reader: row[key])
+    return Field(name, (key,), lambda row, reading: row[key])
 
 
 def _blank_as_null(name: str) -> Field:
     """A choice that may be blank: blank is null (OutputModelSerializer)."""
-    return Field(name, (name,), lambda row, reader: row[name] or None)
+    return Field(name, (name,), lambda row, reading: row[name] or None)
 
 
 def _when(name: str) -> Field:
     """A datetime as DRF writes it: ISO 8601 in the current time zone, UTC as Z."""
 
-    def value(row: Row, reader: int | None) -> str | None:
+    def value(row: Row, reading: Reading) -> str | None:
         moment = row[name]
         if moment is None:
             return None
-        text = moment.astimezone(timezone.get_current_timezone()).isoformat()
+        text = moment.astimezone(reading.tz).isoformat()
         return text[:-6] + "Z" if text.endswith("+00:00") else text
 
     return Field(name, (name,), value)
@@ -177,7 +185,7 @@ def _when(name: str) -> Field:
 
 def _agency(name: str) -> Field:
     slug, label = f"{name}__slug", f"{name}__name"
-    return Field(name, (slug, label), lambda row, reader: {"slug": row[slug], "name": row[label]})
+    return Field(name, (slug, label), lambda row, reading: {"slug": row[slug], "name": row[label]})
 
 
 HANDOFF_LAYOUT: tuple[Field, ...] = (
@@ -187,12 +195,12 @@ HANDOFF_LAYOUT: tuple[Field, ...] = (
     Field(
         "direction",
         ("to_agency_id",),
-        lambda row, reader: "received" if row["to_agency_id"] == reader else "sent",
+        lambda row, reading: "received" if row["to_agency_id"] == reading.reader else "sent",
     ),
     _agency("from_agency"),
     _agency("to_agency"),
     _plain("status"),
-    Field("sections", ("sections",), lambda row, reader: list(row["sections"])),
+    Field("sections", ("sections",), lambda row, reading: list(row["sections"])),
     _plain("purpose"),
     _plain("urgent"),
     _plain("escalation_level"),
@@ -210,7 +218,7 @@ HANDOFF_LAYOUT: tuple[Field, ...] = (
     _when("withdrawn_at"),
     _when("updated_at"),
     _plain("version"),
-    Field("etag", ("id", "version"), lambda row, reader: f'"{row["id"]}-{row["version"]}"'),
+    Field("etag", ("id", "version"), lambda row, reading: f'"{row["id"]}-{row["version"]}"'),
 )
 # Every column the layout reads, once each, in order: what a list selects.
 HANDOFF_COLUMNS: tuple[str, ...] = tuple(
@@ -220,11 +228,14 @@ HANDOFF_COLUMNS: tuple[str, ...] = tuple(
 
 def handoff_document(row: Row, *, reader: int | None) -> dict[str, Any]:
     """The hop's document (HandoffSerializer's) from a row of HANDOFF_COLUMNS."""
-    return {field.name: field.value(row, reader) for field in HANDOFF_LAYOUT}
+    reading = Reading(reader, timezone.get_current_timezone())
+    return {field.name: field.value(row, reading) for field in HANDOFF_LAYOUT}
 
 
 def handoff_documents(rows: list[Row], *, reader: int | None) -> list[dict[str, Any]]:
-    return [handoff_document(row, reader=reader) for row in rows]
+    reading = Reading(reader, timezone.get_current_timezone())
+    layout = [(field.name, field.value) for field in HANDOFF_LAYOUT]
+    return [{name: value(row, reading) for name, value in layout} for row in rows]
 
 
 def _agency_ref(agency: Any) -> dict[str, str]:

@@ -70,7 +70,7 @@ def main() -> None:
     print(f"load average {os.getloadavg()}")
     print(f"{'agency':>8} {'path':>9} {'p50 ms':>8} {'p95 ms':>8}")
     for who in ("hub", "typical"):
-        agency = Agency.objects.get(slug=keys[who]["slug"])
+        agency = Agency.objects.get(slug=keys["agencies"][who]["slug"])
         rows = handoffs_inbox_for(agency=agency)
 
         def fast(rows: Any = rows, agency: Agency = agency) -> bytes:
