@@ -74,7 +74,11 @@ def test_the_fast_text_is_the_hashed_text_for_every_kind_of_value(monkeypatch) -
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(
     ("column", "value"),
-    [("actor_label", "someone else"), ("detail", '{"z": [1, 2.5, null, true]}'), ("ip", "198.51.100.9")],
+    [
+        ("actor_label", "someone else"),
+        ("detail", '{"z": [1, 2.5, null, true]}'),
+        ("ip", "198.51.100.9"),
+    ],
 )
 def test_a_tampered_event_is_found_by_the_fast_walk(column, value) -> None:
     events = _events()
