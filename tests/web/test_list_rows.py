@@ -11,10 +11,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from relay import services
+from relay.list_rows import HandoffRow
 from relay.models import Handoff
 from relay.selectors import handoffs_inbox_for, handoffs_outbox_for
 from relay.states import Status
-from relay.views.handoffs import HandoffRow
 
 pytestmark = pytest.mark.django_db
 
