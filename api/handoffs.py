@@ -128,8 +128,10 @@ def _to_agency(value: str) -> Agency:
 def _list_rows(rows: QuerySet[Handoff]) -> QuerySet[Handoff, dict[str, Any]]:
     """The selector's query (its filters, its order, its index), selecting exactly the columns
     the list's document reads (HANDOFF_LAYOUT), as dicts: no model instance, no sheet row, no
-    annotation the page does not show."""
-    return rows.select_related(None).values(*HANDOFF_COLUMNS)
+    annotation the page does not show. The ordering's columns come along: the next page's
+    cursor is made of them."""
+    ordering = [f.lstrip("-") for f in rows.query.order_by if isinstance(f, str)]
+    return rows.select_related(None).values(*dict.fromkeys([*HANDOFF_COLUMNS, *ordering]))
 
 
 @contextmanager
