@@ -33,6 +33,7 @@ from agencies.errors import ConsentDoesNotCover
 from agencies.models import Agency, Service
 from api.etag import check_if_match, detail_etag_for, etag_for, not_modified
 from api.handoff_serializers import (
+    HANDOFF_COLUMNS,
     CancelSerializer,
     CompleteSerializer,
     DeclineSerializer,
@@ -43,6 +44,7 @@ from api.handoff_serializers import (
     NoteSerializer,
     SheetSerializer,
     VersionParamSerializer,
+    handoff_documents,
 )
 from api.idempotency import IdempotencyMixin
 from api.language import bilingual
@@ -146,19 +148,13 @@ def _to_service(value: str | None, agency: Agency) -> Service | None:
     return service
 
 
-def _list_columns(rows: QuerySet[Handoff]) -> QuerySet[Handoff]:
-    """The selector's query, reading only what a list row shows: not the sheet's row (its
-    content is never in a list, and loading it per row cost more than the query itself)."""
-    agency_columns = [
-        f"{fk}__{name}"
-        for fk in ("from_agency", "to_agency", "service")
-        for name in ("slug", "name")
-    ]
-    return (
-        rows.select_related(None)
-        .select_related("from_agency", "to_agency", "service")
-        .only(*HandoffSerializer.Meta.model_columns, *agency_columns)
-    )
+def _list_rows(rows: QuerySet[Handoff]) -> QuerySet[Handoff, dict[str, Any]]:
+    """The selector's query (its filters, its order, its index), selecting exactly the columns
+    the list's document reads (HANDOFF_LAYOUT), as dicts: no model instance, no sheet row, no
+    annotation the page does not show. The ordering's columns come along: the next page's
+    cursor is made of them."""
+    ordering = [f.lstrip("-") for f in rows.query.order_by if isinstance(f, str)]
+    return rows.select_related(None).values(*dict.fromkeys([*HANDOFF_COLUMNS, *ordering]))
 
 
 @contextmanager
@@ -291,10 +287,8 @@ class HandoffListCreateView(IdempotencyMixin, GenericAPIView):
             updated_since=params.get("updated_since"),
             filters={k: params[k] for k in ("q", "grade") if params.get(k)},
         )
-        page = self.paginate_queryset(_list_columns(rows))
-        return self.get_paginated_response(
-            HandoffSerializer(page, many=True, context={"agency": agency}).data
-        )
+        page = self.paginate_queryset(_list_rows(rows)) or []
+        return self.get_paginated_response(handoff_documents(page, reader=agency.pk))
 
     @extend_schema(
         operation_id="handoffs_create",

@@ -138,7 +138,10 @@ class KeysetPagination(BasePagination):
         self.next_cursor = None
         if len(rows) > size:
             rows = rows[:size]
-            self.next_cursor = _encode([getattr(rows[-1], f) for f in fields])
+            last = rows[-1]  # a model instance, or a dict of a values() query
+            self.next_cursor = _encode(
+                [last[f] if isinstance(last, dict) else getattr(last, f) for f in fields]
+            )
         return rows
 
     def get_next_link(self) -> str | None:

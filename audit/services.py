@@ -15,6 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Max
+from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
 from audit import chain
@@ -131,14 +132,38 @@ def audit_record(
         ip=request.ip,
     )
     fields = {name: getattr(event, name) for name in chain.HASHED_FIELDS}
-    # Everything but the link is serialised before the head is locked: the critical
-    # section is one round trip to lock, one to insert, one to move the head.
+    # Everything but the link is serialised before the head is locked: the critical section
+    # is one round trip to lock and read the head, one to insert and move the head.
     content = chain.canonical_bytes(fields)
     event.chain, event.prev_hash = _take_head()
     event.hash = chain.hash_content(event.prev_hash, content)
-    event.save()
-    _move_head(event.chain, event.pk, event.hash, 1)
+    if connection.vendor == "postgresql":
+        _insert_moving_head(event)
+    else:
+        event.save()
+        _move_head(event.chain, event.pk, event.hash, 1)
     return event
+
+
+def _insert_moving_head(event: AuditEvent) -> None:
+    """INSERT the event and move its chain's head to it, in one statement (PostgreSQL)."""
+    fields = [f for f in AuditEvent._meta.concrete_fields if f.name != "id"]
+    query = InsertQuery(AuditEvent)
+    query.insert_values(fields, [event])
+    [(insert, params)] = query.get_compiler(connection=connection).as_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH event AS ({insert} RETURNING id) "  # noqa: S608 (Django's own INSERT)
+            "UPDATE audit_chainhead SET last_id = event.id, hash = %s, count = count + 1 "
+            "FROM event WHERE chain = %s RETURNING event.id",
+            [*params, event.hash, event.chain],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise RuntimeError(f"audit chain head {event.chain} vanished during the append")
+    event.pk = row[0]
+    event._state.adding = False
+    event._state.db = connection.alias
 
 
 def audit_record_many(records: list[dict[str, Any]]) -> int:

@@ -3,8 +3,8 @@
 Generates N events with COPY on PostgreSQL (each a valid link of its chain, spread over the
 chains like concurrent appenders would, continuing from the current heads), then measures:
 
-* `verify_audit --full`: events per second, and peak memory (RSS of a fresh process, against
-  the same process that only starts Django),
+* `verify_audit --full` (the fast walk) and the model walk it replaced (issue 14 item 4), each
+  in a fresh process: events per second, peak RSS against the start, and client CPU,
 * an incremental verification of 10,000 new events,
 * the supervisor audit page (GET /supervisor/audit/ as a demo supervisor): p50 and p95.
 
@@ -33,11 +33,21 @@ django.setup()
 from django.db import connection
 connection.ensure_connection()
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-if {walk}:
+if {walk!r} == "fast":
     from audit.verification import verify
     t = time.perf_counter(); r = verify(full=True, store={store}); s = time.perf_counter() - t
-    print("walk", r.ok, r.checked, round(s, 1), round(r.checked / s))
-print("rss_kib", base, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    print("fast walk (verify --full):", r.ok, r.checked, "events", round(s, 1), "s",
+          round(r.checked / s), "events/s")
+elif {walk!r} == "model":
+    from audit import chain, verification
+    from audit.models import AuditEvent
+    t = time.perf_counter()
+    n, broken = chain.walk(verification._rows(AuditEvent.objects.all()), {{}})
+    s = time.perf_counter() - t
+    print("model walk (before):", broken is None, n, "events", round(s, 1), "s", round(n / s),
+          "events/s")
+cpu = resource.getrusage(resource.RUSAGE_SELF)
+print("rss_kib before", base, "peak", cpu.ru_maxrss, "cpu_s", round(cpu.ru_utime + cpu.ru_stime, 1))
 """
 
 
@@ -132,7 +142,7 @@ def page_timings(requests: int) -> tuple[float, float]:
     return statistics.median(times), times[int(len(times) * 0.95) - 1]
 
 
-def rss(walk: bool) -> str:
+def rss(walk: str) -> str:
     code = MEASURE_RSS.format(walk=walk, store=True)
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=os.environ
@@ -160,8 +170,12 @@ def main() -> None:
     total = AuditEvent.objects.count()
     print(f"events in the table: {total:,}")
     if not args.skip_full:
-        print("full walk (fresh process):", rss(walk=True))
-        print("baseline process (django only):", rss(walk=False))
+        # Each in a fresh process: the rate, the peak RSS against the start, the client CPU.
+        print(os.getloadavg(), "load average")
+        print(rss(walk="model"))
+        print(rss(walk="fast"))
+        print("baseline process (django only):", rss(walk="none"))
+        print(os.getloadavg(), "load average")
     generate(10_000)
     t = time.perf_counter()
     report = verify()

@@ -2,8 +2,10 @@
 
 Each client is a process with its own database connection that calls the real read service
 (relay.services.sheet_view: permission check, sections, the SHEET_VIEWED audit event, commit)
-in a loop for a fixed time. What limits it is the audit append: every read takes the chain's
-lock until its transaction commits.
+in a loop for a fixed time. What limits it is the audit append: every read takes a chain's
+head lock until its transaction commits. Each concurrency runs twice, side by side: with the
+previous append (INSERT, then UPDATE of the head) and the current one (one statement), and
+reports how long the head stays locked (from FOR UPDATE to commit, p50/p95).
 
 Run on PostgreSQL against a database with demo data (`manage.py load_demo`), e.g.:
 
@@ -20,18 +22,48 @@ import sys
 import time
 from multiprocessing.synchronize import Event
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tsunagu.settings")
 
 
-def _client(seconds: float, ready: mp.Queue, go: Event, out: mp.Queue) -> None:  # type: ignore[type-arg]
+def _previous_append(event: Any) -> None:
+    """The append before issue 14 item 3: INSERT, then UPDATE the head (two round trips)."""
+    from audit import services
+
+    event.save()
+    services._move_head(event.chain, event.pk, event.hash, 1)
+
+
+def _hold_clock(holds: list[float]) -> None:
+    """Record how long each transaction holds its chain head: from the moment the head is
+    locked (FOR UPDATE returned) to the commit."""
+    from django.db import transaction
+
+    from audit import services
+
+    take = services._take_head
+
+    def timed_take() -> tuple[int, str]:
+        head = take()
+        locked = time.perf_counter()
+        transaction.on_commit(lambda: holds.append(time.perf_counter() - locked))
+        return head
+
+    services._take_head = timed_take
+
+
+def _client(  # type: ignore[type-arg]
+    seconds: float, previous: bool, ready: mp.Queue, go: Event, out: mp.Queue
+) -> None:
     import django
 
     django.setup()
     from django.contrib.auth import get_user_model
 
     from agencies.actors import Staff
+    from audit import services
     from relay.models import ReferralSheet
     from relay.services import sheet_view
 
@@ -42,7 +74,12 @@ def _client(seconds: float, ready: mp.Queue, go: Event, out: mp.Queue) -> None: 
         membership__agency=sheet.owner_agency_id, membership__role="counselor"
     )
     staff = Staff.for_user(user)
+    if previous:
+        services._insert_moving_head = _previous_append  # type: ignore[assignment]
+    holds: list[float] = []
+    _hold_clock(holds)
     sheet_view(staff=staff, sheet_id=sheet.pk)  # connected, warm
+    holds.clear()
     ready.put(1)
     go.wait()
     done, latencies = 0, []
@@ -51,14 +88,20 @@ def _client(seconds: float, ready: mp.Queue, go: Event, out: mp.Queue) -> None: 
         sheet_view(staff=staff, sheet_id=sheet.pk)
         latencies.append(time.perf_counter() - now)
         done += 1
-    out.put((done, latencies))
+    out.put((done, latencies, holds))
 
 
-def run(clients: int, seconds: float) -> tuple[float, float]:
+def _pct(values: list[float], q: float) -> float:
+    return values[max(0, int(len(values) * q) - 1)] * 1000 if values else 0.0
+
+
+def run(clients: int, seconds: float, previous: bool) -> tuple[float, float, float, float]:
     out: mp.Queue = mp.Queue()  # type: ignore[type-arg]
     ready: mp.Queue = mp.Queue()  # type: ignore[type-arg]
     go = mp.Event()
-    procs = [mp.Process(target=_client, args=(seconds, ready, go, out)) for _ in range(clients)]
+    procs = [
+        mp.Process(target=_client, args=(seconds, previous, ready, go, out)) for _ in range(clients)
+    ]
     for p in procs:
         p.start()
     for _ in procs:  # every process set up and connected before the clock starts
@@ -69,8 +112,8 @@ def run(clients: int, seconds: float) -> tuple[float, float]:
         p.join()
     total = sum(r[0] for r in results)
     latencies = sorted(x for r in results for x in r[1])
-    p95 = latencies[int(len(latencies) * 0.95) - 1] if latencies else 0.0
-    return total / seconds, p95 * 1000
+    holds = sorted(x for r in results for x in r[2])
+    return total / seconds, _pct(latencies, 0.95), _pct(holds, 0.5), _pct(holds, 0.95)
 
 
 def main() -> None:
@@ -78,10 +121,20 @@ def main() -> None:
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 4, 16])
     parser.add_argument("--seconds", type=float, default=10.0)
     args = parser.parse_args()
-    print(f"{'clients':>7} {'reads/s':>9} {'p95 ms':>8}")
+    print(f"load average {os.getloadavg()}")
+    print(
+        f"{'append':>9} {'clients':>7} {'reads/s':>9} {'p95 ms':>8} {'hold p50':>9} {'hold p95':>9}"
+    )
     for n in args.clients:
-        rate, p95 = run(n, args.seconds)
-        print(f"{n:>7} {rate:>9.0f} {p95:>8.1f}", flush=True)
+        # The previous append and this one, one after the other at each concurrency.
+        for previous in (True, False):
+            rate, p95, hold50, hold95 = run(n, args.seconds, previous)
+            name = "previous" if previous else "current"
+            print(
+                f"{name:>9} {n:>7} {rate:>9.0f} {p95:>8.1f} {hold50:>9.2f} {hold95:>9.2f}",
+                flush=True,
+            )
+    print(f"load average {os.getloadavg()}")
 
 
 if __name__ == "__main__":

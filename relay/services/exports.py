@@ -7,11 +7,10 @@ one CSV writer (csvexport), which neutralises formula cells and adds the BOM Exc
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from agencies.actors import Staff
@@ -19,6 +18,7 @@ from agencies.models import Role
 from audit.context import Actor
 from audit.models import AuditAction, AuditEvent
 from audit.services import audit_record_now
+from relay.branches import Branches
 from relay.provision import LABELLED, Layout, ProvisionQuery, provision_records
 
 # The audit event names at most this many handoffs; `rows` always has the full count.
@@ -68,11 +68,16 @@ def provision_records_export(
     )
 
 
+# Events per chunk of the audit CSV: read by id from each branch, never by OFFSET.
+AUDIT_EXPORT_CHUNK = 1000
+
+
 @dataclass(frozen=True)
 class AuditLogExport:
-    """The events to write (a snapshot up to the export) and how many there are."""
+    """The events to write (a snapshot up to the export), chunk by chunk, oldest first, and
+    how many there are."""
 
-    events: QuerySet[AuditEvent]
+    chunks: Iterator[list[AuditEvent]]
     count: int
     filename: str
 
@@ -80,18 +85,20 @@ class AuditLogExport:
 def audit_log_export(
     *,
     staff: Staff,
-    events: QuerySet[AuditEvent],
+    events: Branches,
     filters: dict[str, Any],
     sheet_id: int | None = None,
 ) -> AuditLogExport:
     """A supervisor exports (a filtered view of) the audit trail their agency may see.
 
-    `events` is already restricted to what the agency may see (relay.reports); the export is
-    a snapshot: events up to now, not the export's own event nor anything written meanwhile.
+    `events` is already restricted to what the agency may see: the branches the audit page
+    reads (relay.reports.audit_event_branches), walked oldest first by id, a chunk at a time;
+    the export is a snapshot: events up to now, not the export's own event nor anything
+    written meanwhile.
     """
     staff.require_role(Role.SUPERVISOR)
     last_id = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
-    snapshot = events.filter(id__lte=last_id).order_by("id")
+    snapshot = events.filter(id__lte=last_id)
     count = snapshot.count()
     audit_record_now(
         action=AuditAction.AUDIT_EXPORTED,
@@ -100,4 +107,8 @@ def audit_log_export(
         sheet_id=sheet_id,
         detail={"filters": filters, "rows": count},
     )
-    return AuditLogExport(events=snapshot, count=count, filename=f"tsunagu-audit-{_stamp()}.csv")
+    return AuditLogExport(
+        chunks=snapshot.ascending(AUDIT_EXPORT_CHUNK),
+        count=count,
+        filename=f"tsunagu-audit-{_stamp()}.csv",
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
 from typing import Any
@@ -20,6 +20,9 @@ from agencies.errors import NotAllowed, NotFound
 from agencies.models import Role
 from audit.context import Actor, ActorKind
 from notifications.refusals import refusal_record
+from relay.branches import Branches
+
+__all__ = ["Branches", "KeysetPage", "keyset_page", "paginate", "query_without_page", "staff_view"]
 
 PAGE_SIZE = 25
 
@@ -123,39 +126,6 @@ class KeysetPage:
 
 def _cursor(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() and len(value) < 19 else None
-
-
-class Branches:
-    """A list read as the union of branches (querysets of one model, each ordered by an index
-    on (..., id)): every filter applies to each branch, and a page takes the newest rows of
-    each and merges them by id, so no branch is ever scanned past the page. One branch is a
-    plain queryset."""
-
-    def __init__(self, parts: Sequence[QuerySet[Any]]) -> None:
-        self.parts = list(parts)
-
-    def filter(self, *args: Any, **kwargs: Any) -> Branches:
-        return Branches([part.filter(*args, **kwargs) for part in self.parts])
-
-    def newest(self, limit: int) -> list[Any]:
-        return self._merge([p.order_by("-id")[:limit] for p in self.parts], limit, newest=True)
-
-    def oldest(self, limit: int) -> list[Any]:
-        return self._merge([p.order_by("id")[:limit] for p in self.parts], limit, newest=False)
-
-    @staticmethod
-    def _merge(slices: list[QuerySet[Any]], limit: int, *, newest: bool) -> list[Any]:
-        rows = {row.pk: row for part in slices for row in part}
-        return [rows[pk] for pk in sorted(rows, reverse=newest)[:limit]]
-
-    def exists(self) -> bool:
-        return any(part.exists() for part in self.parts)
-
-    def count_upto(self, cap: int) -> int:
-        ids: set[int] = set()
-        for part in self.parts:
-            ids.update(part.order_by("-id").values_list("id", flat=True)[:cap])
-        return len(ids)
 
 
 def keyset_page(request: HttpRequest, source: QuerySet[Any] | Branches, size: int) -> KeysetPage:

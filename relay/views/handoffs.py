@@ -37,6 +37,7 @@ from relay.forms import (
     ReturnForm,
     UpdateForm,
 )
+from relay.list_rows import HandoffRow
 from relay.models import Handoff, HandoffNote, ListScreen
 from relay.reports import READ_ACTIONS, handoff_timeline
 from relay.selectors import handoffs_inbox_for, handoffs_outbox_for, saved_filters_for
@@ -74,13 +75,16 @@ def _box(request: HttpRequest, staff: Staff, box: str) -> HttpResponse:
         filters=filters,
     )
     screen = ListScreen.INBOX if inbox else ListScreen.OUTBOX
+    columns = HandoffRow.COLUMNS if inbox else (*HandoffRow.COLUMNS, "returned")
+    page = paginate(request, handoffs.select_related(None).values(*columns))
+    page.object_list = [HandoffRow.from_values(row) for row in page.object_list]
     return render(
         request,
         "relay/handoffs/list.html",
         {
             "title": _("受信した引き継ぎ") if inbox else _("送付した引き継ぎ"),
             "box": box,
-            "page": paginate(request, handoffs),
+            "page": page,
             "qs": query_without_page(request),
             "filter_form": form,
             "filtering": _filtering(request),

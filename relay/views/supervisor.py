@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.contrib import messages
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
@@ -33,7 +33,6 @@ from relay.provision import ProvisionQuery, basis_text, provision_records
 from relay.reports import (
     OUTCOME_COLUMNS,
     audit_event_branches,
-    audit_events_visible_to,
     metrics,
 )
 from relay.services.exports import audit_log_export, provision_records_export
@@ -98,8 +97,9 @@ def _audit_filter(form: AuditFilterForm) -> Q:
     return condition
 
 
-def _filtered_events(staff: Staff, form: AuditFilterForm) -> QuerySet[AuditEvent]:
-    return audit_events_visible_to(agency=staff.agency).filter(_audit_filter(form))
+def _filtered_events(staff: Staff, form: AuditFilterForm) -> Branches:
+    """What the audit page lists and its CSV exports: the agency's branches, filtered."""
+    return Branches(audit_event_branches(agency=staff.agency)).filter(_audit_filter(form))
 
 
 def _filters_for_audit(form: AuditFilterForm) -> dict[str, Any]:
@@ -158,8 +158,7 @@ def _actor_text(event: AuditEvent, staff: Staff, agencies: _Agencies) -> str:
 @staff_view(Role.SUPERVISOR)
 def audit_log(request: HttpRequest, staff: Staff) -> HttpResponse:
     form = AuditFilterForm(request.GET or None)
-    branches = Branches(audit_event_branches(agency=staff.agency)).filter(_audit_filter(form))
-    page = keyset_page(request, branches, size=50)
+    page = keyset_page(request, _filtered_events(staff, form), size=50)
     agencies = _Agencies(
         [e.actor_agency_id for e in page.rows] + [e.recipient_agency_id for e in page.rows]
     )
@@ -199,12 +198,10 @@ def audit_export(request: HttpRequest, staff: Staff) -> HttpResponseBase:
         filters=_filters_for_audit(form),
         sheet_id=form.cleaned_data.get("sheet") if form.is_valid() else None,
     )
-    events, count = export.events, export.count
     labels = dict(AuditAction.choices)
 
     def rows() -> Iterator[list[Any]]:
-        for chunk_start in range(0, count, 1000):
-            chunk = list(events[chunk_start : chunk_start + 1000])
+        for chunk in export.chunks:
             agencies = _Agencies(
                 [e.actor_agency_id for e in chunk] + [e.recipient_agency_id for e in chunk]
             )

@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 from agencies.models import Category
 from relay import services
 from relay.models import Handoff
+from relay.states import Status
 from tests.api.helpers import assert_problem, bearer
 from tests.factories import AgencyFactory
 
@@ -187,3 +188,59 @@ def test_the_inbox_is_searched_by_what_the_provision_gave(net, key_for) -> None:
         client.get(f"{LIST}?grade=j9", **npo), status=400, slug="validation-error"
     )
     assert [e["field"] for e in body["errors"]] == ["grade"]
+
+
+def _drf_page_bytes(agency, ids: list[int], next_url: str | None) -> bytes:
+    """The page as DRF's serializer field walk and renderer write it, for the same rows."""
+    from rest_framework.renderers import JSONRenderer
+
+    from api.handoff_serializers import HandoffSerializer
+
+    serializer = HandoffSerializer(context={"agency": agency})
+    hops = Handoff.objects.select_related("from_agency", "to_agency").in_bulk(ids)
+    results = [serializer.generic_representation(hops[i]) for i in ids]
+    return JSONRenderer().render({"next": next_url, "results": results})
+
+
+def test_the_list_is_byte_for_byte_drfs_document(net, key_for) -> None:
+    """GIVEN hops in every state, with empty and filled optional fields and Japanese agency
+    names WHEN the inbox and outbox are walked page by page (cursors), and an empty page is
+    asked for THEN every body is, byte for byte, what DRF's serializer and renderer write for
+    the same rows (the fast path selects plain rows and writes them without DRF's fields)."""
+    net.ward.name = "足立区福祉まるごと相談課「つなぐ」"
+    net.ward.save()
+    net.npo.name = "NPO法人セーフティネットあだち\u2028改行"  # a separator JSON escapes
+    net.npo.save()
+    hops = _send_hops(net, 3 + len(Status.values))
+    services.handoff_decline(staff=net.npo_intake, handoff_id=hops[0].pk, reason="no_capacity")
+    services.handoff_accept(staff=net.npo_intake, handoff_id=hops[1].pk)
+    services.handoff_complete(staff=net.npo_intake, handoff_id=hops[1].pk, outcome="referred_on")
+    services.handoff_acknowledge(staff=net.npo_intake, handoff_id=hops[2].pk)
+    # The rest in every other state as stored rows, the document does not judge the workflow.
+    for hop, state in zip(hops[3:], Status.values, strict=False):
+        Handoff.objects.filter(pk=hop.pk).update(
+            status=state, urgent=True, escalation_level=2, cancel_reason="other"
+        )
+    Handoff.objects.filter(pk=hops[4].pk).update(parent=hops[3], ack_due_at=None)
+    assert set(Handoff.objects.values_list("status", flat=True)) == set(Status.values)
+    client = APIClient()
+    for agency, url in ((net.npo, LIST), (net.ward, LIST + "?box=outbox")):
+        headers = bearer(key_for(agency))
+        pages, next_url = 0, url + ("&" if "?" in url else "?") + "page_size=4"
+        while next_url:
+            response = client.get(next_url, **headers)
+            assert response.status_code == 200
+            body = response.json()
+            ids = [row["id"] for row in body["results"]]
+            assert response.content == _drf_page_bytes(agency, ids, body["next"])
+            pages, next_url = pages + 1, body["next"]
+        assert pages >= 2
+    empty = client.get(LIST + "?status=withdrawn&box=inbox", **bearer(key_for(net.guidance)))
+    assert empty.content == b'{"next":null,"results":[]}'
+
+
+def test_every_field_of_the_document_is_in_the_list_layout() -> None:
+    """A field added to HandoffSerializer needs its entry in HANDOFF_LAYOUT (and back)."""
+    from api.handoff_serializers import HANDOFF_LAYOUT, HandoffSerializer
+
+    assert [field.name for field in HANDOFF_LAYOUT] == HandoffSerializer.Meta.fields
