@@ -208,9 +208,15 @@ HANDOFF_LAYOUT: tuple[Field, ...] = (
     Field(
         "service",
         ("service_id", "service__slug", "service__name"),
-        lambda row, reading: None
-        if row["service_id"] is None
-        else {"id": row["service_id"], "slug": row["service__slug"], "name": row["service__name"]},
+        lambda row, reading: (
+            None
+            if row["service_id"] is None
+            else {
+                "id": row["service_id"],
+                "slug": row["service__slug"],
+                "name": row["service__name"],
+            }
+        ),
     ),
     _plain("status"),
     Field("sections", ("sections",), lambda row, reading: list(row["sections"])),

@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from agencies.models import Category
+from agencies.models import Category, Service
 from relay import services
 from relay.models import Handoff
 from relay.states import Status
@@ -203,8 +203,8 @@ def _drf_page_bytes(agency, ids: list[int], next_url: str | None) -> bytes:
 
 
 def test_the_list_is_byte_for_byte_drfs_document(net, key_for) -> None:
-    """GIVEN hops in every state, with empty and filled optional fields and Japanese agency
-    names WHEN the inbox and outbox are walked page by page (cursors), and an empty page is
+    """GIVEN hops in every state, with empty and filled optional fields, Japanese agency
+    names and one hop naming a program WHEN the inbox and outbox are walked page by page (cursors), and an empty page is
     asked for THEN every body is, byte for byte, what DRF's serializer and renderer write for
     the same rows (the fast path selects plain rows and writes them without DRF's fields)."""
     net.ward.name = "足立区福祉まるごと相談課「つなぐ」"
@@ -222,6 +222,9 @@ def test_the_list_is_byte_for_byte_drfs_document(net, key_for) -> None:
             status=state, urgent=True, escalation_level=2, cancel_reason="other"
         )
     Handoff.objects.filter(pk=hops[4].pk).update(parent=hops[3], ack_due_at=None)
+    # One hop asks for a program of its receiver (the rest name none: null).
+    program = Service.objects.create(agency=net.npo, slug="kayoiba", name="居場所「かよいば」")
+    Handoff.objects.filter(pk=hops[2].pk).update(service=program)
     assert set(Handoff.objects.values_list("status", flat=True)) == set(Status.values)
     client = APIClient()
     for agency, url in ((net.npo, LIST), (net.ward, LIST + "?box=outbox")):

@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from agencies.models import Service
 from relay import services
 from relay.list_rows import HandoffRow
 from relay.models import Handoff
@@ -35,6 +36,8 @@ def test_the_table_from_rows_is_the_table_from_models(net, box) -> None:
     services.handoff_decline(staff=net.npo_intake, handoff_id=hops[1].pk, reason="no_capacity")
     Handoff.objects.filter(pk=hops[2].pk).update(urgent=True, escalation_level=2)
     Handoff.objects.filter(pk=hops[3].pk).update(status=Status.DRAFT, sent_at=None)
+    program = Service.objects.create(agency=net.npo, slug="kayoiba", name="居場所「かよいば」")
+    Handoff.objects.filter(pk=hops[0].pk).update(service=program)
     if box == "inbox":
         rows = handoffs_inbox_for(agency=net.npo)
     else:
@@ -47,7 +50,7 @@ def test_the_table_from_rows_is_the_table_from_models(net, box) -> None:
         "relay/handoffs/_table.html", {**context, "handoffs": list(rows)}
     )
     assert plain and from_rows == from_models
-    assert "北中学校" in from_rows
+    assert "北中学校" in from_rows and "居場所「かよいば」" in from_rows
 
 
 @pytest.mark.parametrize(("box", "owner"), [("inbox", "npo_intake"), ("outbox", "counselor")])
