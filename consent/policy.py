@@ -16,7 +16,7 @@ from datetime import datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from agencies.models import Agency
+from agencies.models import Agency, AgencyKind
 from consent.models import COUNCIL_PURPOSES, Approval, ConsentRecord, ConsentStatus, Decision
 from consent.vocabulary import Section
 
@@ -33,6 +33,7 @@ REASON_LABELS = {
     "not-in-force": gettext_lazy("有効な同意がない"),
     "not-council-member": gettext_lazy("送付先が協議会の構成機関ではない"),
     "recipient-not-covered": gettext_lazy("送付先への提供に同意がない"),
+    "kind-not-routable": gettext_lazy("窓口がつなぐことに同意された種別の機関ではない"),
     "purpose-not-covered": gettext_lazy("この目的での提供に同意がない"),
     "sections-not-covered": gettext_lazy("一部の項目の提供に同意がない"),
 }
@@ -50,6 +51,36 @@ class PolicyDecision:
 
     def __bool__(self) -> bool:
         return self.allowed
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Who sends the hop, and how the sheet reached them. A routing desk's choice (a record
+    naming the desk and kinds) covers a send only by that desk, of a sheet that came through
+    it: its own sheet, or one it received by a hop."""
+
+    agency_id: int
+    owns_sheet: bool = False
+    received_by_hop: bool = False
+
+    @property
+    def holds_through_desk(self) -> bool:
+        return self.owns_sheet or self.received_by_hop
+
+
+def _routed(record: ConsentRecord, recipient: Agency, sender: Sender | None) -> bool:
+    """The desk the record names sends to an agency of a kind the record allows."""
+    return (
+        sender is not None
+        and record.routes_through(sender.agency_id)
+        and sender.holds_through_desk
+        and recipient.pk != sender.agency_id
+        and recipient.kind in record.routing_kinds
+    )
+
+
+def _covers(record: ConsentRecord, recipient: Agency, at: datetime, sender: Sender | None) -> bool:
+    return record.covers_recipient(recipient, at) or _routed(record, recipient, sender)
 
 
 def _refuse(reason: str, message: str, missing: Iterable[str] = ()) -> PolicyDecision:
@@ -83,11 +114,13 @@ def permits(
     at: datetime,
     lock: bool = False,
     record_id: int | None = None,
+    sender: Sender | None = None,
 ) -> PolicyDecision:
     """Decide whether `sections` of the sheet may be shared with `recipient` for `purpose`.
 
     With `record_id`, only that record may give permission (the sender named it); recorded
-    refusals still apply whichever record is named.
+    refusals still apply whichever record is named. `sender` lets a routing desk's choice
+    count (see Sender).
     """
     wanted = frozenset(sections)
     if not wanted:
@@ -99,6 +132,7 @@ def permits(
         purpose=purpose,
         at=at,
         record_id=record_id,
+        sender=sender,
     )
 
 
@@ -110,6 +144,7 @@ def decide(
     purpose: str,
     at: datetime,
     record_id: int | None = None,
+    sender: Sender | None = None,
 ) -> PolicyDecision:
     """The rule itself, over a sheet's records as `consent_records` loads them (no query)."""
     wanted = frozenset(sections)
@@ -140,7 +175,7 @@ def decide(
     in_force = [r for r in permits_ if r.in_force_at(at)]
     for record in in_force:
         if (
-            record.covers_recipient(recipient, at)
+            _covers(record, recipient, at, sender)
             and wanted <= frozenset(record.sections)
             and purpose in record.purposes
             and (record.council_id is None or purpose in COUNCIL_PURPOSES)
@@ -162,8 +197,28 @@ def decide(
         if any(r.valid_until <= at for r in permits_):
             return _refuse("expired", _("同意の有効期限が切れています。"))
         return _refuse("not-in-force", _("有効な同意がありません。"))
-    for_recipient = [r for r in in_force if r.covers_recipient(recipient, at)]
+    for_recipient = [r for r in in_force if _covers(r, recipient, at, sender)]
     if not for_recipient:
+        desk_records = [
+            r
+            for r in in_force
+            if sender is not None
+            and sender.holds_through_desk
+            and r.routes_through(sender.agency_id)
+        ]
+        if desk_records:
+            kinds = sorted({k for r in desk_records for k in r.routing_kinds})
+            return _refuse(
+                "kind-not-routable",
+                _(
+                    "%(agency)s は、窓口がつなぐことに同意された種別(%(kinds)s)の機関では"
+                    "ありません。"
+                )
+                % {
+                    "agency": recipient.name,
+                    "kinds": "、".join(str(AgencyKind(k).label) for k in kinds),
+                },
+            )
         council_bases = [r for r in in_force if r.council_id is not None]
         if council_bases:
             council = council_bases[0].council

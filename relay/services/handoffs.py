@@ -24,7 +24,7 @@ from agencies.models import Agency, Role
 from audit.models import AuditAction
 from audit.services import audit_record
 from consent.models import ConsentRecord
-from consent.policy import PolicyDecision, permits
+from consent.policy import PolicyDecision, Sender, permits
 from consent.vocabulary import SPECIAL_CARE_SECTIONS, Purpose
 from notifications.notify import handoff_payload, notify_agency
 from relay import access, escalation, snapshots
@@ -280,6 +280,20 @@ def _provision_detail(provision: Provision) -> dict[str, Any]:
     }
 
 
+def _sender(handoff: Handoff) -> Sender:
+    """Who sends the hop and how the sheet reached them (a routing desk's choice needs it)."""
+    parent_to = (
+        Handoff.objects.filter(pk=handoff.parent_id).values_list("to_agency_id", flat=True).first()
+        if handoff.parent_id is not None
+        else None
+    )
+    return Sender(
+        agency_id=handoff.from_agency_id,
+        owns_sheet=handoff.sheet.owner_agency_id == handoff.from_agency_id,
+        received_by_hop=parent_to == handoff.from_agency_id,
+    )
+
+
 def _gate(handoff: Handoff, *, lock: bool) -> PolicyDecision:
     """The consent policy, asked about this hop now (step 2 of the lock order with `lock`)."""
     return permits(
@@ -290,6 +304,7 @@ def _gate(handoff: Handoff, *, lock: bool) -> PolicyDecision:
         at=timezone.now(),
         record_id=handoff.requested_consent_id,
         lock=lock,
+        sender=_sender(handoff),
     )
 
 
@@ -340,6 +355,7 @@ def _send_locked(handoff: Handoff, staff: Staff, *, approved: bool) -> PolicyDec
 _GENERIC_REFUSALS = {
     "refused": _("本人・保護者が、この提供先へのこれらの項目の提供を拒否しています。"),
     "recipient-not-covered": _("この提供先への提供には同意がありません。"),
+    "kind-not-routable": _("この提供先は、窓口がつなぐことに同意された種別の機関ではありません。"),
 }
 
 

@@ -109,6 +109,8 @@ def consent_new(request: HttpRequest, staff: Staff, sheet_id: int) -> HttpRespon
                     obtained_at=form.obtained_at(),
                     explanation_version=CONSENT_FORM_VERSION,
                     scanned_form=data.get("scanned_form"),
+                    routing_desk=data.get("routing_desk"),
+                    routing_kinds=data.get("routing_kinds") or (),
                     **scope,
                 )
         except InvalidInput as exc:
@@ -251,7 +253,5 @@ def consent_entered_in_error(request: HttpRequest, staff: Staff, record_id: int)
         except IllegalTransition:
             messages.error(request, _("この同意記録はすでに誤登録として取り消されています。"))
         else:
-            messages.success(
-                request, _("誤って登録した同意の記録を取り消しました。")
-            )
+            messages.success(request, _("誤って登録した同意の記録を取り消しました。"))
     return redirect("relay:sheet-detail", record.sheet_id)
