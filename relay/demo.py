@@ -139,9 +139,7 @@ def display_width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
-def users_table(
-    users: list[tuple[str, str, str, str]], *, password: str = DEMO_PASSWORD
-) -> str:
+def users_table(users: list[tuple[str, str, str, str]], *, password: str = DEMO_PASSWORD) -> str:
     """The demo users as an aligned table (the agency names are Japanese: padded by width),
     with the TOTP secret of those who sign in with a second factor."""
     header = ("ユーザー名 user", "役割 role", "2段階認証の設定キー TOTP secret", "機関 agency")

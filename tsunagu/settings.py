@@ -263,6 +263,10 @@ STORAGES = {
 }
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# A routing desk's public intake form (relay/views/public.py): submissions per address per
+# hour, and the largest body it reads.
+PUBLIC_INTAKE_PER_HOUR = env.int("PUBLIC_INTAKE_PER_HOUR", default=5)
+PUBLIC_INTAKE_MAX_BYTES = env.int("PUBLIC_INTAKE_MAX_BYTES", default=32 * 1024)
 
 # --- E-mail ---------------------------------------------------------------------------------
 if env.str("EMAIL_URL", default=""):
@@ -343,8 +347,11 @@ SPECTACULAR_SETTINGS = {
         {"name": "sheets", "description": "The sections of a sheet the caller may see."},
         {"name": "agencies", "description": "The agency directory."},
         {"name": "hsds", "description": "The agency directory in Open Referral HSDS 3.0 shape."},
-        {"name": "fhir", "description": "Read-only HL7 FHIR R4 views of hops, referrals, "
-         "consents and agencies (closed-loop referral)."},
+        {
+            "name": "fhir",
+            "description": "Read-only HL7 FHIR R4 views of hops, referrals, "
+            "consents and agencies (closed-loop referral).",
+        },
         {"name": "webhook", "description": "The caller's webhook endpoint."},
         {"name": "whoami", "description": "Who the API sees for these credentials."},
     ],
@@ -485,6 +492,7 @@ TSUNAGU = {
         "coordinator_agency": env.str("ESCALATION_COORDINATOR_AGENCY", default=""),
     },
 }
+
 
 # --- Encryption at rest of the sensitive (要配慮) sections (security/fieldcrypt.py) ------------
 def _embedded_field_keys() -> str:
