@@ -13,6 +13,7 @@ class Scope(models.TextChoices):
     HANDOFFS_WRITE = "handoffs:write", _("引き継ぎの操作(受領確認・受け入れ・辞退・結果記録)")
     SHEETS_READ = "sheets:read", _("共有されたシートの閲覧")
     DIRECTORY_READ = "directory:read", _("機関名簿の閲覧")
+    INTAKE_READ = "intake:read", _("相談フォームの受付の閲覧(振り分け窓口)")
     WEBHOOKS_MANAGE = "webhooks:manage", _("Webhookの設定")
 
 

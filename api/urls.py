@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from api import directory, handoffs, views, webhooks
+from api import desks, directory, handoffs, views, webhooks
 from api.fhir import views as fhir
 
 app_name = "api"
@@ -30,6 +30,13 @@ urlpatterns = [
         "handoffs/<int:pk>/send-update/",
         handoffs.HandoffSendUpdateView.as_view(),
         name="handoff-send-update",
+    ),
+    path("handoffs/<int:pk>/route/", desks.HandoffRouteView.as_view(), name="handoff-route"),
+    path("intake-records/", desks.IntakeRecordListView.as_view(), name="intake-record-list"),
+    path(
+        "intake-records/<int:pk>/",
+        desks.IntakeRecordDetailView.as_view(),
+        name="intake-record-detail",
     ),
     path("sheets/<int:pk>/", handoffs.SheetDetailView.as_view(), name="sheet-detail"),
     path("agencies/", directory.AgencyListView.as_view(), name="agency-list"),

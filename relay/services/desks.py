@@ -222,8 +222,8 @@ def _received(staff: Staff, handoff_id: int) -> Handoff:
 def handoff_assign(*, staff: Staff, handoff_id: int, assignee_id: int) -> DeskAssignment:
     """Give a hop the desk received to a colleague (replacing an earlier assignment)."""
     staff.require_role(*RECEIVERS)
-    _require_desk(staff)
     handoff = _received(staff, handoff_id)
+    _require_desk(staff)
     assignee = _colleague(staff, assignee_id)
     assignment, _created = DeskAssignment.objects.update_or_create(
         handoff=handoff,
@@ -254,8 +254,9 @@ def handoff_route(
     policy lets the person's consent naming this desk and the recipient's kind cover it, and
     refuses a kind the consent does not allow (reason "kind-not-routable")."""
     staff.require_role(*SENDERS, api_scope="handoffs:write")
-    _require_desk(staff)
+    # The hop first: another agency's hop is a 404 whether or not the caller is a desk.
     received = access.handoff_for(staff=staff, handoff_id=handoff_id, side=access.Side.RECEIVER)
+    _require_desk(staff)
     if received.status == Status.SENT:
         # Choosing where it goes is taking it in: the clock of the first hop stops.
         received = handoff_acknowledge(staff=staff, handoff_id=handoff_id)
