@@ -370,6 +370,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "KindEnum": "agencies.models.AgencyKind",
         "NoteKindEnum": "relay.models.provisions.NoteKind",
+        "IntakeStatusEnum": "relay.models.intake.IntakeStatus",
+        "StatusEnum": "relay.states.Status",
     },
     # Swagger UI and Redoc from our static files (drf-spectacular-sidecar), never from a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
