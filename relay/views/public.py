@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -71,7 +72,7 @@ def _too_large(request: HttpRequest) -> bool:
 @csrf_protect
 def intake_form(request: HttpRequest, slug: str) -> HttpResponse:
     desk = _desk(slug)
-    context = {"desk": desk, "agency": desk.agency}
+    context: dict[str, Any] = {"desk": desk, "agency": desk.agency}
     if request.method == "POST":
         if _too_large(request):
             return render(request, "relay/public/limit.html", context, status=413)
