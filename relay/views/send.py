@@ -21,7 +21,7 @@ from django.views.decorators.http import require_POST
 from agencies.actors import SENDERS, Staff
 from agencies.errors import ConsentDoesNotCover, DuplicateHandoff, InvalidInput, WorkflowError
 from agencies.models import Agency, Role
-from consent.policy import PolicyDecision, consent_records, decide
+from consent.policy import PolicyDecision, Sender, consent_records, decide
 from consent.vocabulary import SPECIAL_CARE_SECTIONS, Purpose, Section
 from relay import access, services
 from relay.forms import SendForm, posted_list
@@ -47,8 +47,20 @@ class Coverage:
     cells: list[tuple[str, bool]]
 
 
+def sender_of(staff: Staff, sheet: ReferralSheet) -> Sender:
+    """The sending agency as the policy sees it: a sheet it does not own it holds through a
+    hop it received (the send links to that hop), so a routing desk's choice can count."""
+    owns = sheet.owner_agency_id == staff.agency.pk
+    return Sender(agency_id=staff.agency.pk, owns_sheet=owns, received_by_hop=not owns)
+
+
 def coverage_for(
-    *, sheet_id: int, recipients: list[Agency], sections: list[str], purpose: str
+    *,
+    sheet_id: int,
+    recipients: list[Agency],
+    sections: list[str],
+    purpose: str,
+    sender: Sender | None = None,
 ) -> list[Coverage]:
     """The policy's answer for each recipient and each section: the sheet's consent records
     are loaded once, and every cell is decided in memory by the same rule as the send."""
@@ -56,7 +68,14 @@ def coverage_for(
     records = consent_records(sheet_id=sheet_id)
 
     def ask(agency: Agency, wanted: list[str]) -> PolicyDecision:
-        return decide(records=records, recipient=agency, sections=wanted, purpose=purpose, at=now)
+        return decide(
+            records=records,
+            recipient=agency,
+            sections=wanted,
+            purpose=purpose,
+            at=now,
+            sender=sender,
+        )
 
     rows = []
     for agency in recipients:
@@ -173,7 +192,11 @@ def send(request: HttpRequest, staff: Staff, sheet_id: int) -> HttpResponse:
         sections = form.cleaned_data["sections"]
         purpose = form.cleaned_data["purpose"]
         coverage = coverage_for(
-            sheet_id=view.sheet.pk, recipients=recipients, sections=sections, purpose=purpose
+            sheet_id=view.sheet.pk,
+            recipients=recipients,
+            sections=sections,
+            purpose=purpose,
+            sender=sender_of(staff, view.sheet),
         )
         blocked = [c for c in coverage if not c.allowed]
         if blocked:
@@ -255,7 +278,7 @@ def send_check(request: HttpRequest, staff: Staff, sheet_id: int) -> HttpRespons
     sheet, readable = _readable_sheet(staff, sheet_id)
     choice = _parse_choice(request, staff, readable)
     coverage = (
-        coverage_for(sheet_id=sheet.pk, **choice)
+        coverage_for(sheet_id=sheet.pk, sender=sender_of(staff, sheet), **choice)
         if choice["recipients"] and choice["sections"]
         else None
     )
