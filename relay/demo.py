@@ -45,6 +45,7 @@ DEMO_STAFF: list[tuple[str, str, Role]] = [
     ("komae-desk-intake", "komae-fukushi-tsunagari-sheet", Role.INTAKE),
     ("komae-desk-supervisor", "komae-fukushi-tsunagari-sheet", Role.SUPERVISOR),
     ("komae-youth-intake", "komae-youth-consultation", Role.INTAKE),
+    ("komae-csw-supervisor", "komae-flat-nanbu", Role.SUPERVISOR),
 ]
 ADMIN_USERNAME = "admin"
 # Fictional names (family, given), so that printed forms and the approval queue show a person.
@@ -67,6 +68,7 @@ DEMO_NAMES: dict[str, tuple[str, str]] = {
     "komae-desk-intake": ("森", "大輔"),
     "komae-desk-supervisor": ("池田", "典子"),
     "komae-youth-intake": ("橋本", "悠"),
+    "komae-csw-supervisor": ("阿部", "千尋"),
 }
 
 # Direct lines of the staff who send (shown to the receiving agency on the hop's page).

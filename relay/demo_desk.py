@@ -128,4 +128,47 @@ def build_demo_desk() -> int:
         )
         hop = services.handoff_submit(staff=counselor, handoff_id=hop.pk)
         services.handoff_approve(staff=supervisor, handoff_id=hop.pk)
+
+        # The CSW at ふらっとなんぶ does not know where to send someone: the person agrees to
+        # the desk choosing among hikikomori support, NPOs and others, and the CSW sends it
+        # to the desk, whose triage then suggests where.
+        csw = _staff("komae-csw-supervisor")
+        worried = services.sheet_create(
+            staff=csw,
+            data={
+                "subject_initials": "N.O",
+                "birth_year": timezone.localdate().year - 19,
+                "consulted_on": timezone.localdate().isoformat(),
+                "consulter": "person",
+                "municipality": agency.municipality,
+                "categories": ["hikikomori"],
+                "consultation": "デモ用の架空の相談です。ボランティアに来るが、家では昼夜逆転。",
+                "home_situation": "デモ用: 祖母と二人暮らし",
+            },
+        )
+        services.consent_record(
+            staff=csw,
+            sheet_id=worried.pk,
+            grantors=["person"],
+            method="written",
+            routing_desk=agency,
+            routing_kinds=[
+                AgencyKind.HIKIKOMORI_SUPPORT,
+                AgencyKind.NPO_FREE_SCHOOL,
+                AgencyKind.OTHER,
+            ],
+            sections=["basic", "consultation"],
+            purposes=[Purpose.SUPPORT],
+            valid_until=timezone.now() + timedelta(days=180),
+            child_assent="not_applicable",
+            explanation_version="2026-04 v1",
+        )
+        services.handoff_relay(
+            staff=csw,
+            sheet_id=worried.pk,
+            to_agency=agency,
+            sections=["basic", "consultation"],
+            purpose=Purpose.SUPPORT,
+            message="つなぎ先がわからないため、窓口での振り分けをお願いします。",
+        )
     return 1

@@ -60,15 +60,22 @@ def person_from_hop(handoff: Handoff, desk: RoutingDesk) -> Person:
 
 
 def suggestions_for(
-    *, desk: RoutingDesk, person: Person, kinds: Iterable[str] | None = None, limit: int = LIMIT
+    *,
+    desk: RoutingDesk,
+    person: Person,
+    kinds: Iterable[str] | None = None,
+    exclude: Iterable[int] = (),
+    limit: int = LIMIT,
 ) -> list[Suggestion]:
-    """The agencies the desk could route to, best first."""
+    """The agencies the desk could route to, best first: the person's municipality, then
+    their prefecture, then the rest; within each, more of the person's needs served, then an
+    age range known to include them. `exclude`: agencies that already have the sheet."""
     allowed = set(desk.routable_kinds)
     if kinds is not None:
         allowed &= set(kinds)
     agencies = (
         Agency.objects.filter(kind__in=sorted(allowed), accepts_referrals=True)
-        .exclude(pk=desk.agency_id)
+        .exclude(pk__in=[desk.agency_id, *exclude])
         .prefetch_related("categories", "services__categories")
     )
     if person.age is not None:
@@ -101,6 +108,6 @@ def suggestions_for(
             serves_age=serves_age,
             services=[s.name for s in agency.services.all()][:3],
         )
-        ranked.append(((rank, -len(matched), agency.name), suggestion))
+        ranked.append(((rank, -len(matched), 0 if serves_age else 1, agency.name), suggestion))
     ranked.sort(key=lambda pair: pair[0])
     return [s for _key, s in ranked[:limit]]

@@ -60,6 +60,12 @@ def desk_inbox(request: HttpRequest, staff: Staff) -> HttpResponse:
         "to_agency"
     ):
         routed.setdefault(child.parent_id or 0, []).append(child)
+    # Agencies that already have each sheet (its owner, and every hop's receiver).
+    holders: dict[int, set[int]] = {}
+    for sheet_id, owner_id, to_id in Handoff.objects.filter(
+        sheet_id__in={h.sheet_id for h in hops}
+    ).values_list("sheet_id", "sheet__owner_agency_id", "to_agency_id"):
+        holders.setdefault(sheet_id, set()).update({owner_id, to_id})
     hop_rows = []
     for hop in hops:
         kinds = _routing_kinds(hop, desk)
@@ -71,7 +77,10 @@ def desk_inbox(request: HttpRequest, staff: Staff) -> HttpResponse:
                 "routing_kinds": kinds,
                 "routing_kind_labels": [str(AgencyKind(k).label) for k in kinds or []],
                 "suggestions": suggestions_for(
-                    desk=desk, person=person_from_hop(hop, desk), kinds=kinds
+                    desk=desk,
+                    person=person_from_hop(hop, desk),
+                    kinds=kinds,
+                    exclude=holders.get(hop.sheet_id, set()),
                 )
                 if kinds is not None
                 else [],

@@ -90,3 +90,6 @@ def test_demo_has_the_komae_routing_desk_with_intake_records() -> None:
     assert routed.to_agency.slug == "komae-youth-consultation"
     assert routed.consent.routing_desk_id == desk.agency_id
     assert not routed.consent.recipient_agencies.exists()
+    # And a hop waiting in the desk's triage, from a CSW who did not know where to send.
+    waiting = Handoff.objects.get(to_agency=desk.agency)
+    assert waiting.from_agency.slug == "komae-flat-nanbu" and waiting.status == "sent"

@@ -129,6 +129,20 @@ def test_public_form_to_desk_to_routed_agency(
     assert hop.to_agency.slug == YOUTH and hop.status == Status.SENT
     assert hop.consent_id == record.pk
 
+    # --- The desk's triage: the CSW's hop, routed to a suggested agency ------------------------
+    from_csw = Handoff.objects.get(to_agency__slug=DESK, from_agency__slug="komae-flat-nanbu")
+    supervisor.goto(f"{live_server.url}/desk/")
+    item = supervisor.locator(f"[data-testid=desk-hop-{from_csw.pk}]")
+    expect(item.locator(f"[data-testid=suggestion-{YOUTH}]")).to_be_visible()
+    expect(item.locator(f"[data-testid=suggestion-{GUIDANCE}]")).to_have_count(0)
+    item.locator(f"[data-testid=route-{YOUTH}]").click()
+    expect(supervisor.locator(".messages")).to_contain_text("へつなぎました")
+    routed = Handoff.objects.get(parent=from_csw)
+    assert routed.to_agency.slug == YOUTH and routed.consent_id == from_csw.consent_id
+    # The first sender sees where it went.
+    csw = open_as("komae-csw-supervisor")
+    expect(csw.locator("main")).to_contain_text("狛江市 若者相談窓口")
+
     # --- The routed agency reads only the routing sections ------------------------------------
     youth = open_as("komae-youth-intake")
     youth.goto(f"{live_server.url}/handoffs/{hop.pk}/")

@@ -238,3 +238,54 @@ def test_intake_records_are_the_desks_own(net: Network, komae: Komae) -> None:
         stored_situation, stored_contact = cursor.fetchone()
     assert stored_situation.startswith("enc1:") and "相談" not in stored_situation
     assert stored_contact.startswith("enc1:") and "someone@" not in stored_contact
+
+
+def test_suggestions_rank_the_persons_municipality_then_the_prefecture(
+    net: Network, komae: Komae
+) -> None:
+    """Of the kinds the person agreed to: the person's municipality first, then their
+    prefecture, then elsewhere; an agency whose ages exclude the person, or whose needs do
+    not meet theirs, or that already has the sheet, is not suggested."""
+    from agencies.models import Category
+    from relay.suggestions import Person, suggestions_for
+    from tests.factories import AgencyFactory
+
+    hikikomori, _ = Category.objects.get_or_create(
+        code="hikikomori", defaults={"label_ja": "ひきこもり", "label_en": "Hikikomori"}
+    )
+    poverty, _ = Category.objects.get_or_create(
+        code="poverty", defaults={"label_ja": "生活困窮", "label_en": "Poverty"}
+    )
+
+    def agency(slug: str, municipality: str, prefecture: str, **fields):
+        made = AgencyFactory(
+            slug=slug,
+            kind=AgencyKind.HIKIKOMORI_SUPPORT,
+            municipality=municipality,
+            prefecture=prefecture,
+            **fields,
+        )
+        made.categories.add(hikikomori)
+        return made
+
+    elsewhere = agency("osaka", "大阪市", "大阪府")
+    tokyo = agency("setagaya", "世田谷区", "東京都")
+    local = agency("komae-youth", "狛江市", "東京都", age_min=15, age_max=39)
+    agency("too-old", "狛江市", "東京都", age_min=40, age_max=64)
+    other_need = AgencyFactory(
+        slug="komae-money", kind=AgencyKind.HIKIKOMORI_SUPPORT, municipality="狛江市"
+    )
+    other_need.categories.add(poverty)
+    person = Person(
+        municipality="狛江市", prefecture="東京都", age=24, categories=frozenset({"hikikomori"})
+    )
+
+    ranked = suggestions_for(
+        desk=komae.routing,
+        person=person,
+        kinds=[AgencyKind.HIKIKOMORI_SUPPORT],
+        exclude=[komae.hikikomori.pk],
+    )
+
+    assert [s.agency.slug for s in ranked] == [local.slug, tokyo.slug, elsewhere.slug]
+    assert [s.place for s in ranked] == ["municipality", "prefecture", "elsewhere"]
