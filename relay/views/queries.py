@@ -53,7 +53,7 @@ def consents_of_sheet(*, sheet: ReferralSheet) -> QuerySet[ConsentRecord]:
     return (
         ConsentRecord.objects.filter(sheet=sheet)
         .prefetch_related("recipient_agencies")
-        .select_related("obtained_by", "approved_by", "withdrawn_by")
+        .select_related("obtained_by", "approved_by", "withdrawn_by", "routing_desk")
         .order_by("-created_at", "-id")
     )
 

@@ -265,3 +265,17 @@ def test_viewer_at_the_desk_reads_but_does_not_act(net: Network, komae: Komae, l
     response = client.post(reverse("relay:desk-route", args=[hop.pk]), {"to_agency": net.npo.pk})
     assert response.status_code == 403
     assert not Handoff.objects.filter(parent=hop).exists()
+
+
+def test_consent_naming_the_desk_is_shown_and_printed(
+    net: Network, komae: Komae, login: Login
+) -> None:
+    """The sheet's owner sees the routing scope of the consent, and the form the person signs
+    names the desk and the kinds it may choose among."""
+    hop = _to_desk(net, komae)
+    client = login(net.counselor)
+    detail = client.get(reverse("relay:sheet-detail", args=[hop.sheet_id])).content.decode()
+    assert 'data-testid="consent-routing"' in detail and komae.desk.name in detail
+    printed = client.get(reverse("relay:consent-print", args=[hop.consent_id])).content.decode()
+    assert 'data-testid="routing-desk"' in printed
+    assert "NPO・フリースクール" in printed and "ひきこもり支援" in printed
