@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from agencies.actors import READERS, RECEIVERS, SENDERS, Staff
+from agencies.actors import RECEIVERS, SENDERS, Staff
 from agencies.errors import IllegalTransition, InvalidInput, NotAllowed, NotFound
 from agencies.models import Agency, Membership, RoutingDesk
 from audit.context import Actor, ActorKind
@@ -127,8 +127,9 @@ def intake_submit(
 
 @transaction.atomic
 def intake_view(*, staff: Staff, intake_id: int) -> IntakeRecord:
-    """A desk worker opens an intake record (its text decrypted): audited."""
-    staff.require_role(*READERS, api_scope="intake:read")
+    """A desk worker opens an intake record (its text decrypted): audited. Not the viewer
+    role: what a stranger writes may hold anything, 要配慮 information included."""
+    staff.require_role(*RECEIVERS, api_scope="intake:read")
     intake = access.intake_for(staff=staff, intake_id=intake_id)
     _intake_event(AuditAction.INTAKE_VIEWED, intake, staff.audit_actor())
     return intake

@@ -172,7 +172,7 @@ def desk_return(request: HttpRequest, staff: Staff, handoff_id: int) -> HttpResp
     return redirect("relay:desk")
 
 
-@staff_view(*READERS)
+@staff_view(*RECEIVERS)
 def intake_detail(request: HttpRequest, staff: Staff, intake_id: int) -> HttpResponse:
     desk = _desk(staff)
     intake = desks.intake_view(staff=staff, intake_id=intake_id)

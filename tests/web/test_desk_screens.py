@@ -262,6 +262,9 @@ def test_viewer_at_the_desk_reads_but_does_not_act(net: Network, komae: Komae, l
     hop = _to_desk(net, komae)
     client = login(viewer)
     assert client.get(reverse("relay:desk")).status_code == 200
+    # The list, not what a stranger wrote: that may hold anything.
+    intake = _intake(komae)
+    assert client.get(reverse("relay:intake-detail", args=[intake.pk])).status_code == 403
     response = client.post(reverse("relay:desk-route", args=[hop.pk]), {"to_agency": net.npo.pk})
     assert response.status_code == 403
     assert not Handoff.objects.filter(parent=hop).exists()
