@@ -167,9 +167,7 @@ def test_route_from_the_triage_screen(net: Network, komae: Komae, login: Login) 
     assert not Handoff.objects.filter(to_agency=net.guidance).exists()
 
 
-def test_return_and_assign_from_the_triage_screen(
-    net: Network, komae: Komae, login: Login
-) -> None:
+def test_return_and_assign_from_the_triage_screen(net: Network, komae: Komae, login: Login) -> None:
     hop = _to_desk(net, komae)
     intake_client = login(komae.intake)
     intake_client.post(
@@ -217,9 +215,7 @@ def test_intake_to_sheet_prefilled_and_linked(komae: Komae, login: Login) -> Non
 
 
 @pytest.mark.parametrize("who", ["other_agency", "ward_counselor", "anonymous"])
-def test_desk_screens_refuse_outsiders(
-    who: str, net: Network, komae: Komae, login: Login
-) -> None:
+def test_desk_screens_refuse_outsiders(who: str, net: Network, komae: Komae, login: Login) -> None:
     hop = _to_desk(net, komae)
     intake = _intake(komae)
     client = {
