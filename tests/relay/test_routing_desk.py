@@ -24,6 +24,7 @@ from agencies.errors import (
 from agencies.models import AgencyKind
 from audit.models import AuditAction, AuditEvent
 from consent.vocabulary import Purpose
+from notifications.models import OutboxMessage
 from relay import access, services
 from relay.models import Handoff, IntakeRecord, IntakeStatus
 from relay.selectors import hop_chains_for
@@ -155,6 +156,8 @@ def test_return_to_sender(net: Network, komae: Komae) -> None:
     assert returned.status == Status.DECLINED
     assert returned.decline_reason == DeclineReason.RETURNED_BY_DESK
     assert not access.readable_sections(agency=komae.desk, sheet_id=first.sheet_id)
+    told = OutboxMessage.objects.filter(agency=net.ward, event_type="handoff.declined").get()
+    assert "学校" not in str(told.payload)  # the note stays out of the notification
 
 
 def test_assign_to_a_colleague_is_audited(net: Network, komae: Komae) -> None:
