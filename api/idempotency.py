@@ -81,7 +81,9 @@ class IdempotencyKeyInvalid(DomainProblem):
     title_ja = "Idempotency-Key が正しくありません"
     title_en = "Invalid Idempotency-Key"
     detail_ja = f"Idempotency-Key は1〜{MAX_KEY_LENGTH}文字の半角英数記号で指定してください。"
-    detail_en = f"An Idempotency-Key must be 1 to {MAX_KEY_LENGTH} visible ASCII characters long."
+    detail_en = (
+        f"An Idempotency-Key must be 1 to {MAX_KEY_LENGTH} visible ASCII characters long."
+    )
 
 
 class IdempotencyKeyReused(DomainProblem):

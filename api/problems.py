@@ -57,6 +57,8 @@ def problem_instance(request: Any) -> str:
     return f"{INSTANCE_PREFIX}{request_id}" if request_id else ""
 
 
+
+
 def problem_type_uri(slug: str) -> str:
     base = getattr(settings, "TSUNAGU_PROBLEM_BASE_URI", DEFAULT_PROBLEM_BASE_URI)
     return f"{base.rstrip('/')}/{slug}"

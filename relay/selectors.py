@@ -242,7 +242,6 @@ def hop_chains_for(*, agency: Agency, sheets: Iterable[ReferralSheet]) -> dict[i
             walk(hop, 0)
     return chains
 
-
 @dataclass(frozen=True)
 class SpecialCareReaders:
     """Who can read a sheet's 要配慮 sections (health, safeguarding): shown on the sheet."""

@@ -347,11 +347,8 @@ SPECTACULAR_SETTINGS = {
         {"name": "sheets", "description": "The sections of a sheet the caller may see."},
         {"name": "agencies", "description": "The agency directory."},
         {"name": "hsds", "description": "The agency directory in Open Referral HSDS 3.0 shape."},
-        {
-            "name": "fhir",
-            "description": "Read-only HL7 FHIR R4 views of hops, referrals, "
-            "consents and agencies (closed-loop referral).",
-        },
+        {"name": "fhir", "description": "Read-only HL7 FHIR R4 views of hops, referrals, "
+         "consents and agencies (closed-loop referral)."},
         {"name": "webhook", "description": "The caller's webhook endpoint."},
         {"name": "whoami", "description": "Who the API sees for these credentials."},
     ],
@@ -494,7 +491,6 @@ TSUNAGU = {
         "coordinator_agency": env.str("ESCALATION_COORDINATOR_AGENCY", default=""),
     },
 }
-
 
 # --- Encryption at rest of the sensitive (要配慮) sections (security/fieldcrypt.py) ------------
 def _embedded_field_keys() -> str:

@@ -98,9 +98,7 @@ def second_factor(request: HttpRequest) -> HttpResponseBase:
             signin_throttle.ip_failed(client_ip(request))
             form.add_error(
                 "code",
-                _(
-                    "確認コードが正しくありません。アプリに表示されている6桁の数字を入力してください。"
-                ),
+                _("確認コードが正しくありません。アプリに表示されている6桁の数字を入力してください。"),
             )
     return render(request, "relay/auth/second_factor.html", {"form": form})
 

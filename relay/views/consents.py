@@ -263,5 +263,7 @@ def consent_entered_in_error(request: HttpRequest, staff: Staff, record_id: int)
         except IllegalTransition:
             messages.error(request, _("この同意記録はすでに誤登録として取り消されています。"))
         else:
-            messages.success(request, _("誤って登録した同意の記録を取り消しました。"))
+            messages.success(
+                request, _("誤って登録した同意の記録を取り消しました。")
+            )
     return redirect("relay:sheet-detail", record.sheet_id)
