@@ -16,7 +16,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from agencies import sessions, twofactor
 from agencies.grades import Grade
-from agencies.models import Agency, Category, Membership, Service
+from agencies.models import Agency, Category, Membership, RoutingDesk, Service
 from agencies.services import membership_remove, membership_set
 from audit.context import Actor, ActorKind
 
@@ -93,6 +93,15 @@ class AgencyAdmin(admin.ModelAdmin):
     inlines = [ServiceInline]
     # Set by the agency's supervisor on /supervisor/security/ (audited, re-authenticated).
     readonly_fields = ("two_factor_policy", "viewers_see_special_care")
+
+
+@admin.register(RoutingDesk)
+class RoutingDeskAdmin(admin.ModelAdmin):
+    """A routing desk: its municipality and the kinds of agency it may route to (checked by
+    the model's clean, as every write path)."""
+
+    list_display = ("agency", "municipality", "public_intake")
+    raw_id_fields = ("agency",)
 
 
 @admin.register(Category)

@@ -264,6 +264,40 @@ class Membership(models.Model):
         return self.role == Role.SUPERVISOR
 
 
+class RoutingDesk(models.Model):
+    """An agency that routes for a municipality: it takes a sheet when the sender does not
+    know where to send it (Komae's 福祉のつながりシート), and chooses the agency among the
+    kinds it may route to. It also has a public intake form for people outside the network."""
+
+    agency = models.OneToOneField(
+        Agency, on_delete=models.PROTECT, related_name="routing_desk", verbose_name=_("機関")
+    )
+    prefecture = models.CharField(_("都道府県"), max_length=20, blank=True)
+    municipality = models.CharField(_("担当する市区町村"), max_length=60)
+    routable_kinds = models.JSONField(
+        _("つなぐことのできる機関の種別"),
+        default=list,
+        help_text=_("同意で選べる種別は、この中からだけです。"),
+    )
+    public_intake = models.BooleanField(_("公開の相談フォームを使う"), default=True)
+    intake_intro = models.TextField(
+        _("相談フォームの案内文"), blank=True, help_text=_("やさしい言葉で短く。")
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("振り分け窓口")
+        verbose_name_plural = _("振り分け窓口")
+
+    def __str__(self) -> str:
+        return f"{self.agency} ({self.municipality})"
+
+    def clean(self) -> None:
+        kinds = self.routable_kinds
+        if not isinstance(kinds, list) or not kinds or not set(kinds) <= set(AgencyKind.values):
+            raise ValidationError({"routable_kinds": _("機関の種別を1つ以上選んでください。")})
+
+
 # The shared rules of every write path (security/validators.py): no control characters in
 # text, links http(s) only.
-guard_text_fields(Category, Agency, Service, Membership)
+guard_text_fields(Category, Agency, Service, Membership, RoutingDesk)

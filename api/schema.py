@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -211,6 +212,8 @@ class TsunaguAutoSchema(AutoSchema):
 
     def _map_basic_serializer(self, serializer: Any, direction: str) -> dict[str, Any]:
         schema: dict[str, Any] = super()._map_basic_serializer(serializer, direction)
+        for name, prop in list(schema.get("properties", {}).items()):
+            schema["properties"][name] = _one_blank_branch(prop)
         if direction == "response":
             # DRF writes out every readable field, so a client can rely on each one, unless
             # the serializer says a field may be absent (a problem's extension members, a
@@ -226,6 +229,25 @@ class TsunaguAutoSchema(AutoSchema):
             else:
                 schema.pop("required", None)
         return schema
+
+
+def _one_blank_branch(prop: dict[str, Any]) -> dict[str, Any]:
+    """drf-spectacular writes a blank-allowed text with a pattern as `oneOf: [text, ""]`; when
+    the text branch already takes "" (no minLength, a pattern "" matches), "" matches both and
+    a validator must refuse it (`oneOf` means exactly one). Keep the one branch."""
+    one_of = prop.get("oneOf")
+    if not (isinstance(one_of, list) and len(one_of) == 2):
+        return prop
+    text, blank = one_of
+    if blank != {"type": "string", "maxLength": 0} or text.get("type") != "string":
+        return prop
+    if "format" in text or text.get("minLength") or "pattern" not in text:
+        return prop
+    if re.fullmatch(str(text["pattern"]), "") is None:
+        return prop
+    merged = {k: v for k, v in prop.items() if k != "oneOf"}
+    merged.update(text)
+    return merged
 
 
 class FieldErrorSerializer(serializers.Serializer):

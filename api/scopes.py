@@ -16,6 +16,7 @@ class Scope(models.TextChoices):
     UPDATES_WRITE = "updates:write", _("受け入れ後の経過の報告")
     CONSENTS_WRITE = "consents:write", _("同意の記録と撤回(自機関が保有するシート)")
     DIRECTORY_READ = "directory:read", _("機関名簿の閲覧")
+    INTAKE_READ = "intake:read", _("相談フォームの受付の閲覧(振り分け窓口)")
     WEBHOOKS_MANAGE = "webhooks:manage", _("Webhookの設定")
     MEETINGS_READ = "meetings:read", _("参加しているケース会議の記録の閲覧")
 

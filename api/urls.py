@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from api import consents, directory, handoffs, meetings, progress, views, webhooks
+from api import consents, desks, directory, handoffs, meetings, progress, views, webhooks
 from api.fhir import views as fhir
 
 app_name = "api"
@@ -35,6 +35,13 @@ urlpatterns = [
         "handoffs/<int:pk>/updates/",
         progress.HandoffUpdatesView.as_view(),
         name="handoff-updates",
+    ),
+    path("handoffs/<int:pk>/route/", desks.HandoffRouteView.as_view(), name="handoff-route"),
+    path("intake-records/", desks.IntakeRecordListView.as_view(), name="intake-record-list"),
+    path(
+        "intake-records/<int:pk>/",
+        desks.IntakeRecordDetailView.as_view(),
+        name="intake-record-detail",
     ),
     path("sheets/<int:pk>/", handoffs.SheetDetailView.as_view(), name="sheet-detail"),
     path("meetings/", meetings.MeetingListView.as_view(), name="meeting-list"),

@@ -81,6 +81,10 @@ REASONS_EN: dict[str, str] = {
         "The lawful basis names a council this agency is not a member of: a council's basis "
         "covers its member agencies only."
     ),
+    "kind-not-routable": (
+        "The consent lets the routing desk choose among some kinds of agency only: this "
+        "agency is not of one of them."
+    ),
 }
 
 # Invalid input, by field (the Japanese text says the same, sometimes more precisely).

@@ -70,6 +70,13 @@ class AuditAction(models.TextChoices):
     HANDOFF_ESCALATED = "handoff.escalated", _("エスカレーション")
     HANDOFF_PROGRESS_POSTED = "handoff.progress_posted", _("受け入れ後の経過を報告")
     HANDOFF_PROGRESS_VIEWED = "handoff.progress_viewed", _("受け入れ後の経過を閲覧")
+    HANDOFF_ASSIGNED = "handoff.assigned", _("窓口で担当者を決定")
+    # A routing desk's public intake form (issue 17)
+    INTAKE_RECEIVED = "intake.received", _("相談フォームで受付")
+    INTAKE_VIEWED = "intake.viewed", _("相談フォームの受付を閲覧")
+    INTAKE_ASSIGNED = "intake.assigned", _("受付の担当者を決定")
+    INTAKE_SHEET_CREATED = "intake.sheet_created", _("受付からシートを作成")
+    INTAKE_CLOSED = "intake.closed", _("受付を終了")
     # Object-level access
     ACCESS_GRANTED = "access.granted", _("閲覧権限を付与")
     ACCESS_REVOKED = "access.revoked", _("閲覧権限を取消")

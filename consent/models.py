@@ -162,6 +162,13 @@ class ConsentRecord(models.Model):
         verbose_name=_("協議会"),
     )  # fmt: skip
     recipient_kinds = models.JSONField(_("提供先の種別"), default=list, blank=True)
+    # A recipient chosen by a routing desk (Komae): the desk itself, and whichever agency of
+    # these kinds the desk then sends it to, with no new consent.
+    routing_desk = models.ForeignKey(
+        Agency, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("振り分け窓口"),
+    )  # fmt: skip
+    routing_kinds = models.JSONField(_("窓口がつなぐ先の種別"), default=list, blank=True)
     sections = models.JSONField(_("共有する項目"))
     purposes = models.JSONField(_("目的"))
     valid_from = models.DateTimeField(_("有効期間の開始"))
@@ -224,7 +231,13 @@ class ConsentRecord(models.Model):
                 return False
         if agency.kind in self.recipient_kinds:
             return True
+        if self.routing_desk_id is not None and agency.pk == self.routing_desk_id:
+            return True
         return any(a.pk == agency.pk for a in self.recipient_agencies.all())
+
+    def routes_through(self, desk_id: int) -> bool:
+        """The record names this agency as the routing desk that chooses the recipient."""
+        return self.routing_desk_id is not None and self.routing_desk_id == desk_id
 
     def in_force_at(self, at: datetime) -> bool:
         return (

@@ -17,7 +17,7 @@ from django.db.models import F
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from agencies.models import Agency
+from agencies.models import Agency, AgencyKind
 from consent.models import (
     COUNCIL_PURPOSES,
     Approval,
@@ -41,6 +41,7 @@ REASON_LABELS = {
     "not-in-force": gettext_lazy("有効な同意がない"),
     "not-council-member": gettext_lazy("送付先が協議会の構成機関ではない"),
     "recipient-not-covered": gettext_lazy("送付先への提供に同意がない"),
+    "kind-not-routable": gettext_lazy("窓口がつなぐことに同意された種別の機関ではない"),
     "purpose-not-covered": gettext_lazy("この目的での提供に同意がない"),
     "sections-not-covered": gettext_lazy("一部の項目の提供に同意がない"),
     "adult-needs-own-consent": gettext_lazy("成人の本人の同意がない(保護者の同意のみ)"),
@@ -59,6 +60,34 @@ class PolicyDecision:
 
     def __bool__(self) -> bool:
         return self.allowed
+
+
+def _routed(record: ConsentRecord, recipient: Agency, sender: Agency | None) -> bool:
+    """A routing desk's choice (Komae): the record names the sending agency as the desk that
+    chooses, and the recipient is of a kind the person agreed the desk may choose among. Only
+    the desk chooses: the agency that sent the sheet to the desk, or one the desk routed it
+    to, gains nothing from it. (A sender sends only a sheet it owns or holds through a hop:
+    the send's own rule, relay.access.)"""
+    return (
+        sender is not None
+        and record.routes_through(sender.pk)
+        and recipient.pk != sender.pk
+        and recipient.kind in record.routing_kinds
+    )
+
+
+def _covers(record: ConsentRecord, recipient: Agency, at: datetime, sender: Agency | None) -> bool:
+    """The record covers this send: it names the recipient and the sender may send under it
+    (`usable_by`), or it is the sending desk's choice (`_routed`, whoever recorded it)."""
+    if usable_by(record, sender) and record.covers_recipient(recipient, at):
+        return True
+    return _routed(record, recipient, sender)
+
+
+def _usable(record: ConsentRecord, sender: Agency | None) -> bool:
+    """The sender may send under the record for some recipient: as `usable_by`, or as the
+    routing desk it names."""
+    return usable_by(record, sender) or (sender is not None and record.routes_through(sender.pk))
 
 
 def _refuse(reason: str, message: str, missing: Iterable[str] = ()) -> PolicyDecision:
@@ -88,7 +117,9 @@ def usable_by(record: ConsentRecord, sender: Agency | None) -> bool:
     """Whose sends a record covers. The sheet's owner records consent for the whole relay: its
     records cover a send by any agency holding the sheet (hop by hop, as the Adachi sheet is
     passed on). A record made by another agency, where the person was met later, covers only
-    that agency's own sends: the person agreed to what that agency passes on. `sender` None is
+    that agency's own sends: the person agreed to what that agency passes on. (A record naming
+    a routing desk also covers that desk's choice, whoever recorded it: `_covers`.) `sender`
+    None is
     not a send by an agency (a meeting's named basis): every record is considered."""
     if sender is None:
         return True
@@ -182,13 +213,13 @@ def decide(
         for r in records
         if r.decision == Decision.PERMIT
         and (record_id is None or r.pk == record_id)
-        and usable_by(r, sender)
+        and _usable(r, sender)
     ]
     in_force = [r for r in permits_ if r.in_force_at(at)]
     guardian_for_adult = None
     for record in in_force:
         if (
-            record.covers_recipient(recipient, at)
+            _covers(record, recipient, at, sender)
             and wanted <= frozenset(record.sections)
             and purpose in record.purposes
             and (record.council_id is None or purpose in COUNCIL_PURPOSES)
@@ -222,8 +253,26 @@ def decide(
         if any(r.valid_until <= at for r in permits_):
             return _refuse("expired", _("同意の有効期限が切れています。"))
         return _refuse("not-in-force", _("有効な同意がありません。"))
-    for_recipient = [r for r in in_force if r.covers_recipient(recipient, at)]
+    for_recipient = [r for r in in_force if _covers(r, recipient, at, sender)]
     if not for_recipient:
+        desk_records = [
+            r
+            for r in in_force
+            if sender is not None and r.routes_through(sender.pk)
+        ]
+        if desk_records:
+            kinds = sorted({k for r in desk_records for k in r.routing_kinds})
+            return _refuse(
+                "kind-not-routable",
+                _(
+                    "%(agency)s は、窓口がつなぐことに同意された種別(%(kinds)s)の機関では"
+                    "ありません。"
+                )
+                % {
+                    "agency": recipient.name,
+                    "kinds": "、".join(str(AgencyKind(k).label) for k in kinds),
+                },
+            )
         council_bases = [r for r in in_force if r.council_id is not None]
         if council_bases:
             council = council_bases[0].council

@@ -30,7 +30,7 @@ from audit.models import AuditAction
 from consent.models import ConsentRecord
 from consent.vocabulary import SHEET_SECTIONS, SPECIAL_CARE_SECTIONS, Section
 from relay.audit_events import access_event
-from relay.models import Handoff, ReferralSheet, SheetAccess
+from relay.models import Handoff, IntakeRecord, ReferralSheet, SheetAccess
 from relay.states import RELAY_ONWARD_FROM
 from relay.states import Side as Side  # re-exported: handoff_for(side=access.Side.SENDER)
 
@@ -286,3 +286,14 @@ def consent_record_for(*, staff: Staff, record_id: int, for_update: bool = False
     if record is None or record.agency_id != staff.agency.pk:
         raise NotFound()
     return record
+
+
+def intake_for(*, staff: Staff, intake_id: int, for_update: bool = False) -> IntakeRecord:
+    """An intake record of the staff member's own routing desk; any other is NotFound."""
+    records: QuerySet[IntakeRecord] = IntakeRecord.objects.all()
+    if for_update:
+        records = records.select_for_update()
+    intake = records.filter(pk=intake_id).first()
+    if intake is None or intake.desk_id != staff.agency.pk:
+        raise NotFound()
+    return intake

@@ -18,6 +18,7 @@ from agencies.importing import apply_records, validate_rows
 from agencies.models import Agency, Membership, Role
 from agencies.services import membership_set
 from audit.context import Actor
+from relay.demo_desk import build_demo_desk
 from relay.demo_network import build_demo_network
 
 FIXTURE = Path(__file__).resolve().parent.parent / "agencies" / "fixtures" / "demo_agencies.json"
@@ -41,6 +42,12 @@ DEMO_STAFF: list[tuple[str, str, Role]] = [
     ("shinjuku-supervisor", "shinjuku-hikikomori-consultation", Role.SUPERVISOR),
     ("freespace-intake", "shinagawa-kodomo-wakamono-free-space", Role.INTAKE),
     ("tokyo-dd-intake", "tokyo-developmental-disabilities-support-center", Role.INTAKE),
+    # Komae's routing desk (福祉のつながりシート) and the youth consultation it routes to.
+    ("komae-desk-counselor", "komae-fukushi-tsunagari-sheet", Role.COUNSELOR),
+    ("komae-desk-intake", "komae-fukushi-tsunagari-sheet", Role.INTAKE),
+    ("komae-desk-supervisor", "komae-fukushi-tsunagari-sheet", Role.SUPERVISOR),
+    ("komae-youth-intake", "komae-youth-consultation", Role.INTAKE),
+    ("komae-csw-supervisor", "komae-flat-nanbu", Role.SUPERVISOR),
 ]
 ADMIN_USERNAME = "admin"
 # Fictional names (family, given), so that printed forms and the approval queue show a person.
@@ -61,6 +68,11 @@ DEMO_NAMES: dict[str, tuple[str, str]] = {
     "shinjuku-supervisor": ("林", "久美子"),
     "freespace-intake": ("斎藤", "千尋"),
     "tokyo-dd-intake": ("清水", "大輔"),
+    "komae-desk-counselor": ("石川", "葵"),
+    "komae-desk-intake": ("森", "大輔"),
+    "komae-desk-supervisor": ("池田", "典子"),
+    "komae-youth-intake": ("橋本", "悠"),
+    "komae-csw-supervisor": ("阿部", "千尋"),
 }
 
 # Direct lines of the staff who send (shown to the receiving agency on the hop's page).
@@ -134,8 +146,11 @@ def load_demo() -> DemoResult:
 
 
 def load_demo_network() -> int:
-    """Sheets, consents and handoffs in every state; skipped if the demo sheets exist."""
-    return build_demo_network()
+    """Sheets, consents and handoffs in every state; skipped if the demo sheets exist. Then
+    the Komae routing desk with its intake records."""
+    sheets = build_demo_network()
+    build_demo_desk()
+    return sheets
 
 
 def display_width(text: str) -> int:

@@ -241,6 +241,18 @@ class ConsentForm(forms.Form):
         required=False,
         widget=forms.CheckboxSelectMultiple,
     )
+    routing_desk = forms.ModelChoiceField(
+        label=_("振り分け窓口(つなぎ先を窓口が選ぶ場合)"),
+        queryset=Agency.objects.filter(routing_desk__isnull=False).order_by("municipality", "name"),
+        required=False,
+        help_text=_("窓口と、窓口が下の種別から選ぶ機関への提供に同意する場合に選びます。"),
+    )
+    routing_kinds = forms.MultipleChoiceField(
+        label=_("窓口がつなぐ先の種別"),
+        choices=AgencyKind.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
     sections = forms.MultipleChoiceField(
         label=_("共有する項目"), widget=forms.CheckboxSelectMultiple
     )
@@ -294,8 +306,14 @@ class ConsentForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        if not data.get("recipients") and not data.get("recipient_kinds"):
+        if (
+            not data.get("recipients")
+            and not data.get("recipient_kinds")
+            and not data.get("routing_desk")
+        ):
             self.add_error("recipients", _("提供先の機関か種別を1つ以上選んでください。"))
+        if data.get("routing_desk") and self.is_lawful_basis:
+            self.add_error("routing_desk", _("振り分け窓口は同意の記録でのみ指定できます。"))
         if self.is_lawful_basis:
             if not (data.get("reason") or "").strip():
                 self.add_error("reason", _("理由を具体的に記入してください。"))

@@ -159,6 +159,7 @@ class DeclineReason(models.TextChoices):
     NO_CAPACITY = "no_capacity", _("受け入れ枠がない")
     UNREACHABLE = "unreachable", _("本人と連絡が取れない")
     REFERRED_ELSEWHERE = "referred_elsewhere", _("他機関を紹介した")
+    RETURNED_BY_DESK = "returned_by_desk", _("振り分け窓口から送付元へ戻した")
     OTHER = "other", _("その他")
 
 

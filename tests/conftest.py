@@ -18,7 +18,7 @@ from audit.context import Actor, ActorKind
 from tests import pg_roles
 from tests.profile import ENV, PROFILE
 
-pytest_plugins = ["tests.fixtures"]
+pytest_plugins = ["tests.fixtures", "tests.komae"]
 
 # Outside embedded mode FIELD_ENCRYPTION_KEYS has no default (production must set its own):
 # a test run on PostgreSQL without one gets a fixed test key, here and in the processes the

@@ -263,6 +263,10 @@ STORAGES = {
 }
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# A routing desk's public intake form (relay/views/public.py): submissions per address per
+# hour, and the largest body it reads.
+PUBLIC_INTAKE_PER_HOUR = env.int("PUBLIC_INTAKE_PER_HOUR", default=5)
+PUBLIC_INTAKE_MAX_BYTES = env.int("PUBLIC_INTAKE_MAX_BYTES", default=32 * 1024)
 
 # --- E-mail ---------------------------------------------------------------------------------
 if env.str("EMAIL_URL", default=""):
@@ -367,6 +371,7 @@ SPECTACULAR_SETTINGS = {
         "ProgressStatusEnum": "relay.models.progress.ProgressStatus",
         "PurposeEnum": "consent.vocabulary.Purpose",
         "ConsentStatusEnum": "consent.models.ConsentStatus",
+        "IntakeStatusEnum": "relay.models.intake.IntakeStatus",
         "StatusEnum": "relay.states.Status",
     },
     # Swagger UI and Redoc from our static files (drf-spectacular-sidecar), never from a CDN.

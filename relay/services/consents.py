@@ -41,6 +41,7 @@ from consent.models import (
     Grantor,
     Method,
 )
+from consent.routing import routing_scope_clean
 from consent.vocabulary import Basis, Purpose
 from notifications.notify import handoff_payload, notify_agency
 from relay import access, eligibility, escalation
@@ -66,6 +67,11 @@ def _consent_event(action: AuditAction, record: ConsentRecord, staff: Staff, **d
             "purposes": record.purposes,
             "recipient_kinds": record.recipient_kinds,
             "recipient_agency_ids": sorted(a.pk for a in record.recipient_agencies.all()),
+            **(
+                {"routing_desk_id": record.routing_desk_id, "routing_kinds": record.routing_kinds}
+                if record.routing_desk_id
+                else {}
+            ),
             "valid_until": record.valid_until.isoformat(),
             **({"council_id": record.council_id} if record.council_id else {}),
             **detail,
@@ -96,12 +102,13 @@ def _validated_scope(
     purposes: Iterable[str],
     valid_from: datetime,
     valid_until: datetime,
+    routed: bool = False,
 ) -> tuple[list[Agency], list[str], list[str], list[str]]:
     agencies = list(recipients)
     kinds = sorted(set(recipient_kinds))
     if not set(kinds) <= set(AgencyKind.values):
         raise InvalidInput(field="recipient_kinds")
-    if not agencies and not kinds:
+    if not agencies and not kinds and not routed:
         raise InvalidInput("提供先を1つ以上選んでください。", field="recipients")
     try:
         section_list = normalise_sections(sections)
@@ -142,8 +149,11 @@ def consent_record(
     explanation_version: str = "",
     scanned_form: UploadedFile | None = None,
     obtained_by_label: str = "",
+    routing_desk: Agency | None = None,
+    routing_kinds: Iterable[str] = (),
 ) -> ConsentRecord:
-    """Record the person's or guardian's consent (or refusal) to share sections with recipients,
+    """Record the person's or guardian's consent (or refusal) to share sections with recipients
+    (and, with `routing_desk`, with the desk and the agency it chooses among `routing_kinds`),
     on a sheet the agency owns or holds (then only for the sections it holds). A partner
     system names the staff member who obtained it (`obtained_by_label`)."""
     staff.require_role(*CONSENT_RECORDERS, api_scope=CONSENTS_WRITE)
@@ -158,6 +168,9 @@ def consent_record(
         raise InvalidInput(field="obtained_by") from exc
     now = timezone.now()
     valid_from = valid_from or now
+    desk, desk_kinds = routing_scope_clean(
+        desk=routing_desk, kinds=routing_kinds, decision=decision
+    )
     agencies, kinds, section_list, purpose_list = _validated_scope(
         recipients=recipients,
         recipient_kinds=recipient_kinds,
@@ -165,6 +178,7 @@ def consent_record(
         purposes=purposes,
         valid_from=valid_from,
         valid_until=valid_until,
+        routed=desk is not None,
     )
     _held_scope(held, section_list)
     grantor_list = sorted(set(grantors))
@@ -198,6 +212,8 @@ def consent_record(
         method=method,
         explanation_version=explanation_version,
         recipient_kinds=kinds,
+        routing_desk=desk,
+        routing_kinds=desk_kinds,
         sections=section_list,
         purposes=purpose_list,
         valid_from=valid_from,

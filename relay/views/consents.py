@@ -118,6 +118,8 @@ def consent_new(request: HttpRequest, staff: Staff, sheet_id: int) -> HttpRespon
                     obtained_at=form.obtained_at(),
                     explanation_version=CONSENT_FORM_VERSION,
                     scanned_form=data.get("scanned_form"),
+                    routing_desk=data.get("routing_desk"),
+                    routing_kinds=data.get("routing_kinds") or (),
                     **scope,
                 )
         except InvalidInput as exc:
@@ -156,9 +158,15 @@ def _print_context(
     purposes: list[str],
     valid_until: Any,
     record: ConsentRecord | None,
+    routing_desk: Agency | None = None,
+    routing_kinds: list[str] | None = None,
 ) -> dict[str, Any]:
     explainer = record.obtained_by if record is not None else staff.user
     return {
+        "routing_desk": routing_desk,
+        "routing_kinds": [
+            AgencyKind(k).label for k in routing_kinds or [] if k in AgencyKind.values
+        ],
         "agency": staff.agency,
         "explainer": person_name(explainer),
         "sheet_id": sheet_id,
@@ -191,6 +199,8 @@ def consent_print(request: HttpRequest, staff: Staff, record_id: int) -> HttpRes
         purposes=record.purposes,
         valid_until=last_valid_day(record.valid_until),
         record=record,
+        routing_desk=record.routing_desk,
+        routing_kinds=record.routing_kinds,
     )
     return render(request, "relay/consents/print.html", context)
 
@@ -213,6 +223,8 @@ def consent_print_draft(request: HttpRequest, staff: Staff, sheet_id: int) -> Ht
         purposes=request.POST.getlist("purposes"),
         valid_until=data.get("valid_until"),
         record=None,
+        routing_desk=data.get("routing_desk"),
+        routing_kinds=request.POST.getlist("routing_kinds"),
     )
     return render(request, "relay/consents/print.html", context)
 

@@ -43,7 +43,7 @@ def consents_of_sheet(
         records = records.filter(agency=agency)
     return (
         records.prefetch_related("recipient_agencies")
-        .select_related("agency", "obtained_by", "approved_by", "withdrawn_by")
+        .select_related("agency", "obtained_by", "approved_by", "withdrawn_by", "routing_desk")
         .order_by("-created_at", "-id")
     )
 

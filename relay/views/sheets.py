@@ -30,7 +30,9 @@ from relay.selectors import (
     sheets_visible_to,
     special_care_readers,
 )
+from relay.services import desks
 from relay.views.base import paginate, query_without_page, staff_view
+from relay.views.desk import intake_sheet_initial, intake_to_sheet
 from relay.views.display import person_name, section_blocks, section_label
 from relay.views.queries import consents_of_sheet
 
@@ -111,10 +113,18 @@ def _apply_error(form: SheetForm | AttachmentForm, exc: InvalidInput | SheetLock
 
 @staff_view(*SENDERS)
 def sheet_new(request: HttpRequest, staff: Staff) -> HttpResponse:
-    form = SheetForm(request.POST or None, instance=ReferralSheet())
+    # A routing desk's sheet for an intake record starts from what the person wrote.
+    intake = intake_to_sheet(staff, request.GET.get("intake", ""))
+    initial = intake_sheet_initial(intake, staff) if intake is not None else None
+    form = SheetForm(request.POST or None, instance=ReferralSheet(), initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            sheet = services.sheet_create(staff=staff, data=form.content())
+            if intake is not None:
+                sheet = desks.sheet_create_from_intake(
+                    staff=staff, intake_id=intake.pk, data=form.content()
+                )
+            else:
+                sheet = services.sheet_create(staff=staff, data=form.content())
         except InvalidInput as exc:
             _apply_error(form, exc)
         else:
@@ -127,7 +137,7 @@ def sheet_new(request: HttpRequest, staff: Staff) -> HttpResponse:
     return render(
         request,
         "relay/sheets/form.html",
-        {"form": form, "fieldsets": _fieldsets(form), "sheet": None},
+        {"form": form, "fieldsets": _fieldsets(form), "sheet": None, "intake": intake},
         status=400 if form.errors else 200,
     )
 

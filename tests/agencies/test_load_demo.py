@@ -72,3 +72,24 @@ def test_demo_network_has_handoffs_in_every_state_and_an_escalation() -> None:
     assert Handoff.objects.filter(escalation_level__gte=1, status=Status.SENT).exists()
     assert Handoff.objects.exclude(parent=None).exists()  # relayed onward
     assert audit_verify()[1] is None
+
+
+def test_demo_has_the_komae_routing_desk_with_intake_records() -> None:
+    """The Komae desk routes for 狛江市; its inbox has requests from the public form, and one
+    person it routed under consent naming the desk (no named recipient)."""
+    from agencies.models import RoutingDesk
+    from relay.models import Handoff, IntakeRecord, IntakeStatus
+
+    call_command("load_demo")
+    call_command("load_demo")  # idempotent: the same records, not twice as many
+    desk = RoutingDesk.objects.get(agency__slug="komae-fukushi-tsunagari-sheet")
+    assert desk.municipality == "狛江市" and desk.public_intake
+    assert IntakeRecord.objects.filter(desk=desk.agency).count() == 3
+    made = IntakeRecord.objects.get(desk=desk.agency, status=IntakeStatus.SHEET_CREATED)
+    routed = Handoff.objects.get(sheet=made.sheet)
+    assert routed.to_agency.slug == "komae-youth-consultation"
+    assert routed.consent.routing_desk_id == desk.agency_id
+    assert not routed.consent.recipient_agencies.exists()
+    # And a hop waiting in the desk's triage, from a CSW who did not know where to send.
+    waiting = Handoff.objects.get(to_agency=desk.agency)
+    assert waiting.from_agency.slug == "komae-flat-nanbu" and waiting.status == "sent"
