@@ -64,6 +64,20 @@ class ConsentCreateSerializer(serializers.Serializer):
         default=list,
         max_length=len(AgencyKind.values),
     )
+    routing_desk = AgencyRefField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="A routing desk (its slug or id) that receives the sheet and chooses the "
+        "agency it goes on to, among `routing_kinds`, with no new consent.",
+    )
+    routing_kinds = serializers.ListField(
+        child=serializers.ChoiceField(choices=AgencyKind.choices),
+        required=False,
+        default=list,
+        max_length=len(AgencyKind.values),
+        help_text="The kinds of agency the routing desk may choose among (with routing_desk).",
+    )
     sections = serializers.ListField(
         child=serializers.ChoiceField(choices=Section.choices),
         min_length=1,
@@ -104,6 +118,7 @@ class ConsentSerializer(serializers.ModelSerializer):
 
     agency = AgencyRefSerializer(read_only=True, help_text="The agency that recorded it.")
     recipients = serializers.SerializerMethodField()
+    routing_desk = serializers.SerializerMethodField()
     has_scanned_form = serializers.SerializerMethodField()
     stopped_handoffs = serializers.SerializerMethodField()
 
@@ -120,6 +135,8 @@ class ConsentSerializer(serializers.ModelSerializer):
             "child_assent",
             "recipients",
             "recipient_kinds",
+            "routing_desk",
+            "routing_kinds",
             "sections",
             "purposes",
             "valid_from",
@@ -136,6 +153,10 @@ class ConsentSerializer(serializers.ModelSerializer):
     def get_recipients(self, record: ConsentRecord) -> list[str]:
         return sorted(a.slug for a in record.recipient_agencies.all())
 
+    def get_routing_desk(self, record: ConsentRecord) -> str | None:
+        """The routing desk's slug, when the consent lets a desk choose the recipient."""
+        return record.routing_desk.slug if record.routing_desk is not None else None
+
     def get_has_scanned_form(self, record: ConsentRecord) -> bool:
         return bool(record.scanned_form)
 
@@ -146,6 +167,21 @@ class ConsentSerializer(serializers.ModelSerializer):
 
 def _consent_response(record: ConsentRecord, **context: Any) -> dict[str, Any]:
     return dict(ConsentSerializer(record, context=context).data)
+
+
+def _routing_desk(ref: str | None) -> Agency | None:
+    """The named desk, by slug or id; an unknown agency is a 400 naming `routing_desk` (whether
+    it is a routing desk, and for which kinds, the service checks)."""
+    if ref is None:
+        return None
+    by_id = ref.isascii() and ref.isdigit() and len(ref) <= 18
+    desk = Agency.objects.filter(Q(slug=ref) | Q(pk=int(ref)) if by_id else Q(slug=ref)).first()
+    if desk is None:
+        raise ValidationError(
+            {"routing_desk": [bilingual("該当する機関がありません。", "No such agency.")]},
+            code="unknown_agency",
+        )
+    return desk
 
 
 def _recipients(refs: list[str]) -> list[Agency]:
@@ -217,6 +253,8 @@ class SheetConsentCreateView(IdempotencyMixin, APIView):
             child_assent=data["child_assent"],
             recipients=_recipients(data["recipients"]),
             recipient_kinds=data["recipient_kinds"],
+            routing_desk=_routing_desk(data["routing_desk"]),
+            routing_kinds=data["routing_kinds"],
             sections=data["sections"],
             purposes=data["purposes"],
             valid_until=data["valid_until"],

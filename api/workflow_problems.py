@@ -106,6 +106,9 @@ FIELDS_EN: dict[str, str] = {
     "18 or older, record the person's own consent, not a guardian's alone.",
     "method": "Choose how consent was given: written, verbal or electronic.",
     "recipients": "Name one or more recipient agencies or agency kinds.",
+    "routing_desk": "Name a routing desk (with the kinds it may choose among); a refusal names "
+    "no desk.",
+    "routing_kinds": "Choose one or more kinds of agency this routing desk routes to.",
     "purposes": "Choose one or more purposes from the list.",
     "valid_until": "The end of validity must be a time with a zone, after its start.",
     "via": "Say who asked for the withdrawal.",

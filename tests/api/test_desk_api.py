@@ -5,18 +5,22 @@ problem documents."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from api.keys import api_key_revoke
 from api.models import APIKey
 from api.scopes import ALL_SCOPES
 from audit.models import AuditAction, AuditEvent
+from consent.models import ConsentRecord
 from relay.models import Handoff, IntakeRecord
 from relay.services import desks
 from tests.api.helpers import assert_problem, bearer
+from tests.factories import AgencyFactory
 from tests.fixtures import Network
 from tests.komae import ROUTING_SECTIONS, Komae, _to_desk
 
@@ -162,3 +166,102 @@ def test_route_bad_input_names_the_field(net: Network, komae: Komae, key_for) ->
     )
     body = assert_problem(response, status=400, slug="validation-error")
     assert body["errors"][0]["field"] == "to_agency"
+
+
+def _fields_at_fault(response: Any) -> list[str]:
+    """A 400 problem document (the serializer's validation-error or the service's
+    invalid-input), and the fields it names."""
+    assert response.status_code == 400, response.content
+    assert response["Content-Type"] == "application/problem+json"
+    body = response.json()
+    assert body["type"].rsplit("/", 1)[-1] in ("validation-error", "invalid-input"), body
+    return sorted({error["field"] for error in body["errors"]})
+
+
+def _routing_body(**overrides: Any) -> dict[str, Any]:
+    return {
+        "grantors": ["guardian"],
+        "method": "written",
+        "routing_desk": "komae-desk",
+        "routing_kinds": ["npo_free_school"],
+        "sections": ROUTING_SECTIONS,
+        "purposes": ["support"],
+        "valid_until": (timezone.now() + timedelta(days=180)).isoformat(),
+        "obtained_by": "区の相談員 3",
+    } | overrides
+
+
+def test_a_partner_records_consent_naming_the_desk_and_the_desk_routes_under_it(
+    net: Network, komae: Komae, key_for
+) -> None:
+    """GIVEN the ward's system records, over the API, the family's consent naming the Komae
+    desk and one kind (free schools) WHEN the ward sends to the desk and the desk's system
+    routes THEN the record shows the desk and the kind, a route to an NPO is 201 with no new
+    consent, and a route to child guidance (a kind the desk could route to, but the family
+    did not allow) is 422 kind-not-routable."""
+    sheet = net.sheet()
+    client = APIClient()
+    recorded = client.post(
+        f"/api/v1/sheets/{sheet.pk}/consents/",
+        _routing_body(),
+        format="json",
+        **bearer(key_for(net.ward)),
+    )
+    assert recorded.status_code == 201, recorded.content
+    assert recorded.json()["routing_desk"] == "komae-desk"
+    assert recorded.json()["routing_kinds"] == ["npo_free_school"]
+    hop = net.send(sheet, to=komae.desk, sections=ROUTING_SECTIONS)
+    desk = bearer(key_for(komae.desk, "handoffs:write", "handoffs:read"))
+    refused = client.post(
+        f"/api/v1/handoffs/{hop.pk}/route/",
+        {"to_agency": net.guidance.slug},
+        format="json",
+        **desk,
+    )
+    assert assert_problem(refused, status=422, slug="consent-does-not-cover")["reason"] == (
+        "kind-not-routable"
+    )
+    routed = client.post(
+        f"/api/v1/handoffs/{hop.pk}/route/", {"to_agency": net.npo.slug}, format="json", **desk
+    )
+    assert routed.status_code == 201, routed.content
+    assert Handoff.objects.get(parent=hop).to_agency == net.npo
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"routing_desk": "no-such-desk"}, "routing_desk"),
+        ({"routing_desk": None}, "routing_desk"),  # kinds without a desk
+        ({"routing_kinds": []}, "routing_kinds"),  # a desk without kinds
+        ({"routing_kinds": ["welfare_office"]}, "routing_kinds"),  # not one it routes to
+        ({"decision": "deny"}, "routing_desk"),  # a refusal names no desk
+    ],
+)
+def test_a_routing_scope_that_does_not_hold_is_a_400_on_its_field(
+    net: Network, komae: Komae, key_for, overrides: dict[str, Any], field: str
+) -> None:
+    sheet = net.sheet()
+    AgencyFactory(slug="not-a-desk")
+    response = APIClient().post(
+        f"/api/v1/sheets/{sheet.pk}/consents/",
+        _routing_body(**overrides),
+        format="json",
+        **bearer(key_for(net.ward)),
+    )
+    assert _fields_at_fault(response) == [field]
+    assert not ConsentRecord.objects.filter(sheet=sheet).exists()
+
+
+def test_an_agency_that_is_not_a_desk_cannot_be_named_as_one(
+    net: Network, komae: Komae, key_for
+) -> None:
+    sheet = net.sheet()
+    response = APIClient().post(
+        f"/api/v1/sheets/{sheet.pk}/consents/",
+        _routing_body(routing_desk=net.npo.slug),
+        format="json",
+        **bearer(key_for(net.ward)),
+    )
+    assert _fields_at_fault(response) == ["routing_desk"]
+    assert not ConsentRecord.objects.filter(sheet=sheet).exists()
