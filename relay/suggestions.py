@@ -1,6 +1,7 @@
 """Where a routing desk might send someone: agencies of the kinds it may route to, that take
 referrals, serve the person's age and needs, nearest first (the person's municipality, then
-their prefecture, then the rest).
+their prefecture, then the rest), with the programs the person is eligible for (the same
+eligibility rules as the send: agencies.eligibility).
 
 The person's details are read from what the desk holds (the provision of the hop it received,
 never the live sheet); an intake record has none of them yet, so only the place counts.
@@ -11,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.db.models import Q
 from django.utils import timezone
 
-from agencies.models import Agency, RoutingDesk
+from agencies.eligibility import AgeRange, PersonFacts, mismatches
+from agencies.models import Agency, RoutingDesk, Service
+from agencies.places import same_city
 from consent.vocabulary import Section
 from relay import snapshots
 from relay.models import Handoff
@@ -28,8 +30,20 @@ class Person:
 
     municipality: str = ""
     prefecture: str = ""
-    age: int | None = None
+    age: int | None = None  # when only an age is known (a birth year gives two: birth_year)
     categories: frozenset[str] = field(default_factory=frozenset)
+    birth_year: int | None = None
+    grade: str = ""
+
+    def facts(self) -> PersonFacts:
+        """As the eligibility rules read a person. The child's wish is not the desk's to know
+        here (it is checked at the send): unknown."""
+        ages = AgeRange.of(birth_year=self.birth_year, grade=self.grade, on=timezone.localdate())
+        if ages is None and self.age is not None:
+            ages = AgeRange(low=self.age, high=self.age)
+        return PersonFacts(
+            age=ages, grade=self.grade, municipality=self.municipality, child_wish=None
+        )
 
 
 @dataclass(frozen=True)
@@ -50,13 +64,23 @@ def person_from_hop(handoff: Handoff, desk: RoutingDesk) -> Person:
     basic = content.get(Section.BASIC, {})
     consultation = content.get(Section.CONSULTATION, {})
     birth_year = basic.get("birth_year")
-    age = timezone.localdate().year - int(birth_year) if birth_year else None
     return Person(
         municipality=str(basic.get("municipality") or desk.municipality),
         prefecture=desk.prefecture,
-        age=age,
+        birth_year=int(birth_year) if birth_year else None,
+        grade=str(basic.get("grade") or ""),
         categories=frozenset(consultation.get("categories") or []),
     )
+
+
+def _eligible(person: PersonFacts, agency: Agency, service: Service) -> bool:
+    """An active program whose ages, grades and places admit the person (the child's own
+    wish is asked at the send, not here)."""
+    return service.active and not [
+        m
+        for m in mismatches(person=person, agency=agency, service=service)
+        if m.field != "child_wish"
+    ]
 
 
 def suggestions_for(
@@ -69,7 +93,8 @@ def suggestions_for(
 ) -> list[Suggestion]:
     """The agencies the desk could route to, best first: the person's municipality, then
     their prefecture, then the rest; within each, more of the person's needs served, then an
-    age range known to include them. `exclude`: agencies that already have the sheet."""
+    age range known to include them, then a program they are eligible for. `exclude`:
+    agencies that already have the sheet. Only eligible programs are listed."""
     allowed = set(desk.routable_kinds)
     if kinds is not None:
         allowed &= set(kinds)
@@ -78,19 +103,20 @@ def suggestions_for(
         .exclude(pk__in=[desk.agency_id, *exclude])
         .prefetch_related("categories", "services__categories")
     )
-    if person.age is not None:
-        agencies = agencies.filter(Q(age_min__isnull=True) | Q(age_min__lte=person.age)).filter(
-            Q(age_max__isnull=True) | Q(age_max__gte=person.age)
-        )
+    facts = person.facts()
     ranked = []
     for agency in agencies:
+        if mismatches(person=facts, agency=agency):
+            continue  # its ages exclude the person
+        programs = list(agency.services.all())
+        eligible = [s for s in programs if _eligible(facts, agency, s)]
         offered = {c.code for c in agency.categories.all()} | {
             c.code for s in agency.services.all() for c in s.categories.all()
         }
         matched = sorted(person.categories & offered)
         if person.categories and offered and not matched:
             continue  # it serves other needs
-        if person.municipality and agency.municipality == person.municipality:
+        if person.municipality and same_city(agency.municipality, person.municipality):
             place, rank = "municipality", 0
         elif person.prefecture and agency.prefecture == person.prefecture:
             place, rank = "prefecture", 1
@@ -98,16 +124,20 @@ def suggestions_for(
             place, rank = "elsewhere", 2
         serves_age = (
             None
-            if person.age is None or (agency.age_min is None and agency.age_max is None)
+            if facts.age is None or (agency.age_min is None and agency.age_max is None)
             else True
         )
+        # An agency all of whose programs leave the person out ranks after one that has a
+        # program for them (or runs no listed programs).
+        programs_fit = 0 if eligible or not programs else 1
         suggestion = Suggestion(
             agency=agency,
             place=place,
             matched_categories=matched,
             serves_age=serves_age,
-            services=[s.name for s in agency.services.all()][:3],
+            services=[s.name for s in eligible][:3],
         )
-        ranked.append(((rank, -len(matched), 0 if serves_age else 1, agency.name), suggestion))
+        key = (rank, -len(matched), 0 if serves_age else 1, programs_fit, agency.name)
+        ranked.append((key, suggestion))
     ranked.sort(key=lambda pair: pair[0])
     return [s for _key, s in ranked[:limit]]

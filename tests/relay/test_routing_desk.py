@@ -292,3 +292,50 @@ def test_suggestions_rank_the_persons_municipality_then_the_prefecture(
 
     assert [s.agency.slug for s in ranked] == [local.slug, tokyo.slug, elsewhere.slug]
     assert [s.place for s in ranked] == ["municipality", "prefecture", "elsewhere"]
+
+
+def test_suggestions_list_only_the_programs_the_person_is_eligible_for(
+    net: Network, komae: Komae
+) -> None:
+    """GIVEN a 33-year-old in 狛江市 (a birth year, as the desk's provision gives it), one
+    agency with a youth program (15–39, 狛江市 residents) and a school-age learning program,
+    and one whose only program serves 6–15 year olds WHEN the desk asks for suggestions THEN
+    only the youth program is listed, an inactive or out-of-area program is not, and the agency
+    with a program for the person ranks first even though both are in the person's city."""
+    from agencies.models import Service
+    from relay.suggestions import Person, suggestions_for
+    from tests.factories import AgencyFactory
+
+    def hiki(slug: str):
+        return AgencyFactory(
+            slug=slug,
+            kind=AgencyKind.HIKIKOMORI_SUPPORT,
+            municipality="狛江市",
+            prefecture="東京都",
+        )
+
+    school_age = hiki("a-learning-only")  # sorts first by name: the rank must come from fit
+    Service.objects.create(agency=school_age, slug="study", name="学習支援", age_min=6, age_max=15)
+    youth = hiki("b-youth")
+    Service.objects.create(
+        agency=youth, slug="ibasho", name="若者の居場所", age_min=15, age_max=39,
+        municipalities=["狛江市"],
+    )  # fmt: skip
+    Service.objects.create(agency=youth, slug="kids", name="子ども食堂", age_max=12)
+    Service.objects.create(agency=youth, slug="closed", name="休止中の講座", active=False)
+    Service.objects.create(
+        agency=youth, slug="chofu-only", name="調布市民の講座", municipalities=["調布市"]
+    )
+    born = timezone.localdate().year - 33
+    person = Person(municipality="狛江市", prefecture="東京都", birth_year=born)
+
+    ranked = suggestions_for(
+        desk=komae.routing,
+        person=person,
+        kinds=[AgencyKind.HIKIKOMORI_SUPPORT],
+        exclude=[komae.hikikomori.pk],
+    )
+
+    assert [s.agency.slug for s in ranked] == [youth.slug, school_age.slug]
+    assert ranked[0].services == ["若者の居場所"]
+    assert ranked[1].services == []
