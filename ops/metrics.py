@@ -25,9 +25,9 @@ from prometheus_client.registry import REGISTRY, Collector
 
 from audit.models import AuditAction, AuditEvent
 from consent.models import ConsentRecord, ConsentStatus
+from duework.models import Clock, ClockState
+from duework.policy import HANDOFF_ACK
 from notifications.models import Channel, DeliveryAttempt, DeliveryState, OutboxMessage
-from relay.models import Handoff
-from relay.states import Status
 
 log = logging.getLogger(__name__)
 
@@ -82,9 +82,13 @@ def _escalations() -> Iterator[Metric]:
     due = GaugeMetricFamily(
         "tsunagu_escalations_due", "Sent, unacknowledged hops whose next escalation is due."
     )
+    # The acknowledgment clocks own the deadline (duework): read through their due index,
+    # not the hops' mirrored column (which carries no index, so the sweep's writes stay cheap).
     due.add_metric(
         [],
-        Handoff.objects.filter(status=Status.SENT, next_escalation_at__lte=timezone.now()).count(),
+        Clock.objects.filter(
+            kind=HANDOFF_ACK, state=ClockState.OPEN, next_fire_at__lte=timezone.now()
+        ).count(),
     )
     fired = CounterMetricFamily("tsunagu_escalations_fired", "Escalations fired (audited).")
     fired.add_metric([], AuditEvent.objects.filter(action=AuditAction.HANDOFF_ESCALATED).count())

@@ -28,7 +28,10 @@ def _by(name: str) -> models.ForeignKey:
 class Handoff(models.Model):
     """One hop, with the sections it shares, its lifecycle and its acknowledgment clock."""
 
-    sheet = models.ForeignKey(ReferralSheet, on_delete=models.PROTECT, related_name="handoffs")
+    # Indexed by handoff_sheet_idx (sheet, id), which serves the foreign key too.
+    sheet = models.ForeignKey(
+        ReferralSheet, on_delete=models.PROTECT, related_name="handoffs", db_index=False
+    )
     from_agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="handoffs_out")
     to_agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="handoffs_in")
     parent = models.ForeignKey(
@@ -123,11 +126,9 @@ class Handoff(models.Model):
             ),
             models.Index(fields=["from_agency", "-created_at", "-id"], name="handoff_outbox_idx"),
             models.Index(fields=["sheet", "id"], name="handoff_sheet_idx"),
-            models.Index(
-                fields=["next_escalation_at"],
-                name="handoff_escalation_due_idx",
-                condition=models.Q(next_escalation_at__isnull=False),
-            ),
+            # No index on escalation_level / next_escalation_at: they mirror the hop's
+            # acknowledgment clock (duework_clock, which has the due index), and an indexed
+            # column would make every escalation a non-HOT update of all the hop's indexes.
             models.Index(
                 fields=["from_agency", "status"],
                 name="handoff_approval_idx",

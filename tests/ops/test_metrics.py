@@ -13,8 +13,9 @@ from django.test import Client
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
+from duework.models import Clock
+from duework.policy import HANDOFF_ACK
 from notifications.models import DeliveryAttempt, OutboxMessage
-from relay.models import Handoff
 from tests.fixtures import SHEET_DATA
 
 pytestmark = pytest.mark.django_db
@@ -61,9 +62,9 @@ def test_domain_gauges_follow_the_database(net, metrics_token) -> None:
         created_at=timezone.now() - timedelta(minutes=10)
     )
     DeliveryAttempt.objects.create(message=first, succeeded=False, error="timeout")
-    Handoff.objects.filter(pk=hop.pk).update(
-        next_escalation_at=timezone.now() - timedelta(minutes=1)
-    )
+    # Its acknowledgment clock is due (the clock owns the deadline; the hop mirrors it).
+    clock = Clock.objects.filter(kind=HANDOFF_ACK, subject_id=hop.pk)
+    assert clock.update(next_fire_at=timezone.now() - timedelta(minutes=1)) == 1
 
     values = scrape()
 
