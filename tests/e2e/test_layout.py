@@ -106,7 +106,7 @@ def _show_coverage(page: Page) -> None:
     page.wait_for_function(
         "() => !document.querySelector('.htmx-request')"
         " && document.querySelectorAll('[data-testid=coverage] th.section').length === 6"
-        " && document.querySelectorAll('[data-testid=coverage] tr[data-agency]').length === 3"
+        " && document.querySelectorAll('[data-testid=coverage] tr[data-agency]:not(.program-row)').length === 3"
     )
 
 
