@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.contrib.contenttypes.models import ContentType
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 from guardian.core import ObjectPermissionChecker
@@ -161,14 +162,13 @@ def _handoff_viewable(agency: Agency, hop: str = "pk") -> Exists:
     ObjectPermissionChecker reads it (the permission's content type and codename, the group,
     the object), so it can ride in the query that fetches the hop instead of two more round
     trips. Grants and revocations still go through guardian (grant_sender, grant_receiver)."""
-    app_label, codename = VIEW_HANDOFF.split(".")
     return Exists(
         HandoffGroupObjectPermission.objects.filter(
             content_object=OuterRef(hop),
             group_id=agency.group_id,
-            permission__codename=codename,
-            permission__content_type__app_label=app_label,
-            permission__content_type__model=Handoff._meta.model_name,
+            permission__codename=VIEW_HANDOFF.split(".", 1)[1],
+            # guardian's own lookup (guardian.core.get_content_type): Django's cached type.
+            permission__content_type=ContentType.objects.get_for_model(Handoff),
         )
     )
 

@@ -13,8 +13,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import QuerySet
-
 from agencies.models import Agency
 from consent.vocabulary import Section
 from relay.models import Attachment, Handoff, Provision, ReferralSheet, SheetAccess

@@ -66,7 +66,10 @@ def test_the_audited_detail_takes_key_read_notes_and_the_append(net, key_for, re
     hop = net.send(sheet)
     services.handoff_acknowledge(staff=net.npo_intake, handoff_id=hop.pk, note="受け取りました")
     services.sheet_update(
-        staff=net.counselor, sheet_id=sheet.pk, data={"consultation": "面談の結果を追記"}, reason="追記"
+        staff=net.counselor,
+        sheet_id=sheet.pk,
+        data={"consultation": "面談の結果を追記"},
+        reason="追記",
     )
     services.handoff_send_update(staff=net.counselor, handoff_id=hop.pk, note="追記")
     key = key_for(getattr(net, reader))
@@ -196,3 +199,45 @@ def test_a_stopped_receiver_reads_the_hop_not_its_content_at_the_same_cost(
     assert code == 200 and body["status"] == stop, body
     assert not any(body["content"].values()), body["content"]
     assert len(statements) == 3 + _audit_statements()
+
+
+def test_the_permission_in_the_read_is_guardians_answer(net) -> None:
+    """GIVEN a sent hop, a draft, a declined hop and a hop whose permission was taken away by
+    hand WHEN each agency's view of each is asked through relay.access THEN it is what
+    guardian's ObjectPermissionChecker answers for the agency's group: the rule read in the
+    same query as the hop is guardian's, not a second one."""
+    from guardian.core import ObjectPermissionChecker
+    from guardian.shortcuts import remove_perm
+
+    from relay import access
+    from relay.services.handoffs import handoff_create
+
+    cases = _unseen_cases(net)
+    sheet = net.sheet()
+    net.consent(sheet)
+    declined = net.send(sheet)
+    services.handoff_decline(
+        staff=net.npo_intake, handoff_id=declined.pk, reason="no_capacity", note="定員"
+    )
+    stripped = handoff_create(
+        staff=net.counselor,
+        sheet_id=sheet.pk,
+        to_agency=net.welfare,
+        sections=["basic"],
+        purpose="support",
+    )
+    remove_perm(access.VIEW_HANDOFF, net.ward.group, stripped)
+    hops = Handoff.objects.filter(
+        pk__in=[cases["another agency"][1], cases["unsent draft"][1], declined.pk, stripped.pk]
+    )
+    answers = {
+        (agency.slug, hop.pk): (
+            access.can_view_handoff(agency=agency, handoff=hop),
+            ObjectPermissionChecker(agency.group).has_perm(access.VIEW_HANDOFF, hop),
+        )
+        for agency in (net.ward, net.npo, net.guidance, net.welfare)
+        for hop in hops
+    }
+
+    assert all(ours == guardians for ours, guardians in answers.values()), answers
+    assert sum(ours for ours, _ in answers.values()) == 5  # ward x3 (not stripped), npo x2
