@@ -338,7 +338,7 @@ def handoff_read(*, staff: Staff, handoff_id: int) -> ReadableHop:
         handoff = provisions[0].handoff
         for provision in provisions:
             provision.handoff = handoff  # one hop object, whichever version is read
-        sections = provisions[0].access_sections  # type: ignore[attr-defined]
+        sections = provisions[0].access_sections
     else:
         found = (
             Handoff.objects.select_related(*HOP_RELATED)
@@ -348,10 +348,10 @@ def handoff_read(*, staff: Staff, handoff_id: int) -> ReadableHop:
         )
         if found is None:
             raise NotFound()
-        handoff, sections = found, found.access_sections  # type: ignore[attr-defined]
+        handoff, sections = found, found.access_sections
     return ReadableHop(
         handoff=handoff,
-        provisions=provisions,
+        provisions=list[Provision](provisions),
         access_sections=None if sections is None else frozenset(sections),
     )
 
