@@ -312,7 +312,8 @@ def _own_access_sections(agency: Agency, hop: str) -> Subquery:
 class ReadableHop:
     """A hop its reader's agency may see, fetched for reading in one query: every version of
     what it gave (oldest first), and the sections the reader's own access row of this hop
-    still allows (None without such a row: the sender, or a receiver that lost access)."""
+    still allows (None without such a row: the sender, or a receiver that lost access; and
+    None when the hop gave nothing yet, as there is nothing to narrow)."""
 
     handoff: Handoff
     provisions: list[Provision]
@@ -340,15 +341,15 @@ def handoff_read(*, staff: Staff, handoff_id: int) -> ReadableHop:
             provision.handoff = handoff  # one hop object, whichever version is read
         sections = provisions[0].access_sections
     else:
+        # Nothing given yet, so no content to narrow: the access row is not read.
         found = (
             Handoff.objects.select_related(*HOP_RELATED)
             .filter(_handoff_viewable(agency), pk=handoff_id)
-            .annotate(access_sections=_own_access_sections(agency, hop="pk"))
             .first()
         )
         if found is None:
             raise NotFound()
-        handoff, sections = found, found.access_sections
+        handoff, sections = found, None
     return ReadableHop(
         handoff=handoff,
         provisions=list[Provision](provisions),
