@@ -5,6 +5,9 @@ Grants: two records move together, in the caller's transaction: guardian's objec
 for the agency's group (answers "may this agency open this sheet?") and a SheetAccess row (the
 indexed path lists read, and the sections the agency may see). Every change is audited.
 
+A hop's check is guardian's table read in SQL (`_handoff_viewable`), so the hop, its versions
+and the permission come back in one query (`handoff_read`, the audited detail).
+
 Lookups (`sheet_for`, `sheet_owned_by`, `handoff_for`, `consent_record_for`): services, web
 views and the API fetch a single object through these, never with their own ownership filter.
 A missing object and one the staff member's agency may not see are the same NotFound (404), so
