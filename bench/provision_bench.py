@@ -68,7 +68,7 @@ def before_provisions() -> Iterator[None]:
         content_hash = ""
         changed_sections: list[str] = []
 
-    def live(*, handoff: Any, agency: Any, provision: Any) -> dict[str, Any]:
+    def live(*, handoff: Any, **_: Any) -> dict[str, Any]:
         return sheet_content(handoff.sheet, handoff.sections)
 
     handoffs._snapshot = lambda *args, **kwargs: NoProvision()  # type: ignore[assignment]

@@ -5,6 +5,9 @@ Grants: two records move together, in the caller's transaction: guardian's objec
 for the agency's group (answers "may this agency open this sheet?") and a SheetAccess row (the
 indexed path lists read, and the sections the agency may see). Every change is audited.
 
+A hop's check is guardian's table read in SQL (`_handoff_viewable`), so the hop, its versions
+and the permission come back in one query (`handoff_read`, the audited detail).
+
 Lookups (`sheet_for`, `sheet_owned_by`, `handoff_for`, `consent_record_for`): services, web
 views and the API fetch a single object through these, never with their own ownership filter.
 A missing object and one the staff member's agency may not see are the same NotFound (404), so
@@ -17,7 +20,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 from guardian.core import ObjectPermissionChecker
 from guardian.shortcuts import assign_perm, remove_perm
@@ -30,7 +34,14 @@ from audit.models import AuditAction
 from consent.models import ConsentRecord
 from consent.vocabulary import SHEET_SECTIONS, SPECIAL_CARE_SECTIONS, Section
 from relay.audit_events import access_event
-from relay.models import Handoff, IntakeRecord, ReferralSheet, SheetAccess
+from relay.models import (
+    Handoff,
+    HandoffGroupObjectPermission,
+    IntakeRecord,
+    Provision,
+    ReferralSheet,
+    SheetAccess,
+)
 from relay.states import RELAY_ONWARD_FROM
 from relay.states import Side as Side  # re-exported: handoff_for(side=access.Side.SENDER)
 
@@ -148,8 +159,26 @@ def can_view_sheet(*, agency: Agency, sheet: ReferralSheet) -> bool:
     return ObjectPermissionChecker(agency.group).has_perm(VIEW_SHEET, sheet)
 
 
+def _handoff_viewable(agency: Agency, hop: str = "pk") -> Exists:
+    """The rule "the agency may see this hop" as a condition on the row that names the hop
+    (`hop`: the column holding its id): guardian's object permission VIEW_HANDOFF granted to
+    the agency's group, read from guardian's own table exactly as guardian's
+    ObjectPermissionChecker reads it (the permission's content type and codename, the group,
+    the object), so it can ride in the query that fetches the hop instead of two more round
+    trips. Grants and revocations still go through guardian (grant_sender, grant_receiver)."""
+    return Exists(
+        HandoffGroupObjectPermission.objects.filter(
+            content_object=OuterRef(hop),
+            group_id=agency.group_id,
+            permission__codename=VIEW_HANDOFF.split(".", 1)[1],
+            # guardian's own lookup (guardian.core.get_content_type): Django's cached type.
+            permission__content_type=ContentType.objects.get_for_model(Handoff),
+        )
+    )
+
+
 def can_view_handoff(*, agency: Agency, handoff: Handoff) -> bool:
-    return ObjectPermissionChecker(agency.group).has_perm(VIEW_HANDOFF, handoff)
+    return Handoff.objects.filter(pk=handoff.pk).filter(_handoff_viewable(agency)).exists()
 
 
 def readable_sections(*, agency: Agency, sheet_id: int) -> set[str]:
@@ -249,6 +278,9 @@ def sheet_held_by(*, staff: Staff, sheet_id: int, for_update: bool = False) -> R
     return ReadableSheet(sheet=sheet, sections=sections)
 
 
+HOP_RELATED = ("sheet", "from_agency", "to_agency", "service", "consent", "consent__agency")
+
+
 def handoff_for(
     *, staff: Staff, handoff_id: int, for_update: bool = False, side: Side | None = None
 ) -> Handoff:
@@ -259,13 +291,11 @@ def handoff_for(
     sender, or the sender as receiver, is NotAllowed (it sees the hop, it may not do that).
     With `for_update`, the hop's row is locked until the transaction ends.
     """
-    hops = Handoff.objects.select_related(
-        "sheet", "from_agency", "to_agency", "consent", "consent__agency"
-    )
+    hops = Handoff.objects.select_related(*HOP_RELATED)
     if for_update:
         hops = hops.select_for_update(of=("self",))
-    handoff = hops.filter(pk=handoff_id).first()
-    if handoff is None or not can_view_handoff(agency=staff.agency, handoff=handoff):
+    handoff = hops.filter(_handoff_viewable(staff.agency), pk=handoff_id).first()
+    if handoff is None:
         raise NotFound()
     if side == Side.SENDER and handoff.from_agency_id != staff.agency.pk:
         raise NotAllowed()
@@ -274,6 +304,61 @@ def handoff_for(
     ):
         raise NotAllowed()
     return handoff
+
+
+def _own_access_sections(agency: Agency, hop: str) -> Subquery:
+    """The sections of the agency's access row of the hop named by `hop` (NULL if none)."""
+    row = SheetAccess.objects.filter(agency=agency, handoff_id=OuterRef(hop))
+    return Subquery(row.values("sections")[:1])
+
+
+@dataclass(frozen=True)
+class ReadableHop:
+    """A hop its reader's agency may see, fetched for reading in one query: every version of
+    what it gave (oldest first), and the sections the reader's own access row of this hop
+    still allows (None without such a row: the sender, or a receiver that lost access; and
+    None when the hop gave nothing yet, as there is nothing to narrow)."""
+
+    handoff: Handoff
+    provisions: list[Provision]
+    access_sections: frozenset[str] | None
+
+
+def handoff_read(*, staff: Staff, handoff_id: int) -> ReadableHop:
+    """handoff_for (same rule, same NotFound) for the audited detail, in one round trip: the
+    hop, its provisions, the permission and the reader's access row come back together, one
+    row per version. A hop that has no provision yet (a draft) takes a second query, the hop
+    alone; a hop the agency may not see, or none at all, takes the same two queries and is
+    the same NotFound, so neither a count nor an answer tells them apart."""
+    agency = staff.agency
+    provisions = list(
+        Provision.objects.select_related(
+            "created_by", *(f"handoff__{name}" for name in HOP_RELATED)
+        )
+        .filter(_handoff_viewable(agency, hop="handoff_id"), handoff__pk=handoff_id)
+        .annotate(access_sections=_own_access_sections(agency, hop="handoff_id"))
+        .order_by("version")
+    )
+    if provisions:
+        handoff = provisions[0].handoff
+        for provision in provisions:
+            provision.handoff = handoff  # one hop object, whichever version is read
+        sections = provisions[0].access_sections
+    else:
+        # Nothing given yet, so no content to narrow: the access row is not read.
+        found = (
+            Handoff.objects.select_related(*HOP_RELATED)
+            .filter(_handoff_viewable(agency), pk=handoff_id)
+            .first()
+        )
+        if found is None:
+            raise NotFound()
+        handoff, sections = found, None
+    return ReadableHop(
+        handoff=handoff,
+        provisions=list[Provision](provisions),
+        access_sections=None if sections is None else frozenset(sections),
+    )
 
 
 def consent_record_for(*, staff: Staff, record_id: int, for_update: bool = False) -> ConsentRecord:

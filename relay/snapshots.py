@@ -13,8 +13,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import QuerySet
-
 from agencies.models import Agency
 from consent.vocabulary import Section
 from relay.models import Attachment, Handoff, Provision, ReferralSheet, SheetAccess
@@ -32,15 +30,6 @@ class Held:
 
 def latest_provision(handoff_id: int) -> Provision | None:
     return Provision.objects.filter(handoff_id=handoff_id).order_by("-version").first()
-
-
-def provisions_of(handoff_id: int) -> QuerySet[Provision]:
-    """Every version of a hop, oldest first (the receiver's version history)."""
-    return (
-        Provision.objects.filter(handoff_id=handoff_id)
-        .select_related("created_by")
-        .order_by("version")
-    )
 
 
 def held_by(*, agency: Agency, sheet_id: int) -> list[Held]:
@@ -94,17 +83,22 @@ def content_to_send(
 
 
 def hop_content(
-    *, handoff: Handoff, agency: Agency, provision: Provision | None
+    *,
+    handoff: Handoff,
+    agency: Agency,
+    provision: Provision | None,
+    access_sections: Iterable[str] | None,
 ) -> dict[str, dict[str, Any]]:
     """The content of one version of a hop as this reader may see it: the sender sees what it
-    sent; the receiver the sections its access row still allows (none once it lost access)."""
+    sent; the receiver the sections its access row of this hop still allows (none once it
+    lost access). `access_sections` is that row's sections, None without a row: relay.access.
+    handoff_read fetches it with the hop."""
     if provision is None:
         return {}
     if handoff.from_agency_id == agency.pk:
         allowed = set(provision.sections)
     else:
-        row = SheetAccess.objects.filter(handoff=handoff, agency=agency).first()
-        allowed = set(row.sections) & set(provision.sections) if row is not None else set()
+        allowed = set(access_sections or ()) & set(provision.sections)
     return {
         s: provision.content[s] for s in Section.values if s in allowed and s in provision.content
     }

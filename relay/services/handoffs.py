@@ -844,9 +844,9 @@ def handoff_view(*, staff: Staff, handoff_id: int, version: int | None = None) -
     Receivers read provisions only, never the live sheet. A sender reads what it sent, or,
     before the first send, what it would send now."""
     staff.require_role(*READERS, api_scope="handoffs:read")
-    handoff = access.handoff_for(staff=staff, handoff_id=handoff_id)
+    read = access.handoff_read(staff=staff, handoff_id=handoff_id)
+    handoff, versions = read.handoff, read.provisions
     as_sender = handoff.from_agency_id == staff.agency.pk
-    versions = list(snapshots.provisions_of(handoff.pk))
     if version is not None:
         chosen = next((p for p in versions if p.version == version), None)
         if chosen is None:
@@ -861,7 +861,12 @@ def handoff_view(*, staff: Staff, handoff_id: int, version: int | None = None) -
         # Declined, cancelled or withdrawn: the history, not the content.
         content = {}
     else:
-        content = snapshots.hop_content(handoff=handoff, agency=staff.agency, provision=chosen)
+        content = snapshots.hop_content(
+            handoff=handoff,
+            agency=staff.agency,
+            provision=chosen,
+            access_sections=read.access_sections,
+        )
     if not access.sees_special_care(staff):
         # A viewer whose agency has not granted the 要配慮 sections reads the rest only.
         content = {s: c for s, c in content.items() if s not in SPECIAL_CARE_SECTIONS}
