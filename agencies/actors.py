@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 
 from agencies.errors import NotAllowed
-from agencies.models import Agency, Role
+from agencies.models import Agency, Role, membership_of
 from audit.context import Actor, ActorKind
 
 
@@ -26,7 +26,7 @@ class Staff:
     def for_user(cls, user: AbstractBaseUser | AnonymousUser) -> Staff:
         if not isinstance(user, User) or not user.is_authenticated:
             raise NotAllowed()  # the anonymous user has no agency
-        membership = getattr(user, "membership", None)
+        membership = membership_of(user)
         if membership is None:
             raise NotAllowed()
         return cls(

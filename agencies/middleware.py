@@ -71,7 +71,9 @@ class SessionSecurityMiddleware:
         if request.path.startswith("/api/"):
             return JsonResponse(
                 {
-                    "type": getattr(settings, "TSUNAGU_PROBLEM_BASE_URI", "https://tsunagu.invalid/problems/")
+                    "type": getattr(
+                        settings, "TSUNAGU_PROBLEM_BASE_URI", "https://tsunagu.invalid/problems/"
+                    )
                     + "session-expired",
                     "title": _("セッションの有効期限が切れました。もう一度ログインしてください。"),
                     "status": 401,

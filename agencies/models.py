@@ -301,3 +301,22 @@ class RoutingDesk(models.Model):
 # The shared rules of every write path (security/validators.py): no control characters in
 # text, links http(s) only.
 guard_text_fields(Category, Agency, Service, Membership, RoutingDesk)
+
+
+def membership_of(user: Any) -> Membership | None:
+    """A signed-in user's membership with its agency, and whether that agency is a routing
+    desk (the menu asks on every page), in one query; cached on the user for the rest of the
+    request, so the sign-in checks, the view and the templates share it."""
+    if user is None or not getattr(user, "pk", None):
+        return None
+    accessor = getattr(type(user), "membership", None)
+    if accessor is not None and accessor.related.is_cached(user):
+        return getattr(user, "membership", None)  # a cached absence raises AttributeError
+    membership = (
+        Membership.objects.select_related("agency", "agency__routing_desk")
+        .filter(user_id=user.pk)
+        .first()
+    )
+    if membership is not None:
+        user.membership = membership
+    return membership

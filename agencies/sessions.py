@@ -29,6 +29,7 @@ from django.urls import reverse
 from django_otp.plugins.otp_static.models import StaticDevice
 
 from agencies import twofactor
+from agencies.models import membership_of
 from audit.context import Actor, ActorKind
 from audit.models import AuditAction
 from audit.services import audit_record
@@ -40,7 +41,7 @@ PENDING = "tsunagu_pending_sign_in"
 
 
 def _user_actor(user: Any) -> Actor:
-    membership = getattr(user, "membership", None)
+    membership = membership_of(user)
     return Actor(
         kind=ActorKind.USER,
         user_id=user.pk,

@@ -24,7 +24,7 @@ from django_otp.oath import totp
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from agencies.models import Role, TwoFactorPolicy
+from agencies.models import Role, TwoFactorPolicy, membership_of
 from audit.context import Actor, ActorKind
 from audit.models import AuditAction
 from audit.services import audit_record
@@ -35,7 +35,7 @@ RECOVERY_NAME = "recovery"
 
 
 def _membership(user: Any) -> Any:
-    return getattr(user, "membership", None) if user is not None else None
+    return membership_of(user)
 
 
 def two_factor_required(user: Any) -> bool:

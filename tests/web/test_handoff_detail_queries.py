@@ -15,9 +15,10 @@ pytestmark = pytest.mark.django_db
 SAVEPOINTS = re.compile(r"^(SAVEPOINT|RELEASE SAVEPOINT|ROLLBACK TO SAVEPOINT) ")
 
 # The web's floor before any hop is read (django.contrib.sessions, django.contrib.auth,
-# agencies.actors.Staff and django-otp, each one query): the session row, the user, the
-# membership, its agency, the user's TOTP devices and static (backup-code) devices.
-SIGNED_IN = 6
+# agencies.models.membership_of and django-otp, each one query): the session row, the user,
+# the membership with its agency (and whether it is a routing desk, for the menu), the
+# user's TOTP devices and static (backup-code) devices.
+SIGNED_IN = 5
 # What the page adds to the API document: the timeline (audit events of the hop), the
 # agencies named in it, the sending staff member and their membership (whom to call), the
 # unread notices in the header, and the onward hops; the sender's page also names its own
