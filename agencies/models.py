@@ -309,7 +309,8 @@ def membership_of(user: Any) -> Membership | None:
     request, so the sign-in checks, the view and the templates share it."""
     if user is None or not getattr(user, "pk", None):
         return None
-    accessor = getattr(type(user), "membership", None)
+    # user.__class__, not type(user): request.user is a lazy proxy that reports its target's.
+    accessor = getattr(user.__class__, "membership", None)
     if accessor is not None and accessor.related.is_cached(user):
         return getattr(user, "membership", None)  # a cached absence raises AttributeError
     membership = (
