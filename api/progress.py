@@ -122,7 +122,7 @@ class HandoffUpdatesView(IdempotencyMixin, APIView):
         responses={
             200: OpenApiResponse(
                 ProgressUpdateSerializer(many=True),
-                examples=[OpenApiExample("updates", [UPDATE_EXAMPLE], response_only=True)],
+                examples=[OpenApiExample("updates", UPDATE_EXAMPLE, response_only=True)],
             ),
             **problem_responses(*READ_PROBLEMS),
         },

@@ -351,6 +351,13 @@ SPECTACULAR_SETTINGS = {
          "consents and agencies (closed-loop referral)."},
         {"name": "webhook", "description": "The caller's webhook endpoint."},
         {"name": "whoami", "description": "Who the API sees for these credentials."},
+        {"name": "consents", "description": "Consent the caller's agency obtained for a sheet "
+         "it owns or holds, and its withdrawal."},
+        {"name": "intake-records", "description": "A routing desk's requests from its public "
+         "intake form."},
+        {"name": "meetings", "description": "Case-meeting records the caller's agency takes "
+         "part in (snapshots)."},
+        {"name": "services", "description": "The agencies' programs, with their eligibility."},
     ],
     # Tags are the first path segment after /api/v1/ (handoffs, sheets, agencies, ...).
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",

@@ -118,3 +118,23 @@ def test_response_fields_the_server_always_writes_are_required(api_client) -> No
     assert null == {"type": "object", "nullable": True, "enum": [None]}
     service, _null = components["Handoff"]["properties"]["service"]["oneOf"]
     assert service == {"$ref": "#/components/schemas/ServiceRef"}
+
+
+def test_every_operation_tag_is_described_and_every_example_fits(api_client) -> None:
+    """Partners read the schema grouped by tag: an operation's tag must be one of the
+    described ones (a new group of endpoints needs its description), and a list response's
+    example is the list of documents, not a list of lists (the linters in CI check both)."""
+    schema = api_client.get("/api/schema/?format=json").json()
+    described = {tag["name"] for tag in schema["tags"]}
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            assert set(operation.get("tags", [])) <= described, (method, path)
+            for answer in operation["responses"].values():
+                for media in answer.get("content", {}).values():
+                    if media.get("schema", {}).get("type") != "array":
+                        continue
+                    for example in media.get("examples", {}).values():
+                        value = example["value"]
+                        assert all(isinstance(row, dict) for row in value), (method, path)
