@@ -84,7 +84,7 @@ def _covers(record: ConsentRecord, recipient: Agency, at: datetime, sender: Agen
     return _routed(record, recipient, sender)
 
 
-def _usable(record: ConsentRecord, sender: Agency | None) -> bool:
+def may_send_under(record: ConsentRecord, sender: Agency | None) -> bool:
     """The sender may send under the record for some recipient: as `usable_by`, or as the
     routing desk it names."""
     return usable_by(record, sender) or (sender is not None and record.routes_through(sender.pk))
@@ -213,7 +213,7 @@ def decide(
         for r in records
         if r.decision == Decision.PERMIT
         and (record_id is None or r.pk == record_id)
-        and _usable(r, sender)
+        and may_send_under(r, sender)
     ]
     in_force = [r for r in permits_ if r.in_force_at(at)]
     guardian_for_adult = None

@@ -15,7 +15,7 @@ from agencies.grades import GRADE_AGE
 from agencies.models import Agency
 from agencies.places import PREFECTURE_PREFIX, city_of, same_city
 from consent.models import Approval, ConsentRecord, Decision
-from consent.policy import consent_records, usable_by
+from consent.policy import consent_records, may_send_under
 from consent.vocabulary import Basis
 from relay.models import Handoff, ReferralSheet
 from relay.states import TERMINAL
@@ -49,14 +49,15 @@ def consents_of_sheet(
 
 
 def _permits_for(*, sheet_id: int, sender: Agency) -> list[ConsentRecord]:
-    """The permits in force now that the policy would let `sender` send under."""
+    """The permits in force now that the policy would let `sender` send under (its own,
+    the owner's, or one naming it as the routing desk: consent.policy.may_send_under)."""
     now = timezone.now()
     return [
         record
         for record in consent_records(sheet_id=sheet_id)
         if record.decision == Decision.PERMIT
         and record.in_force_at(now)
-        and usable_by(record, sender)
+        and may_send_under(record, sender)
     ]
 
 

@@ -339,3 +339,20 @@ def test_suggestions_list_only_the_programs_the_person_is_eligible_for(
     assert [s.agency.slug for s in ranked] == [youth.slug, school_age.slug]
     assert ranked[0].services == ["若者の居場所"]
     assert ranked[1].services == []
+
+
+def test_the_desk_send_screen_defaults_come_from_a_record_naming_it_whoever_recorded_it(
+    net: Network, komae: Komae
+) -> None:
+    """GIVEN a routing consent recorded by an agency other than the sheet's owner (a holder,
+    where the person was met) WHEN the desk's send screen asks which sections its consents
+    cover THEN the routing sections, as the policy lets the desk route under that record; the
+    NPO, not named as the desk, gets none of them."""
+    from relay.views.queries import consented_sections
+
+    sheet = net.sheet()
+    record = _routing_consent(net, sheet, komae)
+    type(record).objects.filter(pk=record.pk).update(agency=net.welfare)
+
+    assert consented_sections(sheet_id=sheet.pk, sender=komae.desk) == sorted(ROUTING_SECTIONS)
+    assert consented_sections(sheet_id=sheet.pk, sender=net.npo) == []
