@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from agencies.models import Agency
 from duework import kinds as registry
+from duework.bulk import update_levels
 from duework.kinds import Firing
 from duework.models import Clock, ClockState
 from duework.outbox import Batch
@@ -221,37 +222,18 @@ def _fire_batch(clocks: list[Clock], now: datetime) -> int:
     return len(fired)
 
 
-_ADVANCE = """
-UPDATE duework_clock AS c
-SET level = v.level, next_fire_at = v.next_at, last_fired_at = %s,
-    fired_count = c.fired_count + 1, updated_at = %s
-FROM unnest(%s::bigint[], %s::smallint[], %s::timestamptz[]) AS v(id, level, next_at)
-WHERE c.id = v.id
-"""
-
-
 def _advance(
     rows: list[tuple[int, int, datetime | None]], *, now: datetime, updated_at: datetime
 ) -> None:
     """Move the fired clocks on in one statement: (id, level fired, next time) each."""
-    if not rows:
-        return
-    if connection.vendor != "postgresql":
-        groups: dict[tuple[int, datetime | None], list[int]] = {}
-        for pk, level, next_at in rows:
-            groups.setdefault((level, next_at), []).append(pk)
-        for (level, next_at), pks in groups.items():
-            Clock.objects.filter(pk__in=pks).update(
-                level=level,
-                next_fire_at=next_at,
-                last_fired_at=now,
-                fired_count=models.F("fired_count") + 1,
-                updated_at=updated_at,
-            )
-        return
-    ids, levels, times = (list(column) for column in zip(*rows, strict=True))
-    with connection.cursor() as cursor:
-        cursor.execute(_ADVANCE, [now, updated_at, ids, levels, times])
+    update_levels(
+        Clock,
+        rows,
+        level="level",
+        next_at="next_fire_at",
+        values={"last_fired_at": now, "updated_at": updated_at},
+        increment=["fired_count"],
+    )
 
 
 # What the claim reads of a clock: every field a kind reads (the others, timestamps of the

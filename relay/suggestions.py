@@ -16,12 +16,22 @@ from django.utils import timezone
 
 from agencies.eligibility import AgeRange, PersonFacts, mismatches
 from agencies.models import Agency, RoutingDesk, Service
-from agencies.places import same_city
+from agencies.places import Nearness, city_of, nearness, read_place
 from consent.vocabulary import Section
 from relay import snapshots
 from relay.models import Handoff
 
 LIMIT = 6
+
+# The desk shows three places (agencies.places.Nearness, with Tokyo's other wards counted as the
+# prefecture: the desk ranks them with the rest of it).
+_PLACE = {
+    Nearness.CITY: "municipality",
+    Nearness.TOKYO_WARDS: "prefecture",
+    Nearness.PREFECTURE: "prefecture",
+    Nearness.ELSEWHERE: "elsewhere",
+}
+_PLACE_RANK = {"municipality": 0, "prefecture": 1, "elsewhere": 2}
 
 
 @dataclass(frozen=True)
@@ -57,6 +67,28 @@ class Suggestion:
     services: list[str]
 
 
+def _prefecture_in_directory(municipality: str) -> str:
+    """The prefecture the directory puts a municipality (or its designated city) in, or ""."""
+    return (
+        Agency.objects.filter(municipality__in={municipality, city_of(municipality)})
+        .exclude(prefecture="")
+        .values_list("prefecture", flat=True)
+        .first()
+    ) or ""
+
+
+def place_of_person(written: str, *, near: Agency | RoutingDesk | None) -> tuple[str, str]:
+    """(prefecture, municipality) of a person whose municipality a sheet writes as `written`,
+    placed by the agency near them (the sender, or the desk) where it does not say:
+    agencies.places.read_place, with the directory to ask."""
+    return read_place(
+        written,
+        near_prefecture=near.prefecture if near is not None else "",
+        near_municipality=near.municipality if near is not None else "",
+        prefecture_of=_prefecture_in_directory,
+    )
+
+
 def person_from_hop(handoff: Handoff, desk: RoutingDesk) -> Person:
     """What the hop's latest provision gave the desk: municipality, age, categories."""
     provision = snapshots.latest_provision(handoff.pk)
@@ -64,9 +96,10 @@ def person_from_hop(handoff: Handoff, desk: RoutingDesk) -> Person:
     basic = content.get(Section.BASIC, {})
     consultation = content.get(Section.CONSULTATION, {})
     birth_year = basic.get("birth_year")
+    prefecture, municipality = place_of_person(str(basic.get("municipality") or ""), near=desk)
     return Person(
-        municipality=str(basic.get("municipality") or desk.municipality),
-        prefecture=desk.prefecture,
+        municipality=municipality,
+        prefecture=prefecture,
         birth_year=int(birth_year) if birth_year else None,
         grade=str(basic.get("grade") or ""),
         categories=frozenset(consultation.get("categories") or []),
@@ -116,12 +149,15 @@ def suggestions_for(
         matched = sorted(person.categories & offered)
         if person.categories and offered and not matched:
             continue  # it serves other needs
-        if person.municipality and same_city(agency.municipality, person.municipality):
-            place, rank = "municipality", 0
-        elif person.prefecture and agency.prefecture == person.prefecture:
-            place, rank = "prefecture", 1
-        else:
-            place, rank = "elsewhere", 2
+        place = _PLACE[
+            nearness(
+                prefecture=person.prefecture,
+                municipality=person.municipality,
+                agency_prefecture=agency.prefecture,
+                agency_municipality=agency.municipality,
+            )
+        ]
+        rank = _PLACE_RANK[place]
         serves_age = (
             None
             if facts.age is None or (agency.age_min is None and agency.age_max is None)
@@ -137,7 +173,7 @@ def suggestions_for(
             serves_age=serves_age,
             services=[s.name for s in eligible][:3],
         )
-        key = (rank, -len(matched), 0 if serves_age else 1, programs_fit, agency.name)
+        key = (rank, -len(matched), 0 if serves_age else 1, programs_fit, agency.name, agency.pk)
         ranked.append((key, suggestion))
     ranked.sort(key=lambda pair: pair[0])
     return [s for _key, s in ranked[:limit]]

@@ -18,7 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import connection, transaction
+from django.db import transaction
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
@@ -27,6 +27,7 @@ from audit.context import Actor
 from audit.models import AuditAction
 from consent.models import ConsentStatus
 from duework import policy as clocks
+from duework.bulk import update_levels
 from duework.generic import GenericKind
 from duework.kinds import Firing, register
 from duework.models import Clock
@@ -318,31 +319,16 @@ class HopClockKind:
             )
 
 
-_MIRROR = """
-UPDATE relay_handoff AS h
-SET escalation_level = v.level, next_escalation_at = v.next_at, updated_at = %s
-FROM unnest(%s::bigint[], %s::smallint[], %s::timestamptz[]) AS v(id, level, next_at)
-WHERE h.id = v.id
-"""
-
-
 def _mirror(rows: list[tuple[int, int, datetime | None]], updated_at: datetime) -> None:
     """The hops' escalation columns follow their acknowledgment clocks, in one statement:
     (hop id, level fired, next time) each."""
-    if not rows:
-        return
-    if connection.vendor != "postgresql":
-        groups: dict[tuple[int, datetime | None], list[int]] = {}
-        for pk, level, next_at in rows:
-            groups.setdefault((level, next_at), []).append(pk)
-        for (level, next_at), pks in groups.items():
-            Handoff.objects.filter(pk__in=pks).update(
-                escalation_level=level, next_escalation_at=next_at, updated_at=updated_at
-            )
-        return
-    ids, levels, times = (list(column) for column in zip(*rows, strict=True))
-    with connection.cursor() as cursor:
-        cursor.execute(_MIRROR, [updated_at, ids, levels, times])
+    update_levels(
+        Handoff,
+        rows,
+        level="escalation_level",
+        next_at="next_escalation_at",
+        values={"updated_at": updated_at},
+    )
 
 
 def _skip_unreachable_receiver(firing: Firing, hop: _Hop, now: datetime) -> None:

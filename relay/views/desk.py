@@ -4,6 +4,7 @@ sheet of it, close it). Only the desk's own staff reach them; any other agency g
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -114,19 +115,30 @@ def _int(value: Any) -> int | None:
     return int(text) if text.isdigit() and len(text) < 12 else None
 
 
-@require_POST
-@staff_view(*RECEIVERS)
-def desk_assign(request: HttpRequest, staff: Staff, handoff_id: int) -> HttpResponse:
+def _assign(
+    request: HttpRequest,
+    staff: Staff,
+    assign: Callable[..., object],
+    back: HttpResponse,
+    **what: int,
+) -> HttpResponse:
+    """Assign a hop or an intake record (`what`, by the desks service `assign`) to the
+    colleague the form names, say how it went, and go `back`."""
     _desk(staff)
     try:
-        desks.handoff_assign(
-            staff=staff, handoff_id=handoff_id, assignee_id=_int(request.POST.get("assignee")) or 0
-        )
+        assign(staff=staff, assignee_id=_int(request.POST.get("assignee")) or 0, **what)
     except (InvalidInput, IllegalTransition):
         messages.error(request, _("担当者を選び直してください。"))
     else:
         messages.success(request, _("担当者を決めました。"))
-    return redirect("relay:desk")
+    return back
+
+
+@require_POST
+@staff_view(*RECEIVERS)
+def desk_assign(request: HttpRequest, staff: Staff, handoff_id: int) -> HttpResponse:
+    back = redirect("relay:desk")
+    return _assign(request, staff, desks.handoff_assign, back, handoff_id=handoff_id)
 
 
 @require_POST
@@ -196,16 +208,8 @@ def intake_detail(request: HttpRequest, staff: Staff, intake_id: int) -> HttpRes
 @require_POST
 @staff_view(*RECEIVERS)
 def intake_assign(request: HttpRequest, staff: Staff, intake_id: int) -> HttpResponse:
-    _desk(staff)
-    try:
-        desks.intake_assign(
-            staff=staff, intake_id=intake_id, assignee_id=_int(request.POST.get("assignee")) or 0
-        )
-    except (InvalidInput, IllegalTransition):
-        messages.error(request, _("担当者を選び直してください。"))
-    else:
-        messages.success(request, _("担当者を決めました。"))
-    return redirect("relay:intake-detail", intake_id)
+    back = redirect("relay:intake-detail", intake_id)
+    return _assign(request, staff, desks.intake_assign, back, intake_id=intake_id)
 
 
 @require_POST

@@ -13,12 +13,13 @@ from django.utils.translation import gettext as _
 
 from agencies.grades import GRADE_AGE
 from agencies.models import Agency
-from agencies.places import PREFECTURE_PREFIX, city_of, same_city
+from agencies.places import Nearness, nearness
 from consent.models import Approval, ConsentRecord, Decision
 from consent.policy import consent_records, may_send_under
 from consent.vocabulary import Basis
 from relay.models import Handoff, ReferralSheet
 from relay.states import TERMINAL
+from relay.suggestions import place_of_person
 from relay.views.display import category_label, join_labels
 
 
@@ -99,11 +100,12 @@ class Suggestion:
     tier: int = 3
 
 
-# How near an agency is to the person, nearest first: the same municipality, another of Tokyo's
-# 23 special wards (for a ward's sheet: a neighbouring ward is a trip across town, a Tama city
-# is not), the same prefecture (its prefecture-wide agencies included), anywhere else.
-TIER_MUNICIPALITY, TIER_WARDS, TIER_PREFECTURE, TIER_ELSEWHERE = range(4)
-TOKYO = "東京都"
+# How near an agency is to the person: agencies.places.Nearness (the same municipality, another
+# of Tokyo's 23 special wards for a ward's sheet, the same prefecture, anywhere else).
+TIER_MUNICIPALITY = Nearness.CITY
+TIER_WARDS = Nearness.TOKYO_WARDS
+TIER_PREFECTURE = Nearness.PREFECTURE
+TIER_ELSEWHERE = Nearness.ELSEWHERE
 
 
 def _age_of(content: dict[str, dict[str, Any]]) -> int | None:
@@ -111,12 +113,6 @@ def _age_of(content: dict[str, dict[str, Any]]) -> int | None:
     if basic.get("birth_year"):
         return timezone.localdate().year - int(basic["birth_year"])
     return GRADE_AGE.get(basic.get("grade") or "")
-
-
-def _same_place(a: str, b: str) -> bool:
-    """「足立区」 and 「東京都足立区」 name the same place; so do a designated city's ward and
-    the city (「横浜市青葉区」 and 「横浜市」), or two of its wards: one city's agencies."""
-    return same_city(a, b)
 
 
 @dataclass(frozen=True)
@@ -128,42 +124,18 @@ class Place:
 
     @classmethod
     def of(cls, *, content: dict[str, dict[str, Any]], sender: Agency | None) -> Place:
-        written = (content.get("basic", {}).get("municipality") or "").strip()
-        if not written:
-            if sender is None:
-                return cls(prefecture="", municipality="")
-            return cls(prefecture=sender.prefecture, municipality=sender.municipality)
-        prefix = PREFECTURE_PREFIX.match(written)
-        municipality = written[prefix.end() :] if prefix else written
-        if prefix:
-            prefecture = prefix.group(1)
-        elif sender is not None and _same_place(municipality, sender.municipality):
-            prefecture = sender.prefecture
-        else:
-            # 「足立区」 alone (or 「横浜市青葉区」, a ward of 横浜市): the directory knows which
-            # prefecture it is in.
-            prefecture = (
-                Agency.objects.filter(municipality__in={municipality, city_of(municipality)})
-                .exclude(prefecture="")
-                .values_list("prefecture", flat=True)
-                .first()
-            ) or (sender.prefecture if sender is not None else "")
-        return cls(prefecture=prefecture, municipality=municipality or written)
+        written = str(content.get("basic", {}).get("municipality") or "")
+        prefecture, municipality = place_of_person(written, near=sender)
+        return cls(prefecture=prefecture, municipality=municipality)
 
     def tier(self, agency: Agency) -> int:
         """How near the agency is: one of the TIER_* values."""
-        prefecture_wide = bool(agency.prefecture) and agency.municipality == agency.prefecture
-        if not prefecture_wide and _same_place(self.municipality, agency.municipality):
-            return TIER_MUNICIPALITY
-        if not self.prefecture or agency.prefecture != self.prefecture:
-            return TIER_ELSEWHERE
-        if (
-            self.prefecture == TOKYO
-            and self.municipality.endswith("区")
-            and agency.municipality.endswith("区")
-        ):
-            return TIER_WARDS
-        return TIER_PREFECTURE
+        return nearness(
+            prefecture=self.prefecture,
+            municipality=self.municipality,
+            agency_prefecture=agency.prefecture,
+            agency_municipality=agency.municipality,
+        )
 
 
 def suggest_recipients(
@@ -213,5 +185,5 @@ def suggest_recipients(
             reasons.append(_("対象年齢"))
         score = 2 * len(shared) + int(fits_age)
         ranked.append(Suggestion(agency=agency, score=score, reasons=reasons, tier=tier))
-    ranked.sort(key=lambda s: (s.tier, -s.score, s.agency.municipality, s.agency.name))
+    ranked.sort(key=lambda s: (s.tier, -s.score, s.agency.municipality, s.agency.name, s.agency.pk))
     return ranked[:limit]

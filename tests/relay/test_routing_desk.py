@@ -294,6 +294,50 @@ def test_suggestions_rank_the_persons_municipality_then_the_prefecture(
     assert [s.place for s in ranked] == ["municipality", "prefecture", "elsewhere"]
 
 
+def test_the_desk_places_the_person_where_the_sheet_says_not_where_the_desk_is(
+    net: Network, komae: Komae
+) -> None:
+    """GIVEN a hop to the Komae desk (東京都) whose sheet says the person lives in
+    大阪府大阪市北区 WHEN the desk asks for suggestions THEN an agency of 大阪市 is in the
+    person's city, one elsewhere in 大阪府 in their prefecture, and a Tokyo one elsewhere (the
+    desk's prefecture is not the person's)."""
+    from relay.suggestions import person_from_hop, suggestions_for
+    from tests.factories import AgencyFactory
+
+    sheet = net.sheet(municipality="大阪府大阪市北区")
+    _routing_consent(net, sheet, komae)
+    hop = net.send(sheet, to=komae.desk, sections=ROUTING_SECTIONS)
+
+    def hiki(slug: str, municipality: str, prefecture: str):
+        return AgencyFactory(
+            slug=slug,
+            kind=AgencyKind.HIKIKOMORI_SUPPORT,
+            municipality=municipality,
+            prefecture=prefecture,
+        )
+
+    city, prefecture, tokyo = (
+        hiki("a-osaka-city", "大阪市中央区", "大阪府"),
+        hiki("b-sakai", "堺市", "大阪府"),
+        hiki("c-komae", "狛江市", "東京都"),
+    )
+    person = person_from_hop(hop, komae.routing)
+    assert (person.prefecture, person.municipality) == ("大阪府", "大阪市北区")
+
+    ranked = suggestions_for(
+        desk=komae.routing,
+        person=person,
+        kinds=[AgencyKind.HIKIKOMORI_SUPPORT],
+        exclude=[komae.hikikomori.pk],
+    )
+
+    assert [(s.agency.slug, s.place) for s in ranked] == [
+        (city.slug, "municipality"),
+        (prefecture.slug, "prefecture"),
+        (tokyo.slug, "elsewhere"),
+    ]
+
+
 def test_suggestions_list_only_the_programs_the_person_is_eligible_for(
     net: Network, komae: Komae
 ) -> None:

@@ -186,6 +186,39 @@ def test_return_and_assign_from_the_triage_screen(net: Network, komae: Komae, lo
     assert hop.status == Status.DECLINED
 
 
+@pytest.mark.parametrize("what", ["hop", "intake"])
+def test_assigning_says_how_it_went_and_goes_back(
+    what: str, net: Network, komae: Komae, login: Login
+) -> None:
+    """GIVEN a hop received by the desk, or an intake record WHEN an intake clerk assigns it
+    to someone who is not a colleague, then to a colleague THEN the first is refused with
+    「担当者を選び直してください。」 and nothing written, the second says 「担当者を決めました。」
+    and writes one audit event; both go back where the screen came from (the triage inbox for
+    a hop, the record for an intake)."""
+    if what == "hop":
+        hop = _to_desk(net, komae)
+        url, back = reverse("relay:desk-assign", args=[hop.pk]), reverse("relay:desk")
+        action, object_id = AuditAction.HANDOFF_ASSIGNED, str(hop.pk)
+    else:
+        intake = _intake(komae)
+        url = reverse("relay:intake-assign", args=[intake.pk])
+        back = reverse("relay:intake-detail", args=[intake.pk])
+        action, object_id = AuditAction.INTAKE_ASSIGNED, str(intake.pk)
+    client = login(komae.intake)
+
+    def said(response) -> list[str]:
+        assert response.redirect_chain == [(back, 302)]
+        return [str(m) for m in response.context["messages"]]
+
+    refused = client.post(url, {"assignee": net.counselor.user_id}, follow=True)  # not ours
+    assert said(refused) == ["担当者を選び直してください。"]
+    assert not AuditEvent.objects.filter(action=action, object_id=object_id).exists()
+
+    done = client.post(url, {"assignee": komae.colleague.user_id}, follow=True)
+    assert said(done) == ["担当者を決めました。"]
+    assert AuditEvent.objects.filter(action=action, object_id=object_id).count() == 1
+
+
 def test_intake_to_sheet_prefilled_and_linked(komae: Komae, login: Login) -> None:
     intake = _intake(komae)
     client = login(komae.counselor)

@@ -1,0 +1,63 @@
+"""One UPDATE for many rows that each move to their own (level, next time): the sweep's clocks
+(duework.services) and the columns that mirror them on a subject (the hops' escalation
+columns, relay.services.escalations). Imports nothing of the apps, so any of them can use it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from django.db import connection, models
+
+Row = tuple[int, int, datetime | None]  # (id, level, next time)
+
+
+def update_levels(
+    model: type[models.Model],
+    rows: Sequence[Row],
+    *,
+    level: str,
+    next_at: str,
+    values: Mapping[str, Any],
+    increment: Iterable[str] = (),
+) -> None:
+    """Set each row's `level` and `next_at` fields to its own, `values` (field: value) to the
+    same for all, and count each `increment` field up by one. On PostgreSQL one statement
+    (UPDATE ... FROM unnest of the three columns); elsewhere one ORM update per distinct
+    (level, next time)."""
+    if not rows:
+        return
+    counted = list(increment)
+    if connection.vendor != "postgresql":
+        groups: dict[tuple[int, datetime | None], list[int]] = {}
+        for pk, row_level, row_next in rows:
+            groups.setdefault((row_level, row_next), []).append(pk)
+        for (row_level, row_next), pks in groups.items():
+            model._default_manager.filter(pk__in=pks).update(
+                **{level: row_level, next_at: row_next},
+                **values,
+                **{name: models.F(name) + 1 for name in counted},
+            )
+        return
+    meta = model._meta
+    quote = connection.ops.quote_name
+
+    def column(name: str) -> str:
+        field = meta.pk if name == "pk" else meta.get_field(name)
+        if not isinstance(field, models.Field) or not field.column:
+            raise TypeError(f"{meta.label}.{name} is not a column")
+        return quote(field.column)
+
+    assignments = [f"{column(level)} = v.level", f"{column(next_at)} = v.next_at"]
+    assignments += [f"{column(name)} = %s" for name in values]
+    assignments += [f"{column(name)} = t.{column(name)} + 1" for name in counted]
+    sql = (
+        f"UPDATE {quote(meta.db_table)} AS t SET {', '.join(assignments)} "  # noqa: S608
+        "FROM unnest(%s::bigint[], %s::smallint[], %s::timestamptz[]) AS v(id, level, next_at) "
+        f"WHERE t.{column('pk')} = v.id"
+    )
+    ids, levels, times = (list(values_of) for values_of in zip(*rows, strict=True))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*values.values(), ids, levels, times])
