@@ -27,8 +27,18 @@ def copy_rows(model: type[models.Model], rows: list[dict[str, Any]]) -> None:
     json_fields = {f.attname for f in fields if isinstance(f, models.JSONField)}
     columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
     table = connection.ops.quote_name(model._meta.db_table)
-    # Defaults once per call (a callable default, like uuid4 or now, once per row).
-    static = {f.attname: f.get_default() for f in fields if not callable(f.default)}
+    # Per field, once per call: its name, whether it is JSON, and its default (a callable
+    # default, like uuid4 or now, is called once per row that lacks the field).
+    missing = object()
+    plan = [
+        (
+            f.attname,
+            f.attname in json_fields,
+            f.get_default if callable(f.default) else None,
+            None if callable(f.default) else f.get_default(),
+        )
+        for f in fields
+    ]
     dumped: dict[int, str] = {}
     with (
         connection.cursor() as cursor,
@@ -36,15 +46,15 @@ def copy_rows(model: type[models.Model], rows: list[dict[str, Any]]) -> None:
     ):
         for row in rows:
             values = []
-            for f in fields:
-                name = f.attname
-                if name in row:
-                    value = row[name]
-                else:
-                    value = static[name] if name in static else f.get_default()
-                if name in json_fields:
+            for name, is_json, default_call, default in plan:
+                value = row.get(name, missing)
+                if value is missing:
+                    value = default_call() if default_call is not None else default
+                    if is_json:
+                        value = json.dumps(value, ensure_ascii=False)
+                elif is_json:
                     # As text, which COPY parses into jsonb; a payload shared by several rows
-                    # is serialised once.
+                    # is serialised once (the rows hold it, so its id is not reused meanwhile).
                     key = id(value)
                     if key not in dumped:
                         dumped[key] = json.dumps(value, ensure_ascii=False)

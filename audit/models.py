@@ -166,6 +166,8 @@ class AuditEvent(models.Model):
     # the event before it in the same chain.
     chain = models.PositiveSmallIntegerField(default=0)
     prev_hash = models.CharField(max_length=64)
+    # Unique on SQLite's plain table; on PostgreSQL's partitioned one not indexed at all
+    # (audit 0011): the walk checks every link in id order, nothing looks a hash up.
     hash = models.CharField(max_length=64, unique=True)
 
     objects = AuditEventQuerySet.as_manager()

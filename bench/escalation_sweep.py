@@ -390,9 +390,12 @@ def main() -> None:
 
     # A sweeper process loads the holiday tables once (about 1.7 s on this machine, for every
     # country the library knows); the figure below is the steady state of a running worker.
+    # Likewise the URL resolver (the notifications' links), on the first reverse().
     from duework.business_time import _jp_holidays
+    from notifications.notify import _web_path_template
 
     _jp_holidays(SWEEP_AT.year)
+    _web_path_template()
     audit_before = AuditEvent.objects.count()
     with connection.execute_wrapper(count_queries):
         started, cpu = time.perf_counter(), time.process_time()

@@ -53,11 +53,19 @@ def update_levels(
     assignments = [f"{column(level)} = v.level", f"{column(next_at)} = v.next_at"]
     assignments += [f"{column(name)} = %s" for name in values]
     assignments += [f"{column(name)} = t.{column(name)} + 1" for name in counted]
+    # The rows of a batch share a handful of next times (one per policy and level): each is
+    # sent once and the rows name theirs by position (0, past the end, is NULL).
     sql = (
         f"UPDATE {quote(meta.db_table)} AS t SET {', '.join(assignments)} "  # noqa: S608
-        "FROM unnest(%s::bigint[], %s::smallint[], %s::timestamptz[]) AS v(id, level, next_at) "
+        "FROM (SELECT u.id, u.level, (%s::timestamptz[])[u.i] AS next_at "
+        "FROM unnest(%s::bigint[], %s::smallint[], %s::int[]) AS u(id, level, i)) AS v "
         f"WHERE t.{column('pk')} = v.id"
     )
-    ids, levels, times = (list(values_of) for values_of in zip(*rows, strict=True))
+    times: dict[datetime, int] = {}
+    ids, levels, positions = [], [], []
+    for pk, row_level, row_next in rows:
+        ids.append(pk)
+        levels.append(row_level)
+        positions.append(0 if row_next is None else times.setdefault(row_next, len(times) + 1))
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*values.values(), ids, levels, times])
+        cursor.execute(sql, [*values.values(), list(times), ids, levels, positions])
