@@ -1,8 +1,11 @@
 """Benchmark: the handoff inbox page in-process, the fast path against the previous one (issue 14,
 item 1), side by side in one process on the same rows.
 
-* `fast`: the view's own path (api.handoffs._list_rows: the listed columns as dicts, written
-  through api.handoff_serializers.HANDOFF_LAYOUT) and DRF's JSON renderer.
+* `fast`: the view's own path, per request from the selector on (relay.selectors with
+  `annotated=False`, api.handoffs._list_rows: the listed columns as dicts, written through
+  api.handoff_serializers.HANDOFF_LAYOUT) and DRF's JSON renderer.
+* `fast+ann`: the same with the selector's default annotations built (the three basics
+  subqueries that values() leaves out): the fast path before issue 14's follow-up.
 * `previous`: the path it replaced: model instances with only() and select_related, then
   HandoffSerializer(many=True) (its direct to_representation) and the same renderer.
 * `drf walk`: the same instances through DRF's generic field walk (the reference).
@@ -73,9 +76,13 @@ def main() -> None:
         agency = Agency.objects.get(slug=keys["agencies"][who]["slug"])
         rows = handoffs_inbox_for(agency=agency)
 
-        def fast(rows: Any = rows, agency: Agency = agency) -> bytes:
+        def fast(agency: Agency = agency, annotated: bool = False) -> bytes:
+            rows = handoffs_inbox_for(agency=agency, annotated=annotated)
             page = list(_list_rows(rows)[:PAGE])
             return render({"next": None, "results": handoff_documents(page, reader=agency.pk)})
+
+        def fast_annotated(agency: Agency = agency) -> bytes:
+            return fast(agency, annotated=True)
 
         def instances(rows: Any = rows) -> list[Any]:
             columns = [
@@ -101,9 +108,11 @@ def main() -> None:
             data = [serializer.generic_representation(h) for h in instances()]
             return render({"next": None, "results": data})
 
-        assert fast() == previous() == drf(), "the paths must write the same page"  # noqa: S101
+        assert fast() == fast_annotated() == previous() == drf(), "the same page"  # noqa: S101
 
-        sql, params = _list_rows(rows)[:PAGE].query.sql_with_params()
+        plain = handoffs_inbox_for(agency=agency, annotated=False)
+        assert str(_list_rows(plain).query) == str(_list_rows(rows).query)  # noqa: S101
+        sql, params = _list_rows(plain)[:PAGE].query.sql_with_params()
 
         sql_times: list[float] = []
 
@@ -114,7 +123,13 @@ def main() -> None:
             plan = json.loads(plan) if isinstance(plan, str) else plan
             sql_times.append(plan[0]["Execution Time"])
 
-        for name, run in (("drf walk", drf), ("previous", previous), ("fast", fast)):
+        paths = (
+            ("drf walk", drf),
+            ("previous", previous),
+            ("fast+ann", fast_annotated),
+            ("fast", fast),
+        )
+        for name, run in paths:
             p50, p95 = _times(run, args.n)
             print(f"{who:>8} {name:>9} {p50:>8.2f} {p95:>8.2f}", flush=True)
         _times(explain, args.n)
