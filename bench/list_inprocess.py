@@ -12,8 +12,9 @@ item 1), side by side in one process on the same rows.
 * `sql`: the page's query alone (EXPLAIN ANALYZE execution time).
 
 For the hub and the typical agency of `bench/generate_data.py` (their slugs in
-var/bench/keys.json), a 50-row first page, N times each, p50/p95 in ms; the load average is
-printed. Run after generate_data.py, e.g.:
+var/bench/keys.json), a 50-row first page, N turns in which each path runs once (interleaved,
+so they share the machine's load), p50/p95 in ms; the load average is printed. Run after
+generate_data.py, e.g.:
 
     .venv/bin/python bench/list_inprocess.py --database-url postgres://.../tsunagu_bench --n 200
 """
@@ -46,6 +47,26 @@ def _times(run: Callable[[], Any], n: int) -> tuple[float, float]:
         samples.append((time.perf_counter() - started) * 1000)
     samples.sort()
     return statistics.median(samples), samples[max(0, int(n * 0.95) - 1)]
+
+
+def _interleaved(
+    runs: list[tuple[str, Callable[[], Any]]], n: int
+) -> dict[str, tuple[float, float]]:
+    """Each path once per turn, N turns: the paths share whatever load the machine has."""
+    for _name, run in runs:
+        for _ in range(min(10, n)):
+            run()
+    samples: dict[str, list[float]] = {name: [] for name, _run in runs}
+    for _ in range(n):
+        for name, run in runs:
+            started = time.perf_counter()
+            run()
+            samples[name].append((time.perf_counter() - started) * 1000)
+    out = {}
+    for name, values in samples.items():
+        values.sort()
+        out[name] = (statistics.median(values), values[max(0, int(n * 0.95) - 1)])
+    return out
 
 
 def main() -> None:
@@ -129,8 +150,7 @@ def main() -> None:
             ("fast+ann", fast_annotated),
             ("fast", fast),
         )
-        for name, run in paths:
-            p50, p95 = _times(run, args.n)
+        for name, (p50, p95) in _interleaved(list(paths), args.n).items():
             print(f"{who:>8} {name:>9} {p50:>8.2f} {p95:>8.2f}", flush=True)
         _times(explain, args.n)
         sql_times.sort()
