@@ -286,6 +286,7 @@ class HandoffListCreateView(IdempotencyMixin, GenericAPIView):
             statuses=params.get("status"),
             updated_since=params.get("updated_since"),
             filters={k: params[k] for k in ("q", "grade") if params.get(k)},
+            annotated=False,  # the page selects HANDOFF_COLUMNS: no subquery it leaves out
         )
         page = self.paginate_queryset(_list_rows(rows)) or []
         return self.get_paginated_response(handoff_documents(page, reader=agency.pk))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -132,9 +133,13 @@ def audit_record(
         ip=request.ip,
     )
     fields = {name: getattr(event, name) for name in chain.HASHED_FIELDS}
-    # Everything but the link is serialised before the head is locked: the critical section
-    # is one round trip to lock and read the head, one to insert and move the head.
+    # Everything but the link is serialised before the head is locked: on PostgreSQL the
+    # critical section is one statement (lock the head, finish the link, insert, move the
+    # head; _append_locking_head); when no head is free, one round trip to wait for and read
+    # a head, one to insert and move it.
     content = chain.canonical_bytes(fields)
+    if connection.vendor == "postgresql" and _append_locking_head(event, content):
+        return event
     event.chain, event.prev_hash = _take_head()
     event.hash = chain.hash_content(event.prev_hash, content)
     if connection.vendor == "postgresql":
@@ -143,6 +148,62 @@ def audit_record(
         event.save()
         _move_head(event.chain, event.pk, event.hash, 1)
     return event
+
+
+# The whole append in one statement (PostgreSQL): pick and lock a head as _take_head does
+# (_PICK_HEAD), finish the link in the database (the same SHA-256 over the previous hash's
+# ASCII and the canonical bytes prepared before, as chain.hash_content), insert the event,
+# move the head. The id is drawn after the head's row is locked, as in the two-step append.
+_APPEND_LOCKING_HEAD = """
+WITH head AS ({pick}),
+event AS (
+    {insert}, "chain", "prev_hash", "hash")
+    SELECT {values}, head.chain, head.hash,
+        encode(sha256(convert_to(head.hash, 'UTF8') || %s::bytea), 'hex')
+    FROM head
+    RETURNING id, chain, prev_hash, hash
+)
+UPDATE audit_chainhead SET last_id = event.id, hash = event.hash, count = count + 1
+FROM event WHERE audit_chainhead.chain = event.chain
+RETURNING event.id, event.chain, event.prev_hash, event.hash
+"""
+_INSERT_SHAPE = re.compile(r"^(INSERT INTO \S+ \((?:.+)\)) VALUES \((.+)\)$", re.DOTALL)
+
+
+def _append_locking_head(event: AuditEvent, content: bytes) -> bool:
+    """Append `event` (everything but its link set) in one round trip: the head lock, the
+    link, the INSERT and the head's move. False, with nothing written, when no head was free
+    (every chain busy in other transactions) or the heads are missing: the caller then takes
+    the two-step path, which waits for a head or restores them.
+
+    The database computes the hash; it is checked here against chain.hash_content before the
+    event is handed back, so a link that is not today's exact hash never commits."""
+    fields = [
+        f
+        for f in AuditEvent._meta.concrete_fields
+        if f.name not in ("id", "chain", "prev_hash", "hash")
+    ]
+    query = InsertQuery(AuditEvent)
+    query.insert_values(fields, [event])
+    [(insert, params)] = query.get_compiler(connection=connection).as_sql()
+    shape = _INSERT_SHAPE.match(insert)
+    if shape is None:
+        raise RuntimeError("Django's INSERT for the audit event changed shape")
+    chains = chains_in_use()
+    sql = _APPEND_LOCKING_HEAD.format(
+        pick=_PICK_HEAD.strip(), insert=shape.group(1)[:-1], values=shape.group(2)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [chains, os.getpid() % chains, *params, content])
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    event.pk, event.chain, event.prev_hash, event.hash = row
+    if event.hash != chain.hash_content(event.prev_hash, content):
+        raise RuntimeError("the database's audit link differs from chain.hash_content")
+    event._state.adding = False
+    event._state.db = connection.alias
+    return True
 
 
 def _insert_moving_head(event: AuditEvent) -> None:

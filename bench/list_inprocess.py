@@ -1,16 +1,20 @@
 """Benchmark: the handoff inbox page in-process, the fast path against the previous one (issue 14,
 item 1), side by side in one process on the same rows.
 
-* `fast`: the view's own path (api.handoffs._list_rows: the listed columns as dicts, written
-  through api.handoff_serializers.HANDOFF_LAYOUT) and DRF's JSON renderer.
+* `fast`: the view's own path, per request from the selector on (relay.selectors with
+  `annotated=False`, api.handoffs._list_rows: the listed columns as dicts, written through
+  api.handoff_serializers.HANDOFF_LAYOUT) and DRF's JSON renderer.
+* `fast+ann`: the same with the selector's default annotations built (the three basics
+  subqueries that values() leaves out): the fast path before issue 14's follow-up.
 * `previous`: the path it replaced: model instances with only() and select_related, then
   HandoffSerializer(many=True) (its direct to_representation) and the same renderer.
 * `drf walk`: the same instances through DRF's generic field walk (the reference).
 * `sql`: the page's query alone (EXPLAIN ANALYZE execution time).
 
 For the hub and the typical agency of `bench/generate_data.py` (their slugs in
-var/bench/keys.json), a 50-row first page, N times each, p50/p95 in ms; the load average is
-printed. Run after generate_data.py, e.g.:
+var/bench/keys.json), a 50-row first page, N turns in which each path runs once (interleaved,
+so they share the machine's load), p50/p95 in ms; the load average is printed. Run after
+generate_data.py, e.g.:
 
     .venv/bin/python bench/list_inprocess.py --database-url postgres://.../tsunagu_bench --n 200
 """
@@ -45,6 +49,26 @@ def _times(run: Callable[[], Any], n: int) -> tuple[float, float]:
     return statistics.median(samples), samples[max(0, int(n * 0.95) - 1)]
 
 
+def _interleaved(
+    runs: list[tuple[str, Callable[[], Any]]], n: int
+) -> dict[str, tuple[float, float]]:
+    """Each path once per turn, N turns: the paths share whatever load the machine has."""
+    for _name, run in runs:
+        for _ in range(min(10, n)):
+            run()
+    samples: dict[str, list[float]] = {name: [] for name, _run in runs}
+    for _ in range(n):
+        for name, run in runs:
+            started = time.perf_counter()
+            run()
+            samples[name].append((time.perf_counter() - started) * 1000)
+    out = {}
+    for name, values in samples.items():
+        values.sort()
+        out[name] = (statistics.median(values), values[max(0, int(n * 0.95) - 1)])
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
@@ -73,9 +97,13 @@ def main() -> None:
         agency = Agency.objects.get(slug=keys["agencies"][who]["slug"])
         rows = handoffs_inbox_for(agency=agency)
 
-        def fast(rows: Any = rows, agency: Agency = agency) -> bytes:
+        def fast(agency: Agency = agency, annotated: bool = False) -> bytes:
+            rows = handoffs_inbox_for(agency=agency, annotated=annotated)
             page = list(_list_rows(rows)[:PAGE])
             return render({"next": None, "results": handoff_documents(page, reader=agency.pk)})
+
+        def fast_annotated(agency: Agency = agency) -> bytes:
+            return fast(agency, annotated=True)
 
         def instances(rows: Any = rows) -> list[Any]:
             columns = [
@@ -101,9 +129,11 @@ def main() -> None:
             data = [serializer.generic_representation(h) for h in instances()]
             return render({"next": None, "results": data})
 
-        assert fast() == previous() == drf(), "the paths must write the same page"  # noqa: S101
+        assert fast() == fast_annotated() == previous() == drf(), "the same page"  # noqa: S101
 
-        sql, params = _list_rows(rows)[:PAGE].query.sql_with_params()
+        plain = handoffs_inbox_for(agency=agency, annotated=False)
+        assert str(_list_rows(plain).query) == str(_list_rows(rows).query)  # noqa: S101
+        sql, params = _list_rows(plain)[:PAGE].query.sql_with_params()
 
         sql_times: list[float] = []
 
@@ -114,8 +144,13 @@ def main() -> None:
             plan = json.loads(plan) if isinstance(plan, str) else plan
             sql_times.append(plan[0]["Execution Time"])
 
-        for name, run in (("drf walk", drf), ("previous", previous), ("fast", fast)):
-            p50, p95 = _times(run, args.n)
+        paths = (
+            ("drf walk", drf),
+            ("previous", previous),
+            ("fast+ann", fast_annotated),
+            ("fast", fast),
+        )
+        for name, (p50, p95) in _interleaved(list(paths), args.n).items():
             print(f"{who:>8} {name:>9} {p50:>8.2f} {p95:>8.2f}", flush=True)
         _times(explain, args.n)
         sql_times.sort()

@@ -37,42 +37,69 @@ def _latest_provision() -> QuerySet[Provision]:
     return Provision.objects.filter(handoff=OuterRef("pk")).order_by("-version")
 
 
-def _inbox_basics(qs: QuerySet[Handoff], agency: Agency) -> QuerySet[Handoff]:
+# The basics a hop row carries (school and grade as given, the folded search key), each
+# with the provision's column it is read from and, for the sender's own drafts, the sheet's.
+_BASICS = {
+    "shared_key": "search_key",
+    "shared_school": "school_name",
+    "shared_grade": "grade",
+}
+
+
+def _basics_needed(annotated: bool, filters: dict[str, Any] | None) -> tuple[str, ...]:
+    """Which basics to annotate: all of them for a list that shows them; for a page of
+    plain columns (`annotated=False`, the API's values() page), only what its filters read:
+    the three subqueries are otherwise built and compiled for nothing on every request."""
+    if annotated:
+        return tuple(_BASICS)
+    f = filters or {}
+    needed = []
+    if f.get("q") and fold(f["q"]):
+        needed.append("shared_key")
+    if f.get("grade"):
+        needed.append("shared_grade")
+    return tuple(needed)
+
+
+def _inbox_basics(
+    qs: QuerySet[Handoff], agency: Agency, names: Iterable[str] = tuple(_BASICS)
+) -> QuerySet[Handoff]:
     """School and grade of each received hop as the receiver was given them: from the basic
     section of the hop's newest provision, while its access row still lets it read that
     section (blank otherwise: declined, cancelled, withdrawn, or basic refused since). Never
-    the owner's live sheet."""
+    the owner's live sheet. `names`: which of _BASICS to annotate."""
+    names = tuple(names)
+    if not names:
+        return qs
     # The access row's sections are a JSON list of codes: '"basic"' occurs in it exactly when
     # the basic section does (JSON containment is not available on SQLite).
     latest = _latest_provision().filter(
         handoff__access__agency=agency, handoff__access__sections__icontains='"basic"'
     )
     return qs.annotate(
-        shared_key=Coalesce(Subquery(latest.values("search_key")[:1]), Value("")),
-        shared_school=Coalesce(Subquery(latest.values("school_name")[:1]), Value("")),
-        shared_grade=Coalesce(Subquery(latest.values("grade")[:1]), Value("")),
+        **{name: Coalesce(Subquery(latest.values(_BASICS[name])[:1]), Value("")) for name in names}
     )
 
 
-def _outbox_basics(qs: QuerySet[Handoff], agency: Agency) -> QuerySet[Handoff]:
+def _outbox_basics(
+    qs: QuerySet[Handoff], agency: Agency, names: Iterable[str] = tuple(_BASICS)
+) -> QuerySet[Handoff]:
     """School and grade of each hop the agency created, as it sent them (its newest
     provision); a draft of its own sheet shows the sheet's, a draft relaying another agency's
-    sheet shows none (it holds only provisions of it)."""
+    sheet shows none (it holds only provisions of it). `names`: which of _BASICS."""
+    names = tuple(names)
+    if not names:
+        return qs
     latest = _latest_provision()
     own_draft = Q(sent_at__isnull=True, sheet__owner_agency_id=agency.pk)
     return qs.annotate(
-        shared_key=Coalesce(
-            Subquery(latest.values("search_key")[:1]),
-            Case(When(own_draft, then=F("sheet__search_key")), default=Value("")),
-        ),
-        shared_school=Coalesce(
-            Subquery(latest.values("school_name")[:1]),
-            Case(When(own_draft, then=F("sheet__school_name")), default=Value("")),
-        ),
-        shared_grade=Coalesce(
-            Subquery(latest.values("grade")[:1]),
-            Case(When(own_draft, then=F("sheet__grade")), default=Value("")),
-        ),
+        **{
+            name: Coalesce(
+                Subquery(latest.values(_BASICS[name])[:1]),
+                Case(When(own_draft, then=F(f"sheet__{_BASICS[name]}")), default=Value("")),
+            )
+            for name in names
+        }
     )
 
 
@@ -92,18 +119,25 @@ def handoffs_inbox_for(
     statuses: Iterable[str] | None = None,
     updated_since: datetime | None = None,
     filters: dict[str, Any] | None = None,
+    annotated: bool = True,
 ) -> QuerySet[Handoff]:
     """Hops sent to the agency, newest first (index handoff_inbox_idx), with the school and
     grade it was given (shared_school, shared_grade) and narrowed by `filters` (q: initials
     or school, folded as relay.search does; grade), both read from what the hops' provisions
-    gave it, never from the live sheet."""
+    gave it, never from the live sheet.
+
+    `annotated=False` is for a page of plain columns (QuerySet.values(), the API list): the
+    same rows in the same order, without the annotations the page does not select (only
+    those its filters read) and without select_related."""
     qs = Handoff.objects.filter(to_agency=agency, sent_at__isnull=False)
     if statuses:
         qs = qs.filter(status__in=list(statuses))
     if updated_since is not None:
         qs = qs.filter(updated_at__gte=updated_since)
-    qs = _hop_filters(_inbox_basics(qs, agency), filters)
-    return qs.select_related(*_HANDOFF_RELATED).order_by("-sent_at", "-id")
+    qs = _hop_filters(_inbox_basics(qs, agency, _basics_needed(annotated, filters)), filters)
+    if annotated:
+        qs = qs.select_related(*_HANDOFF_RELATED)
+    return qs.order_by("-sent_at", "-id")
 
 
 def handoffs_outbox_for(
@@ -112,18 +146,24 @@ def handoffs_outbox_for(
     statuses: Iterable[str] | None = None,
     updated_since: datetime | None = None,
     filters: dict[str, Any] | None = None,
+    annotated: bool = True,
 ) -> QuerySet[Handoff]:
     """Hops the agency created, newest first (index handoff_outbox_idx); `returned` says a
     supervisor sent the hop back to draft at least once; school, grade and `filters` as the
-    inbox, from what the agency sent."""
-    returned = HandoffNote.objects.filter(handoff=OuterRef("pk"), kind=NoteKind.RETURN)
-    qs = Handoff.objects.filter(from_agency=agency).annotate(returned=Exists(returned))
+    inbox, from what the agency sent. `annotated=False` as for the inbox (no `returned`
+    either)."""
+    qs = Handoff.objects.filter(from_agency=agency)
+    if annotated:
+        returned = HandoffNote.objects.filter(handoff=OuterRef("pk"), kind=NoteKind.RETURN)
+        qs = qs.annotate(returned=Exists(returned))
     if statuses:
         qs = qs.filter(status__in=list(statuses))
     if updated_since is not None:
         qs = qs.filter(updated_at__gte=updated_since)
-    rows = _hop_filters(_outbox_basics(qs, agency), filters)
-    return rows.select_related(*_HANDOFF_RELATED).order_by("-created_at", "-id")
+    rows = _hop_filters(_outbox_basics(qs, agency, _basics_needed(annotated, filters)), filters)
+    if annotated:
+        rows = rows.select_related(*_HANDOFF_RELATED)
+    return rows.order_by("-created_at", "-id")
 
 
 def handoffs_overdue_for(*, agency: Agency, now: datetime | None = None) -> QuerySet[Handoff]:
@@ -248,6 +288,7 @@ def hop_chains_for(*, agency: Agency, sheets: Iterable[ReferralSheet]) -> dict[i
         if hop.parent_id is None or hop.parent_id not in known:
             walk(hop, 0)
     return chains
+
 
 @dataclass(frozen=True)
 class SpecialCareReaders:

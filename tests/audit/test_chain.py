@@ -131,3 +131,71 @@ def test_postgres_triggers_reject_update_delete_truncate(statement: str) -> None
         except Exception as exc:  # psycopg's error, as Django would raise it
             raise DatabaseError(str(exc)) from exc
     assert AuditEvent.objects.count() == 3
+
+
+def _recorded(**extra: object) -> AuditEvent:
+    return audit_record_now(action=AuditAction.SHEET_VIEWED, actor=ACTOR, **extra)  # type: ignore[arg-type]
+
+
+@requires_postgres
+def test_the_one_statement_append_writes_todays_link(settings) -> None:
+    """GIVEN events with non-ASCII text, JSON detail, sections and an address WHEN they are
+    appended on PostgreSQL THEN each is one statement (head lock, link, INSERT, head move),
+    its hash is chain.compute_hash over what was stored (the database finishes the link
+    with the same SHA-256 the Python side uses), the head points at it, and the trail
+    verifies."""
+    from django.test.utils import CaptureQueriesContext
+
+    from audit import chain
+    from audit.context import RequestContext, reset_request, set_request
+    from audit.models import ChainHead
+
+    token = set_request(RequestContext(request_id="r-1", ip="2001:db8::1"))
+    try:
+        with CaptureQueriesContext(connection) as ctx, transaction.atomic():
+            event = audit_record(
+                action=AuditAction.HANDOFF_VIEWED,
+                actor=Actor(kind=ActorKind.USER, user_id=7, agency_id=3, label="相談員「つなぐ」"),
+                object_type="handoff",
+                object_id=9,
+                sheet_id=1,
+                sections=["health", "basic"],
+                detail={"provision_version": 2, "note": "é\u2028"},
+            )
+    finally:
+        reset_request(token)
+    statements = [q["sql"] for q in ctx.captured_queries if "SAVEPOINT" not in q["sql"]]
+    assert len(statements) == 1 and "audit_chainhead" in statements[0], statements
+    stored = AuditEvent.objects.values(*chain.ROW_FIELDS).get(pk=event.pk)
+    fields = {name: stored[name] for name in chain.HASHED_FIELDS}
+    assert stored["hash"] == event.hash == chain.compute_hash(stored["prev_hash"], fields)
+    assert stored["ip"] == "2001:db8::1" and stored["actor_label"] == "相談員「つなぐ」"
+    head = ChainHead.objects.get(chain=stored["chain"])
+    assert (head.last_id, head.hash) == (event.pk, event.hash)
+    later = _recorded(sheet_id=2)
+    assert later.chain == event.chain and later.prev_hash == event.hash
+    assert audit_verify() == (2, None)
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_with_every_head_busy_the_append_waits_for_one_and_links_to_it(settings) -> None:
+    """GIVEN one chain whose head another transaction holds WHEN an event is appended THEN
+    the one-statement append finds no free head and writes nothing; the append waits for the
+    head (the two-step path) once the other commits, and links to it."""
+    import threading
+
+    settings.AUDIT_CHAINS = 1
+    first = _recorded(sheet_id=1)
+    with pg_roles.app_connection() as other:
+        other.autocommit = False
+        other.execute("SELECT hash FROM audit_chainhead WHERE chain = 0 FOR UPDATE")
+        release = threading.Timer(0.5, other.commit)
+        release.start()
+        try:
+            second = _recorded(sheet_id=2)
+        finally:
+            release.join()
+    assert (second.chain, second.prev_hash) == (0, first.hash)
+    assert AuditEvent.objects.count() == 2
+    assert audit_verify() == (2, None)

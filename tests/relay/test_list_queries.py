@@ -50,3 +50,33 @@ def test_lists_do_not_use_guardian_scans(net) -> None:
     with CaptureQueriesContext(connection) as ctx:
         list(selectors.handoffs_inbox_for(agency=net.npo)[:50])
     assert not any("objectpermission" in q["sql"].lower() for q in ctx.captured_queries)
+
+
+@pytest.mark.parametrize(
+    ("selector", "owner"),
+    [(selectors.handoffs_inbox_for, "npo"), (selectors.handoffs_outbox_for, "ward")],
+    ids=["inbox", "outbox"],
+)
+@pytest.mark.parametrize(
+    ("filters", "needed"),
+    [({}, set()), ({"q": "a"}, {"shared_key"}), ({"grade": "j2"}, {"shared_grade"})],
+    ids=["none", "q", "grade"],
+)
+def test_a_plain_page_builds_only_the_annotations_its_filters_read(
+    net, selector, owner, filters, needed
+) -> None:
+    """GIVEN hops in the inbox and outbox WHEN the selector is asked for a page of plain
+    columns (annotated=False, the API's values() page) THEN it builds only the annotations
+    its filters read (the three school/grade subqueries and the outbox's `returned` are the
+    web table's, built and compiled for nothing otherwise: issue 14), and gives the same
+    hops in the same order as the annotated list."""
+    _sent_hops(net, 3)
+    agency = getattr(net, owner)
+
+    plain = selector(agency=agency, filters=filters, annotated=False)
+    full = selector(agency=agency, filters=filters)
+
+    assert set(plain.query.annotations) == needed
+    assert {"shared_school", "shared_grade", "shared_key"} <= set(full.query.annotations)
+    ids = list(full.values_list("id", flat=True))
+    assert list(plain.values_list("id", flat=True)) == ids and ids
