@@ -47,6 +47,16 @@ elif {walk!r} == "model":
     s = time.perf_counter() - t
     print("model walk (before):", broken is None, n, "events", round(s, 1), "s", round(n / s),
           "events/s")
+elif {walk!r}.startswith("chains:"):
+    from audit import chain, verification
+    t = time.perf_counter(); n = 0
+    for c in map(int, {walk!r}[7:].split(",")):
+        heads = {{c: chain.Head()}}
+        k, broken = verification._walk(heads, chain_id=c)
+        assert broken is None, broken
+        n += k
+    s = time.perf_counter() - t
+    print("chain walk", {walk!r}, n, "events", round(s, 1), "s", round(n / s), "events/s")
 cpu = resource.getrusage(resource.RUSAGE_SELF)
 print("rss_kib before", base, "peak", cpu.ru_maxrss, "cpu_s", round(cpu.ru_utime + cpu.ru_stime, 1))
 """
@@ -267,6 +277,40 @@ def rss(walk: str, code_dir: str | None = None) -> str:
     return out.stdout.strip()
 
 
+def split_walk(processes: int) -> None:
+    """A probe, not verify_audit: the chains are independent, so walk them in `processes`
+    processes at once (each its share of the chains, chain by chain through the (chain, id)
+    index) and report the combined rate: what a parallel --full could gain on this machine."""
+    from audit.services import chains_in_use
+
+    chains = list(range(chains_in_use()))
+    started = time.perf_counter()
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                MEASURE_RSS.format(
+                    walk="chains:" + ",".join(map(str, chains[w::processes])), store=False
+                ),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=os.environ,
+        )
+        for w in range(processes)
+    ]
+    outputs = [p.communicate()[0] for p in procs]
+    seconds = time.perf_counter() - started
+    events = sum(int(o.split(" events")[0].split()[-1]) for o in outputs)
+    for o in outputs:
+        print("  " + o.strip().replace("\n", "\n  "))
+    print(
+        f"split walk, {processes} processes: {events:,} events in {seconds:.1f} s = "
+        f"{events / seconds:,.0f} events/s (start-up included)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -279,6 +323,7 @@ def main() -> None:
     parser.add_argument("--generate-only", action="store_true")
     parser.add_argument("--before", help="a checkout whose fast walk runs side by side")
     parser.add_argument("--rounds", type=int, default=1, help="fast walks (each side)")
+    parser.add_argument("--split", type=int, help="only the probe: walk in N processes")
     args = parser.parse_args()
     import django
 
@@ -289,6 +334,11 @@ def main() -> None:
     from audit.verification import verify
 
     setup_test_environment()  # the test client's host checks; nothing else
+    if args.split:
+        print(os.getloadavg(), "load average")
+        split_walk(args.split)
+        print(os.getloadavg(), "load average")
+        return
     if args.events:
         seconds = generate(args.events, workers=args.workers, drop_indexes=args.drop_indexes)
         print(f"generated {args.events:,} events in {seconds:.0f} s")
