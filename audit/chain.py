@@ -220,9 +220,11 @@ def walk_fast(
             canonical(sections),
             sheet_id,
         )
-        digest = sha256(prev_hash.encode("ascii"))
-        digest.update(content.encode())
-        if digest.hexdigest() != stored and reference(event_id, prev_hash) != stored:
+        # prev_hash equals a verified hash here (hex digits), so its UTF-8 is its ASCII.
+        if (
+            sha256((prev_hash + content).encode()).hexdigest() != stored
+            and reference(event_id, prev_hash) != stored
+        ):
             return count, Break(event_id, "hash does not match the event's content")
         current.last_id, current.hash, current.count = event_id, stored, current.count + 1
         count += 1

@@ -17,8 +17,10 @@ The outcome is stored (VerificationStatus) for the supervisor page, which never 
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -98,11 +100,59 @@ def _reference_hash(event_id: int, prev_hash: str) -> str:
 
 def _stream_fast(after: int, chain_id: int | None) -> Generator[tuple[Any, ...]]:
     """The events after `after` (of one chain, or all) in id order, through a server-side
-    cursor a batch at a time: constant memory, whatever the table's size."""
+    cursor a batch at a time: constant memory, whatever the table's size.
+
+    A reader thread fetches the next batches while the caller hashes this one, so PostgreSQL
+    (which writes the rows' text) and the walk (which hashes them) work at the same time
+    instead of taking turns; at most PREFETCH batches wait in between. The thread only reads
+    rows: every check stays in the walk."""
     with transaction.atomic(), connection.chunked_cursor() as cursor:
         cursor.execute(_FAST_SQL, [after, chain_id, chain_id])
-        while batch := cursor.fetchmany(BATCH):
-            yield from batch
+        with closing(_Prefetch(cursor.cursor)) as batches:
+            for batch in batches:
+                yield from batch
+
+
+PREFETCH = 3
+
+
+class _Prefetch:
+    """Batches of a server-side cursor, fetched by a thread ahead of the consumer."""
+
+    def __init__(self, raw_cursor: Any) -> None:
+        self.queue: queue.Queue[Any] = queue.Queue(maxsize=PREFETCH)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._fetch, args=(raw_cursor,), daemon=True)
+        self.thread.start()
+
+    def _put(self, item: Any) -> bool:
+        while not self.stop.is_set():
+            try:
+                self.queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _fetch(self, raw_cursor: Any) -> None:
+        try:
+            while batch := raw_cursor.fetchmany(BATCH):
+                if not self._put(batch):
+                    return
+            self._put(None)
+        except BaseException as exc:  # handed to the consumer, raised there
+            self._put(exc)
+
+    def __iter__(self) -> Iterator[list[tuple[Any, ...]]]:
+        while (item := self.queue.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        """Stop the reader (the consumer broke off, or finished) before the cursor closes."""
+        self.stop.set()
+        self.thread.join()
 
 
 def _walk(

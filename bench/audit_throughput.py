@@ -66,11 +66,20 @@ def _hold_clock(holds: list[float]) -> None:
 
 
 def _client(  # type: ignore[type-arg]
-    seconds: float, previous: bool, ready: mp.Queue, go: Event, out: mp.Queue
+    seconds: float,
+    previous: bool,
+    ready: mp.Queue,
+    go: Event,
+    out: mp.Queue,
+    chains: int | None = None,
 ) -> None:
     import django
 
     django.setup()
+    if chains is not None:
+        from django.conf import settings
+
+        settings.AUDIT_CHAINS = chains  # read at each append (audit.services.chains_in_use)
     from django.contrib.auth import get_user_model
 
     from agencies.actors import Staff
@@ -106,12 +115,15 @@ def _pct(values: list[float], q: float) -> float:
     return values[max(0, int(len(values) * q) - 1)] * 1000 if values else 0.0
 
 
-def run(clients: int, seconds: float, previous: bool) -> tuple[float, float, float, float]:
+def run(
+    clients: int, seconds: float, previous: bool, chains: int | None = None
+) -> tuple[float, float, float, float]:
     out: mp.Queue = mp.Queue()  # type: ignore[type-arg]
     ready: mp.Queue = mp.Queue()  # type: ignore[type-arg]
     go = mp.Event()
     procs = [
-        mp.Process(target=_client, args=(seconds, previous, ready, go, out)) for _ in range(clients)
+        mp.Process(target=_client, args=(seconds, previous, ready, go, out, chains))
+        for _ in range(clients)
     ]
     for p in procs:
         p.start()
@@ -127,12 +139,42 @@ def run(clients: int, seconds: float, previous: bool) -> tuple[float, float, flo
     return total / seconds, _pct(latencies, 0.95), _pct(holds, 0.5), _pct(holds, 0.95)
 
 
+def compare_chains(clients: list[int], seconds: float, chains: list[int], rounds: int) -> None:
+    """Each concurrency with each AUDIT_CHAINS value, alternating (the order reversed every
+    round, so neither setting always runs first), on the same database in the same run."""
+    print(
+        f"{'chains':>6} {'clients':>7} {'reads/s':>9} {'p95 ms':>8} {'hold p50':>9} {'hold p95':>9}"
+    )
+    for r in range(rounds):
+        for n in clients:
+            for c in chains if r % 2 == 0 else list(reversed(chains)):
+                rate, p95, hold50, hold95 = run(n, seconds, False, chains=c)
+                print(
+                    f"{c:>6} {n:>7} {rate:>9.0f} {p95:>8.1f} {hold50:>9.2f} {hold95:>9.2f}"
+                    f"   load {os.getloadavg()[0]:.2f}",
+                    flush=True,
+                )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 4, 16])
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--chains",
+        type=int,
+        nargs="+",
+        help="compare AUDIT_CHAINS values (current append) instead of the two appends",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="with --chains: rounds, the order reversed each"
+    )
     args = parser.parse_args()
     print(f"load average {os.getloadavg()}")
+    if args.chains:
+        compare_chains(args.clients, args.seconds, args.chains, args.rounds)
+        print(f"load average {os.getloadavg()}")
+        return
     print(
         f"{'append':>9} {'clients':>7} {'reads/s':>9} {'p95 ms':>8} {'hold p50':>9} {'hold p95':>9}"
     )

@@ -96,3 +96,23 @@ def test_the_fast_walk_streams_in_batches_across_the_batch_boundary(monkeypatch)
     report = verify(full=True)
     assert not report.ok and report.broken_id == events[3].pk
     assert report.checked == AuditEvent.objects.filter(id__lt=events[3].pk).count()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_break_mid_stream_stops_the_reader_and_leaves_the_connection_usable(
+    monkeypatch,
+) -> None:
+    # The rows are read by a thread ahead of the walk: a break must end it (no reader left
+    # behind, no cursor left open) and the next verification must find the same event.
+    import threading
+
+    monkeypatch.setattr(verification, "BATCH", 1)
+    monkeypatch.setattr(verification, "PREFETCH", 1)
+    before = threading.active_count()
+    events = _events()
+    as_insider("UPDATE audit_auditevent SET actor_label = 'x' WHERE id = %s", [events[1].pk])
+    first = verify(full=True)
+    assert threading.active_count() == before
+    again = verify(full=True)
+    assert not first.ok and first.broken_id == again.broken_id == events[1].pk
+    assert AuditEvent.objects.count() >= len(events)  # the connection still answers
