@@ -9,8 +9,11 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, TypeVar
 
 from django import forms
+from django.forms.utils import flatatt
 from django.utils import timezone
 from django.utils.datastructures import MultiValueDict
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from agencies.models import Agency, AgencyKind
@@ -78,6 +81,37 @@ class DateInput(forms.DateInput):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(format="%Y-%m-%d", **kwargs)
+
+
+class PlainSelect(forms.Select):
+    """A select whose options are written in Python, with the same markup as Django's
+    templates: Django renders each option through the template engine (about 0.1 ms each),
+    which for the audit filter's ninety actions and the directory's agencies was a third of
+    the supervisor's audit page."""
+
+    def render(
+        self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None
+    ) -> SafeString:
+        widget = self.get_context(name, value, attrs)["widget"]
+        groups = []
+        for group_name, options, _index in widget["optgroups"]:
+            rendered = format_html_join(
+                "",
+                '<option value="{}"{}>{}</option>',
+                (
+                    (option["value"], flatatt(option["attrs"]), option["label"])
+                    for option in options
+                ),
+            )
+            if group_name:
+                rendered = format_html('<optgroup label="{}">{}</optgroup>', group_name, rendered)
+            groups.append(rendered)
+        return format_html(
+            '<select name="{}"{}>{}</select>',
+            widget["name"],
+            flatatt(widget["attrs"]),
+            mark_safe("".join(groups)),  # noqa: S308 (each part built by format_html)
+        )
 
 
 class SheetForm(forms.ModelForm):
@@ -490,8 +524,9 @@ class AuditFilterForm(PeriodForm):
         queryset=Agency.objects.order_by("municipality", "name"),
         required=False,
         empty_label=_("すべて"),
+        widget=PlainSelect,
     )
-    action = forms.ChoiceField(label=_("操作"), required=False)
+    action = forms.ChoiceField(label=_("操作"), required=False, widget=PlainSelect)
     sheet = forms.IntegerField(label=_("シート番号"), required=False, min_value=1)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -601,8 +636,7 @@ class ProgressForm(forms.Form):
         max_length=PROGRESS_TEXT_MAX_LENGTH,
         widget=_textarea(3),
         help_text=_(
-            "本人・保護者が同意している場合にだけ、送付元に共有されます。"
-            "通知には含まれません。"
+            "本人・保護者が同意している場合にだけ、送付元に共有されます。通知には含まれません。"
         ),
     )
     attendance_month = forms.DateField(
