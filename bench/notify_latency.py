@@ -1,10 +1,14 @@
 """Benchmark: from the commit of a send to the webhook arriving at the receiver (issue 5).
 
-Starts a local HTTP receiver and one Celery worker process (prefork, concurrency 1) on the
-configured database and broker, prepares N draft handoffs, then sends them at a steady rate
+Starts a local HTTP receiver and one Celery worker (`--pool`, `--concurrency`: by default
+prefork with one process, as before; `--pool threads --concurrency 8` is what compose runs) on
+the configured database and broker, prepares N draft handoffs, then sends them at a steady rate
 (each send a real handoff_submit: consent check, state change, audit, access grant, outbox
 rows for e-mail and webhook) and measures, for every send, the time from the moment its
-transaction committed to the moment its signed webhook arrived. Prints p50 / p95 / p99.
+transaction committed to the moment its signed webhook arrived. Prints p50 / p95 / p99, and
+whether the worker kept up: the backlog (sends committed whose webhook has not arrived) sampled
+every second, and p95 of the first and the last third of the sends (a worker that falls behind
+shows a growing backlog and a last third much slower than the first).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/tsunagu_bench_latency \\
     CELERY_BROKER_URL=redis://127.0.0.1:6379/5 CELERY_QUEUE=wt_notify_bench \\
@@ -100,7 +104,7 @@ def ensure_database() -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def start_worker(log_path: Path) -> subprocess.Popen:
+def start_worker(log_path: Path, *, pool: str, concurrency: int) -> subprocess.Popen:
     from django.conf import settings
 
     log = log_path.open("wb")
@@ -113,9 +117,9 @@ def start_worker(log_path: Path) -> subprocess.Popen:
             "tsunagu",
             "worker",
             "-P",
-            "prefork",
+            pool,
             "-c",
-            "1",
+            str(concurrency),
             "-Q",
             settings.CELERY_TASK_DEFAULT_QUEUE,
             "-n",
@@ -208,6 +212,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=20, help="sends not measured, first")
     parser.add_argument("--timeout", type=float, default=120.0)
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--pool", default="prefork", choices=["prefork", "threads", "solo"])
+    parser.add_argument("--concurrency", type=int, default=1, help="worker processes/threads")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="tsunagu-latency-"))
@@ -229,7 +235,7 @@ def main() -> None:
         conn.default_channel.queue_purge(app.conf.task_default_queue)
     receiver = Receiver()
     staff, drafts = prepare(args.warmup + args.sends, receiver)
-    worker = start_worker(workdir / "worker.log")
+    worker = start_worker(workdir / "worker.log", pool=args.pool, concurrency=args.concurrency)
     # Warm-up: the worker's first tasks import modules and open connections.
     for draft in drafts[: args.warmup]:
         handoff_submit(staff=staff, handoff_id=draft)
@@ -240,11 +246,21 @@ def main() -> None:
     time.sleep(1)
     committed: dict[str, float] = {}
     submit_ms: list[float] = []
+    backlog: list[int] = []  # committed, webhook not yet arrived: once a second
+
+    def sample_backlog() -> None:
+        with receiver.lock:
+            backlog.append(len(committed.keys() - receiver.arrived.keys()))
+
     try:
         interval = 1.0 / args.rate
         started = time.monotonic()
+        next_sample = started + 1.0
         for n, draft in enumerate(drafts):
             time.sleep(max(0.0, started + n * interval - time.monotonic()))
+            if time.monotonic() >= next_sample:
+                sample_backlog()
+                next_sample += 1.0
             at: list[float] = []
             began = time.perf_counter()
             # The outer transaction commits the send; our callback, registered first, runs
@@ -260,11 +276,13 @@ def main() -> None:
             )
             committed[str(webhook_id)] = at[0]
         sending_s = time.monotonic() - started
+        backlog_at_end = len(committed.keys() - receiver.arrived.keys())
         deadline = time.monotonic() + args.timeout
         while len(receiver.arrived.keys() & committed.keys()) < len(committed):
             if time.monotonic() > deadline:
                 break
             time.sleep(0.1)
+        drain_s = time.monotonic() - started - sending_s
     finally:
         worker.terminate()
         try:
@@ -276,9 +294,10 @@ def main() -> None:
 
     if not committed:
         sys.exit("nothing was sent")
-    latencies = [
+    latencies = [  # in the order of the sends (dicts keep insertion order)
         (receiver.arrived[i] - committed[i]) * 1000 for i in committed if i in receiver.arrived
     ]
+    third = max(1, len(latencies) // 3)
     figures = {
         "database": "postgresql" if os.environ.get("DATABASE_URL") else "sqlite",
         "broker": app.conf.broker_url.split("://")[0],
@@ -295,6 +314,19 @@ def main() -> None:
             "p99": round(percentile(latencies, 99), 1),
             "max": round(max(latencies), 1),
             "mean": round(statistics.fmean(latencies), 1),
+        },
+        "pool": f"{args.pool} -c {args.concurrency}",
+        "kept_up": {
+            "backlog_max": max(backlog, default=0),
+            "backlog_last_s": backlog[-1] if backlog else 0,
+            "backlog_at_end_of_sending": backlog_at_end,
+            "drain_after_sending_s": round(drain_s, 1),
+            "p95_first_third_ms": round(percentile(latencies[:third], 95), 1)
+            if latencies
+            else None,
+            "p95_last_third_ms": round(percentile(latencies[-third:], 95), 1)
+            if latencies
+            else None,
         },
         "send_ms": {
             "p50": round(percentile(submit_ms, 50), 1),
