@@ -14,6 +14,7 @@ from django.utils import timezone
 from audit.models import AuditAction, AuditEvent
 from duework.models import Clock
 from notifications import signing, tasks
+from notifications.enqueue import enqueue_deliveries
 from notifications.models import (
     Channel,
     DeliveryAttempt,
@@ -214,3 +215,30 @@ def test_an_escalation_sweeps_notifications_are_fanned_out_and_delivered(
     mails = [m for m in read_mail(mail_dir) if "期限" in mail_text(m)]
     assert len(mails) == 24
     assert "notifications.tasks.enqueue_outbox_messages[" in worker.log_path.read_text()
+
+
+def test_a_threads_pool_worker_delivers_each_of_a_batch_once_even_with_duplicate_tasks(
+    net, endpoint, receiver, broker, start_worker, mail_dir
+) -> None:
+    """GIVEN one worker with a pool of 4 threads (as compose runs it) WHEN eight hops are sent
+    and every row's task is enqueued a second time (a redelivery, a sweep racing the commit)
+    THEN the threads race for the rows, and each webhook and each e-mail goes out once."""
+    start_worker(broker, pool="threads", concurrency=4)
+    hops = [send(net) for _ in range(8)]
+    ids = [
+        str(pk)
+        for pk in OutboxMessage.objects.filter(handoff__in=hops).values_list("pk", flat=True)
+    ]
+    assert len(ids) == 16  # a webhook and an e-mail per hop
+    enqueue_deliveries(ids)
+    wait_for(settled(handoff__in=hops), what="every notification of the batch to settle")
+
+    assert sorted(r.headers["webhook-id"] for r in receiver.webhooks()) == sorted(
+        str(webhook_row(hop).pk) for hop in hops
+    )
+    assert all(independent_verify(endpoint.secret, r.headers, r.body) for r in receiver.webhooks())
+    rows = OutboxMessage.objects.filter(pk__in=ids)
+    assert {(row.state, row.attempts) for row in rows} == {(DeliveryState.DELIVERED, 1)}
+    assert DeliveryAttempt.objects.filter(message__in=ids).count() == 16
+    # Each e-mail is written before its row is marked delivered: all eight are there, once.
+    assert len(read_mail(mail_dir)) == 8
