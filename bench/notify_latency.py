@@ -1,10 +1,14 @@
 """Benchmark: from the commit of a send to the webhook arriving at the receiver (issue 5).
 
-Starts a local HTTP receiver and one Celery worker process (prefork, concurrency 1) on the
-configured database and broker, prepares N draft handoffs, then sends them at a steady rate
+Starts a local HTTP receiver and one Celery worker (`--pool`, `--concurrency`: by default
+prefork with one process, as before; `--pool threads --concurrency 8` is what compose runs) on
+the configured database and broker, prepares N draft handoffs, then sends them at a steady rate
 (each send a real handoff_submit: consent check, state change, audit, access grant, outbox
 rows for e-mail and webhook) and measures, for every send, the time from the moment its
-transaction committed to the moment its signed webhook arrived. Prints p50 / p95 / p99.
+transaction committed to the moment its signed webhook arrived. Prints p50 / p95 / p99, and
+whether the worker kept up: the backlog (sends committed whose webhook has not arrived) sampled
+every second, and p95 of the first and the last third of the sends (a worker that falls behind
+shows a growing backlog and a last third much slower than the first).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/tsunagu_bench_latency \\
     CELERY_BROKER_URL=redis://127.0.0.1:6379/5 CELERY_QUEUE=wt_notify_bench \\
@@ -20,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -100,7 +105,10 @@ def ensure_database() -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def start_worker(log_path: Path) -> subprocess.Popen:
+WORKER_NAME = f"bench-{os.getpid()}@{socket.gethostname()}"
+
+
+def start_worker(log_path: Path, *, pool: str, concurrency: int) -> subprocess.Popen:
     from django.conf import settings
 
     log = log_path.open("wb")
@@ -113,13 +121,13 @@ def start_worker(log_path: Path) -> subprocess.Popen:
             "tsunagu",
             "worker",
             "-P",
-            "prefork",
+            pool,
             "-c",
-            "1",
+            str(concurrency),
             "-Q",
             settings.CELERY_TASK_DEFAULT_QUEUE,
             "-n",
-            f"bench-{os.getpid()}@%h",
+            WORKER_NAME,
             "--without-heartbeat",
             "--without-gossip",
             "--without-mingle",
@@ -139,7 +147,7 @@ def start_worker(log_path: Path) -> subprocess.Popen:
     return worker
 
 
-def prepare(sends: int, receiver: Receiver) -> tuple[object, list[int]]:
+def prepare(sends: int, receiver: Receiver, senders: int) -> tuple[object, list[int]]:
     """A ward desk, an NPO with a webhook endpoint at the receiver, and N draft hops."""
     from datetime import timedelta
 
@@ -168,22 +176,27 @@ def prepare(sends: int, receiver: Receiver) -> tuple[object, list[int]]:
     staff = Staff.for_user(counselor)
     configured = webhooks.webhook_configure(staff=Staff.for_user(supervisor), url=receiver.url)
     receiver.secret = configured.secret or ""
-    sheet = services.sheet_create(
-        staff=staff,
-        data={
-            "subject_initials": "L.T", "grade": "j1", "consulted_on": "2026-11-20",
-            "consulter": "guardian", "consultation": "benchmark", "categories": [],
-        },
-    )  # fmt: skip
-    services.consent_record(
-        staff=staff, sheet_id=sheet.pk, grantors=["guardian"], method="written",
-        recipients=[npo], recipient_kinds=[], sections=["basic", "consultation"],
-        purposes=[Purpose.SUPPORT], valid_until=timezone.now() + timedelta(days=30),
-    )  # fmt: skip
+    # One sheet per sender thread: a send locks its sheet until it commits, so senders on
+    # one sheet would wait for each other.
+    sheets = []
+    for _ in range(senders):
+        sheet = services.sheet_create(
+            staff=staff,
+            data={
+                "subject_initials": "L.T", "grade": "j1", "consulted_on": "2026-11-20",
+                "consulter": "guardian", "consultation": "benchmark", "categories": [],
+            },
+        )  # fmt: skip
+        services.consent_record(
+            staff=staff, sheet_id=sheet.pk, grantors=["guardian"], method="written",
+            recipients=[npo], recipient_kinds=[], sections=["basic", "consultation"],
+            purposes=[Purpose.SUPPORT], valid_until=timezone.now() + timedelta(days=30),
+        )  # fmt: skip
+        sheets.append(sheet)
     drafts = [
         services.handoff_create(
             staff=staff,
-            sheet_id=sheet.pk,
+            sheet_id=sheets[n % senders].pk,
             to_agency=npo,
             sections=["basic", "consultation"],
             purpose=Purpose.SUPPORT,
@@ -191,7 +204,7 @@ def prepare(sends: int, receiver: Receiver) -> tuple[object, list[int]]:
             # (each such send is audited as deliberate; the benchmark measures delivery).
             deliberate=True,
         ).pk
-        for _ in range(sends)
+        for n in range(sends)
     ]
     return staff, drafts
 
@@ -208,6 +221,17 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=20, help="sends not measured, first")
     parser.add_argument("--timeout", type=float, default=120.0)
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--pool", default="prefork", choices=["prefork", "threads", "solo"])
+    parser.add_argument("--concurrency", type=int, default=1, help="worker processes/threads")
+    parser.add_argument(
+        "--drain",
+        action="store_true",
+        help="capacity instead of latency: commit all sends while the worker does not consume,"
+        " then let it consume and time how fast it empties the queue",
+    )
+    parser.add_argument(
+        "--senders", type=int, default=1, help="threads sending (each on its own sheet)"
+    )
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="tsunagu-latency-"))
@@ -218,7 +242,7 @@ def main() -> None:
 
     django.setup()
     from django.core.management import call_command
-    from django.db import transaction
+    from django.db import connection, transaction
 
     from notifications.models import Channel, OutboxMessage
     from relay.services import handoff_submit
@@ -228,43 +252,79 @@ def main() -> None:
     with app.connection_for_write() as conn:  # nothing left over from an earlier run
         conn.default_channel.queue_purge(app.conf.task_default_queue)
     receiver = Receiver()
-    staff, drafts = prepare(args.warmup + args.sends, receiver)
-    worker = start_worker(workdir / "worker.log")
+    staff, drafts = prepare(args.warmup + args.sends, receiver, args.senders)
+    worker = start_worker(workdir / "worker.log", pool=args.pool, concurrency=args.concurrency)
     # Warm-up: the worker's first tasks import modules and open connections.
     for draft in drafts[: args.warmup]:
         handoff_submit(staff=staff, handoff_id=draft)
     drafts = drafts[args.warmup :]
+    if args.drain:  # the worker stops consuming; the sends below pile up in the queue
+        app.control.cancel_consumer(
+            app.conf.task_default_queue, destination=[WORKER_NAME], reply=True
+        )
     deadline = time.monotonic() + args.timeout
     while len(receiver.arrived) < args.warmup and time.monotonic() < deadline:
         time.sleep(0.1)
     time.sleep(1)
     committed: dict[str, float] = {}
     submit_ms: list[float] = []
+    backlog: list[int] = []  # committed, webhook not yet arrived: once a second
+
+    def sample_backlog() -> None:
+        with receiver.lock:
+            backlog.append(len(committed.keys() - receiver.arrived.keys()))
+
+    lock = threading.Lock()
+
+    def send(draft: int) -> None:
+        at: list[float] = []
+        began = time.perf_counter()
+        # The outer transaction commits the send; our callback, registered first, runs
+        # first after the commit, before the send's own enqueue.
+        with transaction.atomic():
+            transaction.on_commit(lambda at=at: at.append(time.time()))
+            handoff_submit(staff=staff, handoff_id=draft)
+        elapsed = (time.perf_counter() - began) * 1000
+        webhook_id = (
+            OutboxMessage.objects.filter(handoff_id=draft, channel=Channel.WEBHOOK)
+            .values_list("id", flat=True)
+            .get()
+        )
+        with lock, receiver.lock:
+            submit_ms.append(elapsed)
+            committed[str(webhook_id)] = at[0]
+
+    def sender(k: int) -> None:
+        # Sender k sends drafts k, k + senders, ... each at its slot of the steady rate.
+        try:
+            for n in range(k, len(drafts), args.senders):
+                time.sleep(max(0.0, started + n * interval - time.monotonic()))
+                send(drafts[n])
+        finally:
+            connection.close()
+
     try:
+        if args.drain:
+            drain(args, drafts, app, send, receiver, committed)
+            return
         interval = 1.0 / args.rate
         started = time.monotonic()
-        for n, draft in enumerate(drafts):
-            time.sleep(max(0.0, started + n * interval - time.monotonic()))
-            at: list[float] = []
-            began = time.perf_counter()
-            # The outer transaction commits the send; our callback, registered first, runs
-            # first after the commit, before the send's own enqueue.
-            with transaction.atomic():
-                transaction.on_commit(lambda at=at: at.append(time.time()))
-                handoff_submit(staff=staff, handoff_id=draft)
-            submit_ms.append((time.perf_counter() - began) * 1000)
-            webhook_id = (
-                OutboxMessage.objects.filter(handoff_id=draft, channel=Channel.WEBHOOK)
-                .values_list("id", flat=True)
-                .get()
-            )
-            committed[str(webhook_id)] = at[0]
+        threads = [
+            threading.Thread(target=sender, args=(k,), daemon=True) for k in range(args.senders)
+        ]
+        for thread in threads:
+            thread.start()
+        while any(thread.is_alive() for thread in threads):
+            time.sleep(max(0.0, 1.0 - (time.monotonic() - started) % 1.0))
+            sample_backlog()
         sending_s = time.monotonic() - started
+        backlog_at_end = len(committed.keys() - receiver.arrived.keys())
         deadline = time.monotonic() + args.timeout
         while len(receiver.arrived.keys() & committed.keys()) < len(committed):
             if time.monotonic() > deadline:
                 break
             time.sleep(0.1)
+        drain_s = time.monotonic() - started - sending_s
     finally:
         worker.terminate()
         try:
@@ -276,15 +336,18 @@ def main() -> None:
 
     if not committed:
         sys.exit("nothing was sent")
-    latencies = [
+    latencies = [  # in the order of the sends (dicts keep insertion order)
         (receiver.arrived[i] - committed[i]) * 1000 for i in committed if i in receiver.arrived
     ]
+    third = max(1, len(latencies) // 3)
     figures = {
         "database": "postgresql" if os.environ.get("DATABASE_URL") else "sqlite",
         "broker": app.conf.broker_url.split("://")[0],
         "sends": len(committed),
         "rate_per_s": args.rate,
         "sending_s": round(sending_s, 1),
+        "achieved_rate_per_s": round(len(committed) / sending_s, 1),
+        "senders": args.senders,
         "delivered": len(latencies),
         "bad_signatures": receiver.bad_signatures,
         "latency_ms": {}
@@ -296,10 +359,51 @@ def main() -> None:
             "max": round(max(latencies), 1),
             "mean": round(statistics.fmean(latencies), 1),
         },
+        "pool": f"{args.pool} -c {args.concurrency}",
+        "kept_up": {
+            "backlog_max": max(backlog, default=0),
+            "backlog_last_s": backlog[-1] if backlog else 0,
+            "backlog_at_end_of_sending": backlog_at_end,
+            "drain_after_sending_s": round(drain_s, 1),
+            "p95_first_third_ms": round(percentile(latencies[:third], 95), 1)
+            if latencies
+            else None,
+            "p95_last_third_ms": round(percentile(latencies[-third:], 95), 1)
+            if latencies
+            else None,
+        },
         "send_ms": {
             "p50": round(percentile(submit_ms, 50), 1),
             "p95": round(percentile(submit_ms, 95), 1),
         },
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+    }
+    print(json.dumps(figures, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
+
+
+def drain(args, drafts, app, send, receiver, committed) -> None:  # type: ignore[no-untyped-def]
+    """--drain: all sends committed first, then the worker consumes: deliveries per second."""
+    for draft in drafts:
+        send(draft)
+    started = time.time()
+    app.control.add_consumer(app.conf.task_default_queue, destination=[WORKER_NAME], reply=True)
+    deadline = time.monotonic() + args.timeout
+    while len(receiver.arrived.keys() & committed.keys()) < len(committed):
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    arrived = [receiver.arrived[i] for i in committed if i in receiver.arrived]
+    took = max(arrived) - started if arrived else float("nan")
+    figures = {
+        "mode": "drain",
+        "pool": f"{args.pool} -c {args.concurrency}",
+        "sends": len(committed),
+        "webhooks_arrived": len(arrived),
+        "drain_s": round(took, 2),
+        # Each send is two deliveries (webhook and e-mail), interleaved in the queue.
+        "sends_per_s": round(len(arrived) / took, 1),
         "load_average": [round(x, 2) for x in os.getloadavg()],
     }
     print(json.dumps(figures, indent=2))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -105,23 +106,32 @@ def webhook_request(message: OutboxMessage, endpoint: WebhookEndpoint) -> tuple[
 
 
 _client: tuple[int, httpx.Client] | None = None
+_client_lock = threading.Lock()
 
 
 def _http_client() -> httpx.Client:
     """One client per process (making one loads the CA bundle: ~20 ms, more than a local
     delivery). No keep-alive: a connection opened to a pinned address with one name's TLS
-    identity must not carry another name's webhook."""
+    identity must not carry another name's webhook.
+
+    Shared by the threads of a `--pool threads` worker: an httpx.Client may be used from
+    several threads at once; the lock only makes sure they create one, not one each."""
     global _client
-    if _client is None or _client[0] != os.getpid():  # not inherited across a fork
-        _client = (
-            os.getpid(),
-            httpx.Client(
-                follow_redirects=False,
-                trust_env=False,
-                limits=httpx.Limits(max_keepalive_connections=0),
-            ),
-        )
-    return _client[1]
+    client = _client
+    if client is None or client[0] != os.getpid():  # not inherited across a fork
+        with _client_lock:
+            client = _client
+            if client is None or client[0] != os.getpid():
+                client = (
+                    os.getpid(),
+                    httpx.Client(
+                        follow_redirects=False,
+                        trust_env=False,
+                        limits=httpx.Limits(max_keepalive_connections=0),
+                    ),
+                )
+                _client = client
+    return client[1]
 
 
 def post_webhook(url: str, *, headers: dict[str, str], body: bytes) -> Result:

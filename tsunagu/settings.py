@@ -312,6 +312,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # exits); compose and the systemd units also restart a worker that exits.
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Celery's Django fixup closes every database connection before and after each task unless
+# told to reuse them; tsunagu.celery closes them as Django does per request instead (failed or
+# older than CONN_MAX_AGE), so a worker thread keeps its connection between deliveries.
+CELERY_DB_REUSE_MAX = 1_000_000_000
 
 # --- REST framework -------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -139,11 +139,12 @@ def start_worker(
 ) -> Iterator[Callable[..., Worker]]:
     """Start `celery worker` processes on this test's database; all are stopped at the end.
 
-    Call it with the Broker and any extra environment (e.g. NOTIFICATION_RETRY_SCHEDULE).
+    Call it with the Broker, optionally a pool and concurrency (default: solo), and any extra
+    environment (e.g. NOTIFICATION_RETRY_SCHEDULE).
     """
     workers: list[Worker] = []
 
-    def start(broker: Broker, **extra: str) -> Worker:
+    def start(broker: Broker, *, pool: str = "solo", concurrency: int = 1, **extra: str) -> Worker:
         env = {k: v for k, v in os.environ.items() if k not in ("EMAIL_URL", "DATABASE_URL")}
         env.update(database_env())
         env.update(broker.env)
@@ -162,7 +163,9 @@ def start_worker(
         )
         if not env.get("DATABASE_URL"):
             env.pop("DATABASE_URL", None)
-        worker = Worker(env=env, log_path=e2e_dir / "worker.log")
+        worker = Worker(
+            env=env, log_path=e2e_dir / "worker.log", pool=pool, concurrency=concurrency
+        )
         workers.append(worker)
         return worker.start()
 

@@ -299,7 +299,11 @@ class ChildProcess:
 
 @dataclass
 class Worker(ChildProcess):
-    """`celery -A tsunagu worker -P solo` in a subprocess, on the test's database and broker."""
+    """`celery -A tsunagu worker -P solo` in a subprocess, on the test's database and broker
+    (or another pool: `-P threads -c 4`, as compose runs it)."""
+
+    pool: str = "solo"
+    concurrency: int = 1
 
     name: ClassVar[str] = "worker"
     # A warm shutdown takes seconds (the consumer loop notices late); by the time a test
@@ -309,7 +313,8 @@ class Worker(ChildProcess):
     def start(self, timeout: float = 60) -> Worker:
         queue = settings.CELERY_TASK_DEFAULT_QUEUE
         name = f"test-{uuid.uuid4().hex[:8]}@%h"
-        argv = [sys.executable, "-m", "celery", "-A", "tsunagu", "worker", "-P", "solo"]
+        argv = [sys.executable, "-m", "celery", "-A", "tsunagu", "worker", "-P", self.pool]
+        argv += ["-c", str(self.concurrency)]
         argv += ["-Q", queue, "-n", name, "--without-heartbeat", "--without-gossip"]
         argv += ["--without-mingle", "-l", "INFO"]
         self.launch(argv, timeout=timeout, what="the Celery worker to be ready")

@@ -4,11 +4,15 @@ Retry-After, 410, exhausted retries, and what a notification may say."""
 from __future__ import annotations
 
 import json
+import threading
+from collections import Counter
 from datetime import timedelta
 from email.utils import format_datetime
+from types import SimpleNamespace
 
 import pytest
 import time_machine
+from django.db import connections
 from django.utils import timezone
 
 from audit.models import AuditAction, AuditEvent
@@ -141,6 +145,49 @@ def test_two_claims_for_one_row_one_wins(net, endpoint, receiver) -> None:
         assert delivery.deliver(str(row.pk)) == "delivered"
         assert delivery.deliver(str(row.pk)) == "not-claimed"
     assert len(receiver.webhooks()) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_threads_delivering_the_same_batch_send_each_row_once(
+    net, endpoint, receiver, mailoutbox, monkeypatch
+) -> None:
+    """The threads of a `--pool threads` worker (as compose runs it), each with its own
+    database connection, all try every row of one batch at once: each webhook and each
+    e-mail goes out once, with one attempt logged, whichever thread claimed it."""
+    # The rows are delivered here, by the threads; nothing goes to the broker.
+    monkeypatch.setattr(
+        "notifications.enqueue.current_app", SimpleNamespace(send_task=lambda *a, **k: None)
+    )
+    hops = [_sent(net) for _ in range(6)]
+    ids = [
+        str(pk)
+        for pk in OutboxMessage.objects.filter(handoff__in=hops).values_list("pk", flat=True)
+    ]
+    assert len(ids) == 12
+    barrier = threading.Barrier(4)
+    outcomes: list[str] = []
+
+    def worker_thread(order: list[str]) -> None:
+        try:
+            barrier.wait(timeout=10)
+            outcomes.extend(delivery.deliver(message_id) for message_id in order)
+        finally:
+            connections.close_all()  # what Celery's Django fixup does after each task
+
+    # All in the same order: every row is raced for by all four at once.
+    threads = [threading.Thread(target=worker_thread, args=(ids,)) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert Counter(outcomes) == {"delivered": 12, "not-claimed": 36}
+    webhook_ids = [r.headers["webhook-id"] for r in receiver.webhooks()]
+    assert sorted(webhook_ids) == sorted(str(_webhook_row(hop).pk) for hop in hops)
+    assert len(mailoutbox) == 6
+    rows = OutboxMessage.objects.filter(pk__in=ids)
+    assert {(row.state, row.attempts) for row in rows} == {(DeliveryState.DELIVERED, 1)}
+    assert DeliveryAttempt.objects.filter(message__in=ids).count() == 12
 
 
 def test_a_500_is_retried_on_the_schedule_and_every_attempt_is_logged(

@@ -9,11 +9,13 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from audit.models import AuditAction, AuditEvent
 from duework.models import Clock
 from notifications import signing, tasks
+from notifications.enqueue import enqueue_deliveries
 from notifications.models import (
     Channel,
     DeliveryAttempt,
@@ -22,6 +24,7 @@ from notifications.models import (
     OutboxMessage,
 )
 from relay.models import Handoff
+from tests.conftest import requires_postgres
 from tests.notifications.conftest import PERSONAL, settled
 from tests.notifications.support import (
     independent_verify,
@@ -214,3 +217,58 @@ def test_an_escalation_sweeps_notifications_are_fanned_out_and_delivered(
     mails = [m for m in read_mail(mail_dir) if "期限" in mail_text(m)]
     assert len(mails) == 24
     assert "notifications.tasks.enqueue_outbox_messages[" in worker.log_path.read_text()
+
+
+def test_a_threads_pool_worker_delivers_each_of_a_batch_once_even_with_duplicate_tasks(
+    net, endpoint, receiver, broker, start_worker, mail_dir
+) -> None:
+    """GIVEN one worker with a pool of 4 threads (as compose runs it) WHEN eight hops are sent
+    and every row's task is enqueued a second time (a redelivery, a sweep racing the commit)
+    THEN the threads race for the rows, and each webhook and each e-mail goes out once."""
+    start_worker(broker, pool="threads", concurrency=4)
+    hops = [send(net) for _ in range(8)]
+    ids = [
+        str(pk)
+        for pk in OutboxMessage.objects.filter(handoff__in=hops).values_list("pk", flat=True)
+    ]
+    assert len(ids) == 16  # a webhook and an e-mail per hop
+    enqueue_deliveries(ids)
+    wait_for(settled(handoff__in=hops), what="every notification of the batch to settle")
+
+    assert sorted(r.headers["webhook-id"] for r in receiver.webhooks()) == sorted(
+        str(webhook_row(hop).pk) for hop in hops
+    )
+    assert all(independent_verify(endpoint.secret, r.headers, r.body) for r in receiver.webhooks())
+    rows = OutboxMessage.objects.filter(pk__in=ids)
+    assert {(row.state, row.attempts) for row in rows} == {(DeliveryState.DELIVERED, 1)}
+    assert DeliveryAttempt.objects.filter(message__in=ids).count() == 16
+    # Each e-mail is written before its row is marked delivered: all eight are there, once.
+    assert len(read_mail(mail_dir)) == 8
+
+
+@requires_postgres
+def test_a_worker_keeps_its_connections_and_survives_them_being_cut(
+    net, endpoint, receiver, broker, start_worker
+) -> None:
+    """GIVEN a threads worker that delivered a send WHEN PostgreSQL cuts its connections (a
+    restart, a failover, an administrator) THEN the next send is still delivered at once: the
+    connection kept between tasks is checked before reuse and replaced."""
+    start_worker(broker, pool="threads", concurrency=2)
+    first = send(net)
+    wait_for(settled(handoff=first), what="the first send's notifications to settle")
+    with connection.cursor() as cursor:  # the worker connects as the same role as this test
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        (cut,) = cursor.fetchone()
+    assert cut >= 1  # the worker had kept a connection open between tasks
+
+    second = send(net)
+    wait_for(settled(handoff=second), what="the second send's notifications to settle")
+    rows = OutboxMessage.objects.filter(handoff=second)
+    assert {(row.state, row.attempts) for row in rows} == {(DeliveryState.DELIVERED, 1)}
+    assert {r.headers["webhook-id"] for r in receiver.webhooks()} == {
+        str(webhook_row(first).pk),
+        str(webhook_row(second).pk),
+    }
