@@ -5,6 +5,7 @@ from typing import Any
 
 from celery import Celery
 from celery.signals import task_postrun, task_prerun
+from django import db
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tsunagu.settings")
 
@@ -24,6 +25,4 @@ def close_old_connections(task: Any = None, **kwargs: Any) -> None:
     drops the connections it inherited (the fixup does that on process init)."""
     if task is not None and getattr(task.request, "is_eager", False):
         return  # run inline by the caller, inside the caller's transaction
-    from django.db import close_old_connections as close
-
-    close()
+    db.close_old_connections()
