@@ -23,15 +23,15 @@ class AnyOf(Lookup):
     def get_prep_lookup(self) -> Any:
         return list(self.rhs)
 
-    def as_postgresql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+    def as_postgresql(self, compiler: Any, connection: Any) -> tuple[str, tuple[Any, ...]]:
         if not self.rhs:
             raise EmptyResultSet
         lhs_sql, lhs_params = self.process_lhs(compiler, connection)
-        return f"{lhs_sql} = ANY(%s)", [*lhs_params, self.rhs]
+        return f"{lhs_sql} = ANY(%s)", (*lhs_params, self.rhs)
 
-    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, tuple[Any, ...]]:
         sql, params = In(self.lhs, self.rhs).as_sql(compiler, connection)
-        return sql, list(params)
+        return sql, tuple(params)
 
 
 def register() -> None:
