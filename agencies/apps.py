@@ -9,4 +9,9 @@ class AgenciesConfig(AppConfig):
     verbose_name = _("機関")
 
     def ready(self) -> None:
-        from agencies import signals  # noqa: F401  (group membership sync)
+        from agencies import (
+            lookups,
+            signals,  # noqa: F401  (group membership sync)
+        )
+
+        lookups.register()  # field__any=[...] (agencies.lookups)

@@ -50,11 +50,11 @@ class GenericKind:
             if model is None:
                 continue
             rows = model._default_manager.select_for_update(skip_locked=True, of=("self",))
-            for row in rows.filter(pk__in=ids):
+            for row in rows.filter(pk__any=ids):
                 locked[(type_id, row.pk)] = row
             manager = model._default_manager
             existing |= {
-                (type_id, pk) for pk in manager.filter(pk__in=ids).values_list("pk", flat=True)
+                (type_id, pk) for pk in manager.filter(pk__any=ids).values_list("pk", flat=True)
             }
         agency_ids = set()
         for firing in firings:

@@ -211,7 +211,7 @@ def _fire_batch(clocks: list[Clock], now: datetime) -> int:
         firing.clock.level, firing.clock.next_fire_at = firing.level, firing.next_at
     _advance([(f.clock.pk, f.level, f.next_at) for f in fired], now=now, updated_at=updated_at)
     if stop:
-        Clock.objects.filter(pk__in=stop).update(
+        Clock.objects.filter(pk__any=stop).update(
             state=ClockState.STOPPED,
             next_fire_at=None,
             stopped_at=updated_at,

@@ -206,7 +206,7 @@ def supervisor_emails_by_agency(agency_ids: Iterable[int]) -> dict[int, list[str
     """supervisor_emails for many agencies in one query."""
     found: dict[int, set[str]] = {}
     for agency_id, email in Membership.objects.filter(
-        agency_id__in=list(agency_ids), role=Role.SUPERVISOR
+        agency_id__any=list(agency_ids), role=Role.SUPERVISOR
     ).values_list("agency_id", "user__email"):
         if email:
             found.setdefault(agency_id, set()).add(email)

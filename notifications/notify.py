@@ -158,7 +158,7 @@ def queued_event(
 def agencies_with_webhook(agency_ids: Iterable[int]) -> set[int]:
     """Which of these agencies have an endpoint that is not disabled."""
     return set(
-        WebhookEndpoint.objects.filter(agency_id__in=list(agency_ids))
+        WebhookEndpoint.objects.filter(agency_id__any=list(agency_ids))
         .exclude(state=EndpointState.DISABLED)
         .values_list("agency_id", flat=True)
     )

@@ -102,7 +102,7 @@ class _Hop:
         """Lock the hops (SKIP LOCKED: one a workflow transaction holds is left out) and read
         them, in one query."""
         query = Handoff.objects.select_for_update(skip_locked=True, of=("self",))
-        rows = query.filter(pk__in=ids).values_list(
+        rows = query.filter(pk__any=ids).values_list(
             "id",
             "sheet_id",
             "status",
