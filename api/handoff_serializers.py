@@ -177,12 +177,14 @@ def _blank_as_null(name: str) -> Field:
 
 
 def _when(name: str) -> Field:
-    """A datetime as DRF writes it: ISO 8601 in the current time zone, UTC as Z."""
+    """A datetime as DRF writes it: ISO 8601 in the current time zone, UTC as Z. A row of the
+    list's prepared page (api.handoff_page) holds it as that text already, written by
+    PostgreSQL."""
 
     def value(row: Row, reading: Reading) -> str | None:
         moment = row[name]
-        if moment is None:
-            return None
+        if moment is None or isinstance(moment, str):
+            return moment
         text = moment.astimezone(reading.tz).isoformat()
         return text[:-6] + "Z" if text.endswith("+00:00") else text
 

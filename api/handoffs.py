@@ -31,6 +31,7 @@ from rest_framework.views import APIView
 from agencies.actors import Staff
 from agencies.errors import ConsentDoesNotCover
 from agencies.models import Agency, Service
+from api import handoff_page
 from api.etag import check_if_match, detail_etag_for, etag_for, not_modified
 from api.handoff_serializers import (
     HANDOFF_COLUMNS,
@@ -281,6 +282,8 @@ class HandoffListCreateView(IdempotencyMixin, GenericAPIView):
             else selectors.handoffs_outbox_for
         )
         agency = principal_agency_required(request)
+        if handoff_page.applies(filters=params.get("q") or params.get("grade")):
+            return self._prepared_page(request, params, agency)
         rows = selector(
             agency=agency,
             statuses=params.get("status"),
@@ -289,6 +292,31 @@ class HandoffListCreateView(IdempotencyMixin, GenericAPIView):
             annotated=False,  # the page selects HANDOFF_COLUMNS: no subquery it leaves out
         )
         page = self.paginate_queryset(_list_rows(rows)) or []
+        return self.get_paginated_response(handoff_documents(page, reader=agency.pk))
+
+    def _prepared_page(self, request: Request, params: dict[str, Any], agency: Agency) -> Response:
+        """The same page from the statement prepared once per shape (api.handoff_page)."""
+        box, order_by = params["box"], handoff_page.page_order(params["box"])
+
+        def fetch(after: list[Any] | None, limit: int) -> list[dict[str, Any]]:
+            return handoff_page.handoff_page_rows(
+                box=box,
+                agency_id=agency.pk,
+                statuses=params.get("status"),
+                updated_since=params.get("updated_since"),
+                after=after,
+                limit=limit,
+            )
+
+        paginator = self.paginator
+        assert isinstance(paginator, KeysetPagination)  # noqa: S101  # pagination_class
+        page = paginator.paginate_fetched(
+            request,
+            model=Handoff,
+            order_by=order_by,
+            fetch=fetch,
+            key=lambda row: handoff_page.cursor_values(row, order_by),
+        )
         return self.get_paginated_response(handoff_documents(page, reader=agency.pk))
 
     @extend_schema(

@@ -14,7 +14,7 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -76,7 +76,7 @@ def _decode(cursor: str, model: type[Model], fields: list[str]) -> list[Any]:
     return parsed
 
 
-def _after(ordering: list[tuple[str, bool]], values: list[Any]) -> Q:
+def keyset_after(ordering: list[tuple[str, bool]], values: list[Any]) -> Q:
     """Rows strictly after `values` in `ordering` (field, descending), lexicographically."""
     condition = Q()
     equal = Q()
@@ -133,7 +133,9 @@ class KeysetPagination(BasePagination):
         size = self._page_size(request)
         cursor = request.query_params.get(self.cursor_query_param)
         if cursor:  # empty is the first page (the schema's pattern allows it)
-            queryset = queryset.filter(_after(ordering, _decode(cursor, queryset.model, fields)))
+            queryset = queryset.filter(
+                keyset_after(ordering, _decode(cursor, queryset.model, fields))
+            )
         rows = list(queryset[: size + 1])
         self.next_cursor = None
         if len(rows) > size:
@@ -142,6 +144,31 @@ class KeysetPagination(BasePagination):
             self.next_cursor = _encode(
                 [last[f] if isinstance(last, dict) else getattr(last, f) for f in fields]
             )
+        return rows
+
+    def paginate_fetched(
+        self,
+        request: Request,
+        *,
+        model: type[Model],
+        order_by: Sequence[str],
+        fetch: Callable[[list[Any] | None, int], list[Any]],
+        key: Callable[[Any], list[Any]],
+    ) -> list[Any]:
+        """The same page, cursor and `next` as paginate_queryset, from a prepared statement:
+        `fetch(after, limit)` gives up to `limit` rows in `order_by` after the key values
+        `after` (None: from the start); `key(row)` gives a row's key values, as a queryset's
+        row would hold them (they make the cursor)."""
+        self.request = request
+        fields = [f.lstrip("-") for f in order_by]
+        size = self._page_size(request)
+        cursor = request.query_params.get(self.cursor_query_param)
+        after = _decode(cursor, model, fields) if cursor else None
+        rows = fetch(after, size + 1)
+        self.next_cursor = None
+        if len(rows) > size:
+            rows = rows[:size]
+            self.next_cursor = _encode(key(rows[-1]))
         return rows
 
     def get_next_link(self) -> str | None:

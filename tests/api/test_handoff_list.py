@@ -222,6 +222,9 @@ def test_the_list_is_byte_for_byte_drfs_document(net, key_for) -> None:
             status=state, urgent=True, escalation_level=2, cancel_reason="other"
         )
     Handoff.objects.filter(pk=hops[4].pk).update(parent=hops[3], ack_due_at=None)
+    # Whole seconds: isoformat writes no fraction (PostgreSQL's text must not either).
+    whole = timezone.now().replace(microsecond=0)
+    Handoff.objects.filter(pk=hops[5].pk).update(sent_at=whole, acknowledged_at=whole)
     # One hop asks for a program of its receiver (the rest name none: null).
     program = Service.objects.create(agency=net.npo, slug="kayoiba", name="居場所「かよいば」")
     Handoff.objects.filter(pk=hops[2].pk).update(service=program)
