@@ -36,18 +36,19 @@ from generate_data import DEFAULT_URL, KEYS_FILE, ROOT, django_env
 RESULTS_FILE = ROOT / "var" / "bench" / "api_bench.json"
 
 
-def start_gunicorn(url: str, port: int, workers: int) -> subprocess.Popen:
+def start_gunicorn(url: str, port: int, workers: int, code: Path = ROOT) -> subprocess.Popen:
+    """gunicorn on `code`'s checkout (another commit's, for a side-by-side run)."""
     env = {
         **django_env(url),
         "TSUNAGU_QUERY_COUNT": "1",
         "API_RATE_LIMIT": "1000000/min",
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": str(code),
     }
     process = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "gunicorn"),
             "--chdir",
-            str(ROOT / "bench"),
+            str(code / "bench"),
             "--workers",
             str(workers),
             "--bind",
@@ -57,7 +58,7 @@ def start_gunicorn(url: str, port: int, workers: int) -> subprocess.Popen:
             "querycount_wsgi:application",
         ],
         env=env,
-        cwd=ROOT,
+        cwd=code,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -138,6 +139,13 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--port", type=int, default=0, help="default: a free port")
+    parser.add_argument(
+        "--code", type=Path, default=ROOT, help="the checkout gunicorn serves (default: this one)"
+    )
+    parser.add_argument(
+        "--lists-only", action="store_true", help="the inbox pages only (no audited detail)"
+    )
+    parser.add_argument("--results", type=Path, default=RESULTS_FILE)
     args = parser.parse_args()
     data = json.loads(args.keys.read_text())
     if not args.port:
@@ -145,8 +153,10 @@ def main() -> None:
             probe.bind(("127.0.0.1", 0))
             args.port = probe.getsockname()[1]
     base = f"http://127.0.0.1:{args.port}"
-    server = start_gunicorn(args.database_url, args.port, args.workers)
-    settings = {**vars(args), "keys": str(args.keys)}
+    server = start_gunicorn(args.database_url, args.port, args.workers, args.code)
+    settings = {**vars(args), "keys": str(args.keys), "code": str(args.code)}
+    settings["results"] = str(args.results)
+    settings["load_before"] = os.getloadavg()
     results: dict[str, Any] = {"sizes": data["sizes"], "args": settings}
     try:
         for label, agency in data["agencies"].items():
@@ -158,6 +168,8 @@ def main() -> None:
                 ],
                 "handoff detail": [f"/api/v1/handoffs/{i}/" for i in agency["detail_ids"]],
             }
+            if args.lists_only:
+                del scenarios["handoff detail"]
             for name, paths in scenarios.items():
                 row = measure(base, agency["key"], paths, args.requests, args.warmup)
                 row["rps"] = throughput(base, agency["key"], paths, args.requests, args.concurrency)
@@ -166,8 +178,10 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
-    RESULTS_FILE.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS_FILE.write_text(json.dumps(results, indent=2, ensure_ascii=False))
+    settings["load_after"] = os.getloadavg()
+    print(f"load average before {settings['load_before']}, after {settings['load_after']}")
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text(json.dumps(results, indent=2, ensure_ascii=False))
     print("\n| scenario | p50 ms | p95 ms | req/s | queries per request |")
     print("| --- | ---: | ---: | ---: | --- |")
     for name, row in results.items():

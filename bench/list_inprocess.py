@@ -14,6 +14,8 @@ the guardian peer (issue 14, items 1 and 6), side by side in one process on the 
 * `guardian`: what a django-guardian user would write: get_objects_for_user(user,
   'relay.view_handoff', klass=Handoff) for a user of the agency's group, narrowed to the
   inbox, newest sent first, 50 rows with their agencies, through the ModelSerializer's walk.
+* `select 1`: a round trip to PostgreSQL and back through Django's cursor, nothing more (the
+  floor of any page on this machine at that moment; not one of the paths).
 * `sql`: the previous page's statement alone (EXPLAIN ANALYZE execution time); `sql prep`:
   the prepared statement's (with the timestamps' formatting); `sql peer`: the guardian peer's.
 
@@ -100,7 +102,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=200)
     parser.add_argument(
         "--paths",
-        default="guardian,drf walk,previous,values,prepared",
+        default="select 1,guardian,drf walk,previous,values,prepared",
         help="which paths to time, comma-separated",
     )
     parser.add_argument("--agencies", default="hub,typical")
@@ -190,7 +192,14 @@ def main() -> None:
                 data = [serializer.generic_representation(h) for h in peer_rows()]
                 return render({"next": None, "results": data})
 
+            def round_trip() -> bytes:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT 1")
+                    cursor.fetchall()
+                return b""
+
             paths = {
+                "select 1": round_trip,
                 "guardian": guardian,
                 "drf walk": drf,
                 "previous": previous,
@@ -199,6 +208,8 @@ def main() -> None:
             }
             reference = values()
             for name, run in paths.items():
+                if name == "select 1":
+                    continue
                 assert run() == reference, f"{name}: the same page"  # noqa: S101
 
             if args.profile:
