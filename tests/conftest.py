@@ -12,6 +12,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.core.management import call_command
 from django.db import connection
+from django.utils import translation
 from hypothesis import settings as hypothesis_settings
 
 from audit.context import Actor, ActorKind
@@ -124,6 +125,16 @@ def _anchor_dir(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> None
 def system_actor() -> Actor:
     """An actor for writes done by the system (commands, tasks) in tests."""
     return Actor(kind=ActorKind.SYSTEM, label="test")
+
+
+@pytest.fixture(autouse=True)
+def _default_language() -> Iterator[None]:
+    """Every test starts in the default language (Japanese). LocaleMiddleware activates a
+    request's language in the thread and leaves it active after the response, so a test that
+    asks in English would otherwise change the labels a later test reads."""
+    translation.deactivate()
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)
