@@ -13,10 +13,16 @@ from typing import Any
 from django.db import connection, models
 
 
-def copy_rows(model: type[models.Model], rows: list[dict[str, Any]]) -> None:
+def copy_rows(
+    model: type[models.Model],
+    rows: list[dict[str, Any]],
+    *,
+    json_text: dict[int, str] | None = None,
+) -> None:
     """Insert `rows` of `model` given as field values (attnames), defaults filled in.
 
-    Auto-increment ids are assigned in row order either way.
+    Auto-increment ids are assigned in row order either way. `json_text`: the JSON text the
+    caller has already written for some of the JSON values, by id() (the rows hold them).
     """
     if not rows:
         return
@@ -39,7 +45,7 @@ def copy_rows(model: type[models.Model], rows: list[dict[str, Any]]) -> None:
         )
         for f in fields
     ]
-    dumped: dict[int, str] = {}
+    dumped: dict[int, str] = dict(json_text or {})
     with (
         connection.cursor() as cursor,
         cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,  # names: the model's

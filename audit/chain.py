@@ -59,6 +59,44 @@ def canonical_bytes(fields: dict[str, Any]) -> bytes:
     return _CANONICAL.encode(payload).encode()
 
 
+# The canonical text of an event being appended, written field by field: the same bytes as
+# canonical_bytes (tests/audit/test_chain.py checks it), and the detail's JSON text comes out
+# of it too, so a bulk append encodes each detail once, for the hash and for the COPY.
+_KEYS = tuple((name, f'"{name}":') for name in sorted(HASHED_FIELDS))
+
+
+def _json_scalar(value: Any) -> str | None:
+    """A str, int, None or datetime as the canonical encoder writes it; None otherwise."""
+    kind = type(value)
+    if kind is str:
+        return encode_basestring(value)
+    if kind is int:
+        return str(value)
+    if value is None:
+        return "null"
+    if kind is datetime:
+        return '"' + canonical_value(value) + '"'
+    return None
+
+
+def canonical_parts(fields: dict[str, Any]) -> tuple[bytes, str]:
+    """(canonical_bytes(fields), the detail's canonical JSON text)."""
+    detail = _CANONICAL.encode(fields["detail"])
+    parts = []
+    for name, key in _KEYS:
+        if name == "detail":
+            text = detail
+        elif name == "sections":
+            text = _CANONICAL.encode(fields[name])
+        else:
+            scalar = _json_scalar(fields[name])
+            if scalar is None:  # a type the shortcut does not know: the encoder decides
+                return canonical_bytes(fields), detail
+            text = scalar
+        parts.append(key + text)
+    return ("{" + ",".join(parts) + "}").encode(), detail
+
+
 def hash_content(prev_hash: str, content: bytes) -> str:
     digest = hashlib.sha256()
     digest.update(prev_hash.encode("ascii"))

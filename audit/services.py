@@ -239,6 +239,7 @@ def audit_record_many(records: list[dict[str, Any]]) -> int:
     occurred_at = timezone.now()
     rows = []
     contents = []
+    json_text: dict[int, str] = {}
     for record in records:
         actor: Actor = record["actor"]
         object_id = record.get("object_id")
@@ -261,13 +262,17 @@ def audit_record_many(records: list[dict[str, Any]]) -> int:
             "ip": request.ip,
         }
         rows.append(row)
-        contents.append(chain.canonical_bytes(row))
+        content, detail_text = chain.canonical_parts(row)
+        contents.append(content)
+        json_text[id(row["detail"])] = detail_text
     chain_id, prev_hash = _take_head()
     for row, content in zip(rows, contents, strict=True):
         row["chain"] = chain_id
         row["prev_hash"] = prev_hash
         row["hash"] = prev_hash = chain.hash_content(prev_hash, content)
-    copy_rows(AuditEvent, rows)
+    # The details go to the COPY as the canonical text the hash was taken over (jsonb parses
+    # it the same), not encoded a second time.
+    copy_rows(AuditEvent, rows, json_text=json_text)
     # The largest id of the chain is the last row just written: the head is ours.
     last_id = AuditEvent.objects.filter(chain=chain_id).aggregate(last=Max("id"))["last"]
     _move_head(chain_id, last_id, prev_hash, len(rows))

@@ -10,8 +10,25 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection, models
+from psycopg.types.datetime import TimestamptzLoader
 
 Row = tuple[int, int, datetime | None]  # (id, level, next time)
+_TIMESTAMPTZ_OID = 1184
+
+
+def fetch_rows(queryset: models.QuerySet[Any, Any]) -> list[tuple[Any, ...]]:
+    """The rows of a values_list() queryset, read through one cursor that loads timestamptz
+    values with psycopg's own loader (C, in psycopg-binary) instead of Django's time-zone
+    loader (a Python subclass of it, several microseconds a value): the same instants, aware,
+    in UTC. Django's converters are not applied, so only for columns that need none (numbers,
+    text, booleans, timestamps; JSON cast to text). For reads of many rows: the sweep's."""
+    if connection.vendor != "postgresql":
+        return list(queryset)
+    sql, params = queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.cursor.adapters.register_loader(_TIMESTAMPTZ_OID, TimestamptzLoader)
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def update_levels(

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from agencies.models import Agency
 from duework import kinds as registry
-from duework.bulk import update_levels
+from duework.bulk import fetch_rows, update_levels
 from duework.kinds import Firing
 from duework.models import Clock, ClockState
 from duework.outbox import Batch
@@ -267,6 +267,7 @@ def _claimed(rows: Iterable[tuple[Any, ...]]) -> list[Clock]:
     """
     parsed: dict[str, Any] = {}
     clocks = []
+    alias = connection.alias
     for row in rows:
         *values, policy, context = row
         clock = Clock.__new__(Clock)
@@ -276,7 +277,7 @@ def _claimed(rows: Iterable[tuple[Any, ...]]) -> list[Clock]:
         clock.policy = parsed[policy]
         clock.context = json.loads(context) if context and context != "{}" else {}
         clock._state = ModelState()
-        clock._state.adding, clock._state.db = False, connection.alias
+        clock._state.adding, clock._state.db = False, alias
         clocks.append(clock)
     return clocks
 
@@ -308,7 +309,7 @@ def _sweep(
             rows = due.order_by("next_fire_at", "id").values_list(
                 *_CLAIMED, Cast("policy", models.TextField()), Cast("context", models.TextField())
             )
-            claimed = _claimed(rows[:batch])
+            claimed = _claimed(fetch_rows(rows[:batch]))
             # The keyset of the claim, before the firings move the rows on.
             last = (claimed[-1].next_fire_at, claimed[-1].pk) if claimed else None
             if claimed:

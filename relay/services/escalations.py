@@ -12,6 +12,7 @@ the hop's escalation columns (shown on screens and in the API) in step.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,6 +20,8 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import TextField
+from django.db.models.functions import Cast
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
@@ -27,7 +30,7 @@ from audit.context import Actor
 from audit.models import AuditAction
 from consent.models import ConsentStatus
 from duework import policy as clocks
-from duework.bulk import update_levels
+from duework.bulk import fetch_rows, update_levels
 from duework.generic import GenericKind
 from duework.kinds import Firing, register
 from duework.models import Clock
@@ -107,7 +110,7 @@ class _Hop:
             "sheet_id",
             "status",
             "urgent",
-            "sections",
+            Cast("sections", TextField()),
             "ack_due_at",
             "receiver_notified",
             "from_agency_id",
@@ -122,14 +125,20 @@ class _Hop:
         )
         return {
             row[0]: cls(
-                *row[:7],
+                pk=row[0],
+                sheet_id=row[1],
+                status=row[2],
+                urgent=row[3],
+                sections=json.loads(row[4]),
+                ack_due_at=row[5],
+                receiver_notified=row[6],
                 from_agency=_AgencyRef(*row[7:10]),
                 to_agency=_AgencyRef(*row[10:13]),
                 sent_by_email=row[13] or "",
                 consent_id=row[14],
                 consent_basis=row[15] or "",
             )
-            for row in rows
+            for row in fetch_rows(rows)
         }
 
 
