@@ -140,6 +140,53 @@ class Break:
     reason: str
 
 
+@dataclass(frozen=True)
+class Start:
+    """Where a chain begins inside one id range of a split walk: its first event there, that
+    event's prev_hash (not yet checked) and how many events of the range came before it."""
+
+    event_id: int
+    prev_hash: str
+    position: int
+
+
+@dataclass
+class Range:
+    """What the walk of one id range found: the events it verified (before its first break),
+    each chain's head at its end (counts within the range) and where each chain began."""
+
+    checked: int
+    broken: Break | None
+    heads: dict[int, Head]
+    starts: dict[int, Start]
+
+
+def join_ranges(heads: dict[int, Head], ranges: Iterable[Range]) -> tuple[int, Break | None]:
+    """Join the walks of consecutive id ranges onto `heads`, in id order: each chain's first
+    event in a range must link to where the chain ended before it. Returns what walk() over
+    the whole would: how many verified before the first break (by id), and that break."""
+    checked = 0
+    for part in ranges:
+        broken, at = part.broken, part.checked
+        for chain, start in sorted(part.starts.items(), key=lambda item: item[1].event_id):
+            if broken is not None and start.event_id > broken.event_id:
+                break
+            before = heads.get(chain)
+            if start.prev_hash != (before.hash if before else GENESIS_HASH):
+                broken, at = (
+                    Break(start.event_id, "prev_hash does not match the previous event's hash"),
+                    start.position,
+                )
+                break
+        if broken is not None:
+            return checked + at, broken
+        for chain, head in part.heads.items():
+            count = head.count + (before.count if (before := heads.get(chain)) else 0)
+            heads[chain] = Head(head.last_id, head.hash, count)
+        checked += part.checked
+    return checked, None
+
+
 def walk(rows: Iterable[tuple[Any, ...]], heads: dict[int, Head]) -> tuple[int, Break | None]:
     """Check rows (ROW_FIELDS tuples, in id order) against and onto `heads`, in place.
 
@@ -205,12 +252,19 @@ def walk_fast(
     rows: Iterable[tuple[Any, ...]],
     heads: dict[int, Head],
     reference: Callable[[int, str], str],
+    starts: dict[int, Start] | None = None,
 ) -> tuple[int, Break | None]:
-    """walk() over FAST_COLUMNS rows (see above): the same checks, the same result."""
+    """walk() over FAST_COLUMNS rows (see above): the same checks, the same result.
+
+    With `starts` (a walk of one id range among several, audit.verification), a chain not in
+    `heads` begins at its first event in the range: that event's prev_hash is taken as the
+    head and recorded in `starts`, unchecked; whoever joins the ranges checks it against where
+    the chain ended in the range before (join_ranges)."""
     if FAST_FIELDS != _UNPACKED:
         raise AssertionError("HASHED_FIELDS changed: update walk_fast's unpacking")
     count = 0
     canonical = _Canonical()
+    known = canonical.known  # the cache read inline: a method call per value costs more
     text = encode_basestring  # a JSON string, as the encoder writes it (ensure_ascii=False)
     sha256 = hashlib.sha256
     for (
@@ -237,7 +291,11 @@ def walk_fast(
     ) in rows:
         current = heads.get(chain)
         if current is None:
-            current = heads[chain] = Head()
+            if starts is None:
+                current = heads[chain] = Head()
+            else:
+                current = heads[chain] = Head(hash=prev_hash)
+                starts[chain] = Start(event_id, prev_hash, count)
         if prev_hash != current.hash:
             return count, Break(event_id, "prev_hash does not match the previous event's hash")
         content = _FAST_TEXT % (
@@ -247,7 +305,7 @@ def walk_fast(
             text(actor_kind),
             text(actor_label),
             actor_user_id,
-            canonical(detail),
+            known.get(detail) or canonical(detail),
             "null" if ip is None else text(ip),
             text(lawful_basis),
             text(object_id),
@@ -255,7 +313,7 @@ def walk_fast(
             occurred_at,
             recipient_agency_id,
             text(request_id),
-            canonical(sections),
+            known.get(sections) or canonical(sections),
             sheet_id,
         )
         # prev_hash equals a verified hash here (hex digits), so its UTF-8 is its ASCII.

@@ -9,6 +9,7 @@ production services; nothing exists only in production.
 from __future__ import annotations
 
 import base64
+import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -550,6 +551,9 @@ AUDIT_ARCHIVE_PATH = env.str("AUDIT_ARCHIVE_PATH", default=str(VAR_DIR / "audit-
 AUDIT_ANCHOR_SYSLOG = env.str("AUDIT_ANCHOR_SYSLOG", default="")
 # Parallel chains appenders spread over on PostgreSQL (1 to 64); SQLite uses one.
 AUDIT_CHAINS = env.int("AUDIT_CHAINS", default=16)
+# Processes `manage.py verify_audit --full` splits the walk over on PostgreSQL (0: one per
+# core; 1 walks in the command's own process).
+AUDIT_VERIFY_WORKERS = env.int("AUDIT_VERIFY_WORKERS", default=0) or os.cpu_count() or 1
 # Months are kept in the live table at least this long (never below the APPI's 3 years).
 AUDIT_RETENTION_YEARS = max(3, env.int("AUDIT_RETENTION_YEARS", default=5))
 # Refusals by one actor in one minute at which the agency's supervisors are told.

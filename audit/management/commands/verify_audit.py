@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from audit.verification import verify
@@ -18,9 +19,16 @@ class Command(BaseCommand):
         parser.add_argument(
             "--full", action="store_true", help="walk every event from the first (streams)"
         )
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=settings.AUDIT_VERIFY_WORKERS,
+            help="processes a full walk splits the events over (PostgreSQL; default "
+            "AUDIT_VERIFY_WORKERS, one per core)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        report = verify(full=options["full"])
+        report = verify(full=options["full"], workers=max(1, options["workers"]))
         if not report.ok:
             where = f"at event {report.broken_id}: " if report.broken_id is not None else ": "
             raise CommandError(
