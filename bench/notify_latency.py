@@ -15,6 +15,11 @@ shows a growing backlog and a last third much slower than the first).
     SECRET_KEY=bench-only-0123456789abcdefghijklmnopqrstuvwxyz \\
     .venv/bin/python bench/notify_latency.py --sends 1000 --rate 20
 
+`--drain` and `--burst N` measure capacity instead: the worker stops consuming while the sends
+(`--drain`) or N notifications committed in a few transactions (`--burst`, no sender in the
+way) pile up, then consumes them all; `--burst` reports deliveries per second until every row is
+delivered, and the worker's CPU time per delivery (which bounds it on a busy machine).
+
 Without DATABASE_URL it runs on the embedded default (SQLite, filesystem broker) under a
 temporary var/ directory.
 """
