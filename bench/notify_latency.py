@@ -15,6 +15,11 @@ shows a growing backlog and a last third much slower than the first).
     SECRET_KEY=bench-only-0123456789abcdefghijklmnopqrstuvwxyz \\
     .venv/bin/python bench/notify_latency.py --sends 1000 --rate 20
 
+`--drain` and `--burst N` measure capacity instead: the worker stops consuming while the sends
+(`--drain`) or N notifications committed in a few transactions (`--burst`, no sender in the
+way) pile up, then consumes them all; `--burst` reports deliveries per second until every row is
+delivered, and the worker's CPU time per delivery (which bounds it on a busy machine).
+
 Without DATABASE_URL it runs on the embedded default (SQLite, filesystem broker) under a
 temporary var/ directory.
 """
@@ -209,6 +214,21 @@ def prepare(sends: int, receiver: Receiver, senders: int) -> tuple[object, list[
     return staff, drafts
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and its children (a prefork worker's pool)."""
+    ticks = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if entry.name == str(pid) or fields[1] == str(pid):
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
@@ -228,6 +248,17 @@ def main() -> None:
         action="store_true",
         help="capacity instead of latency: commit all sends while the worker does not consume,"
         " then let it consume and time how fast it empties the queue",
+    )
+    parser.add_argument(
+        "--burst",
+        type=int,
+        metavar="N",
+        help="capacity of one worker alone: while it does not consume, commit N notifications"
+        " of a hop (each a webhook and an e-mail, as a send makes) in a few transactions, then"
+        " let it consume and time until every row is delivered",
+    )
+    parser.add_argument(
+        "--webhook-only", action="store_true", help="with --burst: webhook rows only"
     )
     parser.add_argument(
         "--senders", type=int, default=1, help="threads sending (each on its own sheet)"
@@ -252,13 +283,13 @@ def main() -> None:
     with app.connection_for_write() as conn:  # nothing left over from an earlier run
         conn.default_channel.queue_purge(app.conf.task_default_queue)
     receiver = Receiver()
-    staff, drafts = prepare(args.warmup + args.sends, receiver, args.senders)
+    staff, drafts = prepare(args.warmup + (0 if args.burst else args.sends), receiver, args.senders)
     worker = start_worker(workdir / "worker.log", pool=args.pool, concurrency=args.concurrency)
     # Warm-up: the worker's first tasks import modules and open connections.
     for draft in drafts[: args.warmup]:
         handoff_submit(staff=staff, handoff_id=draft)
-    drafts = drafts[args.warmup :]
-    if args.drain:  # the worker stops consuming; the sends below pile up in the queue
+    drafts_sent, drafts = drafts[: args.warmup], drafts[args.warmup :]
+    if args.drain or args.burst:  # the worker stops consuming; what follows piles up
         app.control.cancel_consumer(
             app.conf.task_default_queue, destination=[WORKER_NAME], reply=True
         )
@@ -304,6 +335,9 @@ def main() -> None:
             connection.close()
 
     try:
+        if args.burst:
+            burst(args, staff, drafts_sent, app, receiver, worker.pid)
+            return
         if args.drain:
             drain(args, drafts, app, send, receiver, committed)
             return
@@ -404,6 +438,75 @@ def drain(args, drafts, app, send, receiver, committed) -> None:  # type: ignore
         "drain_s": round(took, 2),
         # Each send is two deliveries (webhook and e-mail), interleaved in the queue.
         "sends_per_s": round(len(arrived) / took, 1),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+    }
+    print(json.dumps(figures, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
+
+
+def burst(args, staff, hop_ids, app, receiver, worker_pid) -> None:  # type: ignore[no-untyped-def]
+    """--burst N: N notifications committed while the worker does not consume, then timed from
+    the moment it consumes again until every one of their outbox rows is delivered."""
+    from django.db import transaction
+    from django.db.models import Max
+
+    from notifications.models import Channel, DeliveryState, OutboxMessage
+    from notifications.notify import handoff_payload, notify_agency
+    from relay.models import Handoff
+
+    hops = list(Handoff.objects.filter(pk__in=hop_ids).select_related("from_agency", "to_agency"))
+    channels = (Channel.WEBHOOK,) if args.webhook_only else (Channel.EMAIL, Channel.WEBHOOK)
+    ids: list[str] = []
+    webhook_ids: set[str] = set()
+    for start in range(0, args.burst, 100):
+        with transaction.atomic():
+            for n in range(start, min(args.burst, start + 100)):
+                hop = hops[n % len(hops)]
+                for message in notify_agency(
+                    "handoff.sent",
+                    agency=hop.to_agency,
+                    handoff=hop,
+                    payload=handoff_payload("handoff.sent", hop),
+                    actor=staff.audit_actor(),
+                    channels=channels,
+                    in_app=False,
+                ):
+                    ids.append(str(message.pk))
+                    if message.channel == Channel.WEBHOOK:
+                        webhook_ids.add(str(message.pk))
+    time.sleep(1)  # the last transaction's rows are in the queue
+    load_before = [round(x, 2) for x in os.getloadavg()]
+    cpu_before = cpu_seconds(worker_pid)
+    started = time.time()
+    app.control.add_consumer(app.conf.task_default_queue, destination=[WORKER_NAME], reply=True)
+    deadline = time.monotonic() + args.timeout
+    rows = OutboxMessage.objects.filter(pk__in=ids)
+    while rows.filter(state=DeliveryState.PENDING).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    cpu = cpu_seconds(worker_pid) - cpu_before
+    done = rows.filter(state=DeliveryState.DELIVERED)
+    last = done.aggregate(last=Max("delivered_at"))["last"]
+    took = last.timestamp() - started if last else float("nan")
+    arrived = [receiver.arrived[i] for i in webhook_ids if i in receiver.arrived]
+    webhooks_took = max(arrived) - started if arrived else float("nan")
+    delivered = done.count()
+    figures = {
+        "mode": "burst",
+        "pool": f"{args.pool} -c {args.concurrency}",
+        "notifications": args.burst,
+        "rows": len(ids),
+        "delivered": delivered,
+        "webhooks_arrived": len(arrived),
+        "bad_signatures": receiver.bad_signatures,
+        "all_delivered_s": round(took, 2),
+        "deliveries_per_s": round(delivered / took, 1),
+        # A send makes one webhook and one e-mail: this is what "sends per second" means.
+        "notifications_per_s": round(args.burst / took, 1),
+        "webhooks_per_s": round(len(arrived) / webhooks_took, 1),
+        # The worker's CPU time per delivery: what bounds it on a busy machine.
+        "worker_cpu_ms_per_delivery": round(1000 * cpu / max(1, delivered), 2),
+        "load_average_before": load_before,
         "load_average": [round(x, 2) for x in os.getloadavg()],
     }
     print(json.dumps(figures, indent=2))

@@ -13,9 +13,10 @@ import time
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -23,6 +24,7 @@ from agencies.models import Membership, Role
 from audit.context import Actor
 from audit.models import AuditAction
 from audit.services import audit_record
+from notifications import delivery_sql
 from notifications.enqueue import enqueue_deliveries
 from notifications.models import (
     Channel,
@@ -43,7 +45,14 @@ SENT_EVENT = "handoff.sent"
 TEST_EVENT = "webhook.test"
 
 
-def claim(message_id: str, *, now: datetime | None = None) -> OutboxMessage | None:
+class Claimed(NamedTuple):
+    """A row this worker holds the lease of, and for a webhook the agency's endpoint."""
+
+    message: OutboxMessage
+    endpoint: WebhookEndpoint | None
+
+
+def claim(message_id: str, *, now: datetime | None = None) -> Claimed | None:
     """Take the row for this worker for one lease, if it is due and nobody holds it."""
     try:
         uuid.UUID(str(message_id))
@@ -51,6 +60,9 @@ def claim(message_id: str, *, now: datetime | None = None) -> OutboxMessage | No
         return None  # not one of ours: nothing to claim
     now = now or timezone.now()
     lease = timedelta(seconds=settings.TSUNAGU["DELIVERY_LEASE_SECONDS"])
+    if connection.vendor == "postgresql":
+        claimed = delivery_sql.claim(message_id, now=now, until=now + lease)
+        return None if claimed is None else Claimed(*claimed)
     taken = (
         OutboxMessage.objects.filter(
             pk=message_id, state=DeliveryState.PENDING, next_attempt_at__lte=now
@@ -60,17 +72,28 @@ def claim(message_id: str, *, now: datetime | None = None) -> OutboxMessage | No
     )
     if not taken:
         return None
-    return OutboxMessage.objects.select_related("agency", "handoff").get(pk=message_id)
+    message = OutboxMessage.objects.select_related("agency", "handoff").get(pk=message_id)
+    endpoint = (
+        WebhookEndpoint.objects.filter(agency=message.agency_id).first()
+        if message.channel == Channel.WEBHOOK
+        else None
+    )
+    return Claimed(message, endpoint)
 
 
 def deliver(message_id: str) -> str:
     """Claim, send and record one message; returns what happened (for logs and tests)."""
-    message = claim(message_id)
-    if message is None:
+    claimed = claim(message_id)
+    if claimed is None:
         return "not-claimed"
+    message = claimed.message
     started = time.monotonic()
     try:
-        result = send_email(message) if message.channel == Channel.EMAIL else send_webhook(message)
+        result = (
+            send_email(message)
+            if message.channel == Channel.EMAIL
+            else send_webhook(message, claimed.endpoint)
+        )
     except Exception as exc:  # an SMTP or template failure: retried like any other
         log.warning("delivery of outbox %s failed: %s", message.pk, type(exc).__name__)
         result = Result(ok=False, error=type(exc).__name__)
@@ -104,6 +127,21 @@ def _audit_common(message: OutboxMessage) -> dict:
 @transaction.atomic
 def record_result(message: OutboxMessage, result: Result, *, latency_ms: int) -> str:
     """Log the attempt and move the row on: delivered, retry at next_attempt_at, or failed."""
+    now = timezone.now()
+    if result.ok and connection.vendor == "postgresql":
+        # One statement logs the attempt and settles the row if it is still pending.
+        attempts = delivery_sql.record_delivered(
+            message.pk, now=now, status_code=result.status_code, latency_ms=latency_ms
+        )
+        if attempts is None:
+            return "already-settled"
+        message.state, message.attempts, message.delivered_at = (
+            DeliveryState.DELIVERED,
+            attempts,
+            now,
+        )
+        message.locked_until, message.last_error = None, ""
+        return _delivered(message, result)
     # Lock the row (the claim's copy, with its agency and hop, serves for the rest) and
     # read what may have changed since the claim.
     message.state, message.attempts = (
@@ -112,7 +150,6 @@ def record_result(message: OutboxMessage, result: Result, *, latency_ms: int) ->
         .values_list("state", "attempts")
         .get()
     )
-    now = timezone.now()
     DeliveryAttempt.objects.create(
         message=message,
         attempted_at=now,
@@ -134,18 +171,7 @@ def record_result(message: OutboxMessage, result: Result, *, latency_ms: int) ->
         message.save(
             update_fields=["state", "delivered_at", "locked_until", "attempts", "last_error"]
         )
-        audit_record(
-            action=AuditAction.NOTIFICATION_DELIVERED,
-            **_audit_common(message),
-            detail={
-                "channel": message.channel,
-                "event": message.event_type,
-                "attempts": message.attempts,
-            },
-        )
-        if result.endpoint_failing:
-            _endpoint_recovered(message)
-        return "delivered"
+        return _delivered(message, result)
     message.last_error = result.error[:300]
     if result.skipped:
         message.state = DeliveryState.CANCELLED
@@ -181,6 +207,22 @@ def record_result(message: OutboxMessage, result: Result, *, latency_ms: int) ->
     if message.channel == Channel.WEBHOOK:
         _endpoint_gave_up(message, gone=result.gone)
     return "gone" if result.gone else "failed"
+
+
+def _delivered(message: OutboxMessage, result: Result) -> str:
+    """What follows a delivery, in its transaction: the audit event, the endpoint healthy."""
+    audit_record(
+        action=AuditAction.NOTIFICATION_DELIVERED,
+        **_audit_common(message),
+        detail={
+            "channel": message.channel,
+            "event": message.event_type,
+            "attempts": message.attempts,
+        },
+    )
+    if result.endpoint_failing:
+        _endpoint_recovered(message)
+    return "delivered"
 
 
 def _receiver_not_notified(messages: list[OutboxMessage]) -> None:

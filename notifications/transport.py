@@ -173,8 +173,9 @@ def post_webhook(url: str, *, headers: dict[str, str], body: bytes) -> Result:
     )
 
 
-def send_webhook(message: OutboxMessage) -> Result:
-    endpoint = WebhookEndpoint.objects.filter(agency=message.agency_id).first()
+def send_webhook(message: OutboxMessage, endpoint: WebhookEndpoint | None) -> Result:
+    """Sign and post one message to the agency's endpoint (read with the claim; None: the
+    agency has none)."""
     if endpoint is None or endpoint.state == EndpointState.DISABLED:
         return Result(ok=False, error="endpoint disabled or removed", skipped=True)
     headers, body = webhook_request(message, endpoint)

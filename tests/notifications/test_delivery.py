@@ -26,6 +26,7 @@ from notifications.models import (
     OutboxMessage,
     WebhookEndpoint,
 )
+from notifications.transport import Result
 from relay import services
 from relay.models import Handoff
 from relay.states import CancelReason, DeclineReason
@@ -126,6 +127,51 @@ def test_no_notification_of_any_event_carries_personal_data(
     for text in texts:
         for personal in (*PERSONAL, "K.M"):
             assert personal not in text
+
+
+def test_a_delivery_is_logged_and_audited_with_its_hop_sheet_and_attempt_count(
+    net, endpoint, receiver
+) -> None:
+    """GIVEN a webhook row WHEN it is delivered THEN the row is delivered with one attempt,
+    the attempt is logged with the receiver's status, and the audit event names the row, the
+    receiving agency, the hop's sheet and the attempt count (what the claim read with the row:
+    on PostgreSQL one statement, on SQLite the ORM)."""
+    hop = _sent(net)
+    row = _webhook_row(hop)
+    assert delivery.deliver(str(row.pk)) == "delivered"
+    row.refresh_from_db()
+    assert (row.state, row.attempts, row.locked_until, row.last_error) == (
+        DeliveryState.DELIVERED, 1, None, ""
+    )  # fmt: skip
+    assert row.delivered_at is not None
+    (attempt,) = DeliveryAttempt.objects.filter(message=row)
+    assert (attempt.succeeded, attempt.status_code, attempt.error) == (True, 200, "")
+    assert attempt.attempted_at == row.delivered_at
+    event = AuditEvent.objects.get(action=AuditAction.NOTIFICATION_DELIVERED, object_id=str(row.pk))
+    assert (event.object_type, event.recipient_agency_id, event.sheet_id) == (
+        "outbox", net.npo.pk, hop.sheet_id
+    )  # fmt: skip
+    assert event.detail == {"channel": "webhook", "event": "handoff.sent", "attempts": 1}
+
+
+def test_a_success_for_a_row_settled_meanwhile_is_logged_and_changes_nothing(
+    net, endpoint, receiver
+) -> None:
+    """GIVEN a claimed row that was settled while it was being sent (cancelled by an operator,
+    or delivered by a worker that took it over after our lease ran out) WHEN our success is
+    recorded THEN the attempt is logged, and the row and the audit trail are left as they are."""
+    row = _webhook_row(_sent(net))
+    claimed = delivery.claim(str(row.pk))
+    assert claimed is not None
+    OutboxMessage.objects.filter(pk=row.pk).update(state=DeliveryState.CANCELLED)
+    outcome = delivery.record_result(
+        claimed.message, Result(ok=True, status_code=204), latency_ms=3
+    )
+    assert outcome == "already-settled"
+    row.refresh_from_db()
+    assert (row.state, row.attempts, row.delivered_at) == (DeliveryState.CANCELLED, 0, None)
+    assert DeliveryAttempt.objects.filter(message=row, succeeded=True, status_code=204).exists()
+    assert not AuditEvent.objects.filter(action=AuditAction.NOTIFICATION_DELIVERED).exists()
 
 
 def test_two_claims_for_one_row_one_wins(net, endpoint, receiver) -> None:
